@@ -1,0 +1,100 @@
+"""The `tiergate` command. Errors are one readable line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import warnings
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from .errors import TiergateError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    warnings.simplefilter("default")  # show tier warnings once, without a stack
+    try:
+        result: int = args.run(args)
+        return result
+    except (TiergateError, ValidationError) as exc:
+        print(f"tiergate: error: {_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiergate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the example API with demo keys")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+
+    tiers = commands.add_parser("tiers", help="validate and show the configured tiers")
+    tiers.set_defaults(run=_tiers)
+
+    local = commands.add_parser(
+        "local-redis", help="run a local Upstash-compatible REST server over redis-server"
+    )
+    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--port", type=int, default=8079)
+    local.add_argument("--token", default="local-dev-token")
+    local.add_argument(
+        "--redis", metavar="HOST:PORT", help="an existing redis-server (default: start one)"
+    )
+    local.set_defaults(run=_local_redis)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .demo import create_demo_keys
+    from .settings import Settings
+    from .web.example import create_app
+
+    settings = Settings()
+    app = create_app(settings)
+    keys = asyncio.run(create_demo_keys(app.state.tiergate))
+    for tier, key in keys.items():
+        print(f"demo key {tier}: {key}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _tiers(args: argparse.Namespace) -> int:
+    from .settings import Settings
+    from .tiers import load_tiers
+
+    tiers = load_tiers(Settings().tiers)
+    print(f"{'tier':<12} {'limit/month':>12} {'burst/s':>8} {'$/month':>9}  on error  features")
+    for t in tiers.values():
+        features = ", ".join(sorted(t.features)) or "-"
+        print(
+            f"{t.name:<12} {t.limit:>12,} {t.burst:>8} {t.price:>9.2f}  {t.on_error:<8}  {features}"
+        )
+    return 0
+
+
+def _local_redis(args: argparse.Namespace) -> int:
+    from .localredis.main import run
+
+    run(host=args.host, port=args.port, token=args.token, redis=args.redis)
+    return 0
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+    return str(exc)

@@ -1,0 +1,196 @@
+"""The decision maths, pure: no I/O, no clock of its own.
+
+The in-process store runs these functions; ``store/gate.lua`` is the same algorithm for Redis,
+and one contract suite holds both to the same answers.
+
+Burst uses GCRA (the generic cell rate algorithm): one stored number per account, the
+theoretical arrival time (TAT), so its memory does not grow with traffic. Times inside GCRA
+are integer microseconds so that Lua's doubles and Python's ints agree exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from typing import Any
+
+from .hotstate import SUSPENDED_STATUSES, AccountState, KeyState
+
+__all__ = ["Check", "Code", "Effects", "Verdict", "billing_period", "decide", "gcra"]
+
+
+class Code(IntEnum):
+    """Outcome codes; the Lua script returns the same numbers."""
+
+    ADMIT = 0
+    REPLAY = 1  # an Idempotency-Key seen before: admitted, not charged again
+    KEY_MISS = 2  # no hot state for the key: load it from the registry
+    ACCOUNT_MISS = 3  # no hot state for the key's account
+    UNKNOWN_KEY = 4  # the registry has no such key (cached briefly)
+    REVOKED = 5
+    SUSPENDED = 6  # billing: unpaid, canceled, past_due beyond grace, ...
+    TIER = 7  # the route needs a higher tier
+    FEATURE = 8  # the route needs a feature the tier lacks
+    BURST = 9
+    QUOTA = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One request's question to the store."""
+
+    digest: str
+    now_ms: int
+    min_rank: int = 0
+    feature: str = ""
+    cost: int = 1
+    idempotency_key: str = ""
+    month_start_ms: int = 0  # the calendar month, used when the account has no subscription
+    month_end_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    code: Code
+    account_id: str = ""
+    tier: str = ""
+    status: str = ""
+    burst: int = 0
+    burst_remaining: int = 0
+    burst_reset_ms: int = 0  # until the burst allowance is full again
+    limit: int = 0
+    used: int = 0  # billable units used this period, after this request
+    period_start_ms: int = 0
+    period_end_ms: int = 0
+    retry_after_ms: int = 0  # the real wait: next burst token, or the period's end
+
+    @property
+    def admitted(self) -> bool:
+        return self.code in (Code.ADMIT, Code.REPLAY)
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What the store must write when a request is admitted (nothing otherwise)."""
+
+    tat_us: int
+    burst_ttl_ms: int
+    used: int
+    mark_idempotency: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GcraStep:
+    allowed: bool
+    tat_us: int  # the new TAT when allowed
+    remaining: int
+    reset_ms: int
+    retry_after_ms: int
+
+
+def gcra(stored_tat_us: int, now_ms: int, burst: int) -> GcraStep:
+    """One request against a bucket of `burst` tokens refilled at `burst` per second."""
+    now = now_ms * 1000
+    interval = 1_000_000 // burst
+    capacity = interval * burst
+    tat = max(stored_tat_us, now) + interval
+    wait = tat - now - capacity
+    if wait > 0:
+        return GcraStep(False, stored_tat_us, 0, _ceil_ms(tat - interval - now), _ceil_ms(wait))
+    return GcraStep(True, tat, (capacity - (tat - now)) // interval, _ceil_ms(tat - now), 0)
+
+
+def billing_period(account: AccountState, check: Check) -> tuple[int, int]:
+    """The period the quota counts in: the subscription's, else the calendar month.
+
+    A subscription period that has ended without a renewal webhook yet is rolled forward by
+    its own length, so counting never stops; the next webhook writes the exact dates.
+    """
+    start, end = account.period_start_ms, account.period_end_ms
+    if start <= 0 or end <= start:
+        return check.month_start_ms, check.month_end_ms
+    if check.now_ms < end:
+        return start, end
+    length = end - start
+    start += (check.now_ms - start) // length * length
+    return start, start + length
+
+
+def decide(
+    check: Check,
+    key: KeyState | None,
+    account: AccountState | None,
+    stored_tat_us: int,
+    used: int,
+    replay: bool,
+) -> tuple[Verdict, Effects | None]:
+    """The whole admission decision; `used` is the quota count of the period it returns."""
+    if key is None:
+        return Verdict(Code.KEY_MISS), None
+    if not key.account_id:
+        return Verdict(Code.UNKNOWN_KEY), None
+    if key.revoked or (key.expires_at_ms and check.now_ms >= key.expires_at_ms):
+        return Verdict(Code.REVOKED, account_id=key.account_id), None
+    if account is None:
+        return Verdict(Code.ACCOUNT_MISS, account_id=key.account_id), None
+    start, end = billing_period(account, check)
+    base = Verdict(
+        Code.ADMIT,
+        account_id=account.account_id,
+        tier=account.tier,
+        status=account.status,
+        burst=account.burst,
+        burst_remaining=account.burst,
+        limit=account.limit,
+        used=used,
+        period_start_ms=start,
+        period_end_ms=end,
+    )
+    if account.status in SUSPENDED_STATUSES or (
+        account.suspend_at_ms and check.now_ms >= account.suspend_at_ms
+    ):
+        return _with(base, Code.SUSPENDED), None
+    if account.rank < check.min_rank:
+        return _with(base, Code.TIER), None
+    if check.feature and check.feature not in account.features:
+        return _with(base, Code.FEATURE), None
+    step = gcra(stored_tat_us, check.now_ms, account.burst)
+    if not step.allowed:
+        return _with(
+            base,
+            Code.BURST,
+            burst_remaining=0,
+            burst_reset_ms=step.reset_ms,
+            retry_after_ms=step.retry_after_ms,
+        ), None
+    charge = 0 if replay else check.cost
+    if used + charge > account.limit:
+        return _with(
+            base,
+            Code.QUOTA,
+            burst_remaining=step.remaining,
+            burst_reset_ms=step.reset_ms,
+            retry_after_ms=end - check.now_ms,
+        ), None
+    verdict = _with(
+        base,
+        Code.REPLAY if replay else Code.ADMIT,
+        burst_remaining=step.remaining,
+        burst_reset_ms=step.reset_ms,
+        used=used + charge,
+    )
+    effects = Effects(
+        tat_us=step.tat_us,
+        burst_ttl_ms=step.reset_ms,
+        used=used + charge,
+        mark_idempotency=bool(check.idempotency_key) and not replay,
+    )
+    return verdict, effects
+
+
+def _with(base: Verdict, code: Code, **changes: Any) -> Verdict:
+    return replace(base, code=code, **changes)
+
+
+def _ceil_ms(us: int) -> int:
+    return -(-us // 1000)

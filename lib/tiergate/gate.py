@@ -1,0 +1,159 @@
+"""The gate: from an API key and a route's requirement to admitted or denied.
+
+One hot-store call per request in the steady state. A key the hot store has never seen is
+loaded from the registry once, written through, and checked again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from .clock import Clock
+from .decision import Check, Code, Verdict
+from .errors import StoreUnavailable
+from .hotstate import account_state, key_state
+from .keys import KeyEnv, parse_key
+from .outcomes import Admitted, Denied, denial
+from .periods import calendar_month
+from .registry import Registry
+from .store import HotStore
+from .tiers import Tiers
+
+__all__ = ["Gate", "Requirement"]
+
+log = logging.getLogger("tiergate")
+
+_MAX_IDEMPOTENCY_KEY = 255
+_REMEMBERED_TIERS = 10_000  # keys whose tier is remembered for the fail policy
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a route asks of its caller."""
+
+    tier: str | None = None  # None: the lowest tier
+    cost: int = 1  # billable units per admitted request
+    feature: str | None = None
+
+
+class Gate:
+    def __init__(
+        self,
+        *,
+        tiers: Tiers,
+        store: HotStore,
+        registry: Registry,
+        clock: Clock,
+        key_env: KeyEnv,
+        past_due_grace_ms: int,
+        refund_client_errors: bool = False,
+    ) -> None:
+        self.tiers = tiers
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.key_env = key_env
+        self._grace_ms = past_due_grace_ms
+        self._refund_client_errors = refund_client_errors
+        self._tier_of: OrderedDict[str, str] = OrderedDict()  # digest -> last tier seen
+
+    async def admit(
+        self, raw_key: str | None, need: Requirement, idempotency_key: str = ""
+    ) -> Admitted | Denied:
+        parsed = parse_key(raw_key)
+        if parsed is None:
+            return denial("missing-key" if not raw_key else "invalid-key")
+        if parsed.env != self.key_env:
+            return denial("wrong-environment", env=parsed.env, expected=self.key_env)
+        if len(idempotency_key) > _MAX_IDEMPOTENCY_KEY or not _printable(idempotency_key):
+            return denial("invalid-idempotency-key")
+        now = self.clock.now_ms()
+        month_start, month_end = calendar_month(now)
+        check = Check(
+            digest=parsed.digest,
+            now_ms=now,
+            min_rank=self.tiers.require(need.tier).rank if need.tier else 0,
+            feature=need.feature or "",
+            cost=need.cost,
+            idempotency_key=idempotency_key,
+            month_start_ms=month_start,
+            month_end_ms=month_end,
+        )
+        try:
+            verdict = await self.store.check(check)
+            if verdict.code in (Code.KEY_MISS, Code.ACCOUNT_MISS):
+                await self._load(parsed.digest)
+                verdict = await self.store.check(check)
+        except StoreUnavailable as exc:
+            return self._when_unavailable(parsed.digest, parsed.key_id, exc)
+        if verdict.tier:
+            self._remember(parsed.digest, verdict.tier)
+        if verdict.admitted:
+            return Admitted(verdict, cost=need.cost, idempotency_key=idempotency_key, now_ms=now)
+        log.info("denied key=%s code=%s", parsed.key_id, verdict.code.name)
+        return denial(_SLUG[verdict.code], verdict=verdict, need=need, now_ms=now)
+
+    async def settle(self, admitted: Admitted, status: int) -> None:
+        """Refund the request's quota when its outcome is not billable."""
+        if not admitted.charged or self._billable(status):
+            return
+        try:
+            await self.store.refund(
+                admitted.verdict.account_id,
+                admitted.verdict.period_start_ms,
+                admitted.cost,
+                admitted.idempotency_key,
+            )
+        except StoreUnavailable as exc:
+            # The response has gone; an unrefunded unit is the customer's loss, so say so.
+            log.warning("refund failed account=%s: %s", admitted.verdict.account_id, exc)
+
+    def _billable(self, status: int) -> bool:
+        if status >= 500:
+            return False
+        return not (self._refund_client_errors and 400 <= status < 500)
+
+    async def _load(self, digest: str) -> None:
+        found = await self.registry.hot_state(digest)
+        if found is None:
+            await self.store.write(keys={digest: None})
+            return
+        record, account = found
+        state = account_state(account, self.tiers, self._grace_ms)
+        await self.store.write(keys={digest: key_state(record)}, accounts=[state])
+
+    def _when_unavailable(
+        self, digest: str, key_id: str, exc: StoreUnavailable
+    ) -> Admitted | Denied:
+        tier_name = self._tier_of.get(digest)
+        tier = self.tiers.get(tier_name) if tier_name else None
+        policy = (tier or self.tiers.lowest).on_error
+        log.warning("limiter unavailable key=%s policy=%s: %s", key_id, policy, exc)
+        if policy == "allow":
+            return Admitted(Verdict(Code.ADMIT, tier=tier_name or ""), cost=0, degraded=True)
+        return denial("limiter-unavailable")
+
+    def _remember(self, digest: str, tier: str) -> None:
+        self._tier_of[digest] = tier
+        self._tier_of.move_to_end(digest)
+        if len(self._tier_of) > _REMEMBERED_TIERS:
+            self._tier_of.popitem(last=False)
+
+
+def _printable(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+_SLUG = {
+    Code.UNKNOWN_KEY: "invalid-key",
+    Code.KEY_MISS: "limiter-unavailable",  # still missing after a write-through
+    Code.ACCOUNT_MISS: "limiter-unavailable",
+    Code.REVOKED: "revoked-key",
+    Code.SUSPENDED: "billing-suspended",
+    Code.TIER: "tier-too-low",
+    Code.FEATURE: "feature-not-in-tier",
+    Code.BURST: "burst-exceeded",
+    Code.QUOTA: "quota-exhausted",
+}

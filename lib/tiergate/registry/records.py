@@ -1,0 +1,30 @@
+"""What the registry stores: keys (by digest) and accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Account", "KeyRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    digest: str  # hex SHA-256 of the key; the key itself is never stored
+    account_id: str
+    created_at_ms: int
+    label: str = ""
+    revoked_at_ms: int = 0
+    expires_at_ms: int = 0  # 0: never; set on the old key when a key is rotated
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    tier: str
+    status: str = "active"  # Stripe's subscription status; "active" for free accounts
+    period_start_ms: int = 0  # 0 and 0: no subscription, the calendar month applies
+    period_end_ms: int = 0
+    past_due_since_ms: int = 0
+    limit_override: int | None = None  # a negotiated quota, e.g. a custom enterprise deal
+    burst_override: int | None = None
+    extra_features: frozenset[str] = field(default_factory=frozenset)

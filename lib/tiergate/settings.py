@@ -1,0 +1,81 @@
+"""Settings, read from the environment once, at the edge, and passed in from there.
+
+Production names keep their ecosystems' spelling (UPSTASH_*, STRIPE_*, AWS_*); tiergate's own
+are TIERGATE_*.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = ["Settings"]
+
+
+def _plain(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIERGATE_", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production"] = "development"
+    tiers: str | None = Field(default=None, description="path to a tiers JSON file, or the JSON")
+    table: str | None = Field(default=None, description="DynamoDB table (registry)")
+    prefix: str = Field(default="/v1", description="path prefix of the gated routes")
+    redis_timeout: float = Field(default=0.25, gt=0, le=10, description="seconds per Redis call")
+    redis_namespace: str = Field(default="tg", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    past_due_grace_days: float = Field(default=3, ge=0)
+    idempotency_ttl: int = Field(default=86_400, ge=1, description="seconds")
+    refund_client_errors: bool = Field(
+        default=False, description="refund 4xx answers too (5xx are always refunded)"
+    )
+    warmup_secret: SecretStr | None = None
+
+    upstash_redis_rest_url: str | None = Field(
+        default=None, validation_alias=_plain("UPSTASH_REDIS_REST_URL")
+    )
+    upstash_redis_rest_token: SecretStr | None = Field(
+        default=None, validation_alias=_plain("UPSTASH_REDIS_REST_TOKEN")
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=_plain("STRIPE_SECRET_KEY")
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_plain("STRIPE_WEBHOOK_SECRET")
+    )
+    aws_region: str | None = Field(default=None, validation_alias=_plain("AWS_REGION"))
+    aws_endpoint_url_dynamodb: str | None = Field(
+        default=None, validation_alias=_plain("AWS_ENDPOINT_URL_DYNAMODB")
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        if self.upstash_redis_rest_url and not self.upstash_redis_rest_token:
+            raise ValueError("UPSTASH_REDIS_REST_URL is set but UPSTASH_REDIS_REST_TOKEN is not")
+        if not self.prefix.startswith("/") or self.prefix.endswith("/"):
+            raise ValueError("TIERGATE_PREFIX must start with '/' and not end with it, e.g. /v1")
+        return self
+
+    def require_production_stores(self) -> None:
+        """In production the in-process stores would lose every count: refuse to start."""
+        if self.env != "production":
+            return
+        missing = [
+            name
+            for name, value in (
+                ("UPSTASH_REDIS_REST_URL", self.upstash_redis_rest_url),
+                ("TIERGATE_TABLE", self.table),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "TIERGATE_ENV=production needs "
+                + " and ".join(missing)
+                + ": the in-process stores are for local use only"
+            )

@@ -1,0 +1,28 @@
+"""Lua scripts shipped with the package, with the SHA1 that EVALSHA names them by."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+
+__all__ = ["GATE", "REFUND", "Script"]
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    source: str
+
+    @property
+    def sha(self) -> str:
+        # SHA1 is what Redis names scripts by; it is an identifier here, not a security measure.
+        return hashlib.sha1(self.source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _load(name: str) -> Script:
+    return Script(name, resources.files(__package__).joinpath(name).read_text("utf-8"))
+
+
+GATE = _load("gate.lua")
+REFUND = _load("refund.lua")

@@ -1,0 +1,169 @@
+"""The hot store on Upstash Redis, over its REST API.
+
+Each admission is one EVALSHA (EVAL only after a NOSCRIPT reply, i.e. once per script per
+Redis). The upstash-redis client has no timeout and retries after 3 s by default: it is built
+with no retries here, and every call is bounded by `timeout_s`, so a slow Redis turns into a
+fast 503 (or fail-open) rather than a hung function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from upstash_redis.asyncio import Redis
+from upstash_redis.errors import UpstashError
+
+from ..decision import Check, Code, Verdict
+from ..errors import StoreUnavailable
+from ..hotstate import AccountState, KeyState
+from .scripts import GATE, REFUND, Script
+
+__all__ = ["UpstashStore", "connect"]
+
+T = TypeVar("T")
+
+
+def connect(url: str, token: str) -> Redis:
+    """A client for the hot path: no retries (the gate decides what failure means)."""
+    return Redis(url, token, rest_retries=0, allow_telemetry=False, read_your_writes=False)
+
+
+class UpstashStore:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        namespace: str = "tg",
+        timeout_s: float = 0.25,
+        idempotency_ttl_ms: int = 86_400_000,
+    ) -> None:
+        self._redis = redis
+        self._ns = namespace
+        self._timeout_s = timeout_s
+        self._idempotency_ttl_ms = idempotency_ttl_ms
+
+    async def check(self, check: Check) -> Verdict:
+        reply = await self._run(
+            GATE,
+            [self._key(check.digest)],
+            [
+                self._ns,
+                check.now_ms,
+                check.min_rank,
+                check.feature,
+                check.cost,
+                check.idempotency_key,
+                check.month_start_ms,
+                check.month_end_ms,
+                self._idempotency_ttl_ms,
+            ],
+        )
+        return _verdict(reply)
+
+    async def refund(
+        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
+    ) -> None:
+        await self._run(REFUND, [], [self._ns, account_id, period_start_ms, cost, idempotency_key])
+
+    async def write(
+        self,
+        *,
+        keys: Mapping[str, KeyState | None] | None = None,
+        accounts: Sequence[AccountState] = (),
+        unknown_key_ttl_ms: int = 60_000,
+    ) -> None:
+        tx = self._redis.multi()
+        for digest, state in (keys or {}).items():
+            name = self._key(digest)
+            tx.execute(["DEL", name])
+            if state is None:
+                tx.execute(["HSET", name, "a", ""])
+                tx.execute(["PEXPIRE", name, unknown_key_ttl_ms])
+            else:
+                revoked = "1" if state.revoked else "0"
+                tx.execute(
+                    ["HSET", name, "a", state.account_id, "v", revoked, "x", state.expires_at_ms]
+                )
+        for account in accounts:
+            tx.execute(["HSET", f"{self._ns}:a:{account.account_id}", *_account_fields(account)])
+        await self._bounded(tx.exec)
+
+    async def used(self, account_id: str, period_start_ms: int) -> int:
+        reply = await self._bounded(
+            lambda: self._redis.get(f"{self._ns}:a:{account_id}:q:{period_start_ms}")
+        )
+        return int(reply or 0)
+
+    async def aclose(self) -> None:
+        await self._redis.close()
+
+    def _key(self, digest: str) -> str:
+        return f"{self._ns}:k:{digest}"
+
+    async def _run(self, script: Script, keys: list[str], args: list[object]) -> Any:
+        argv = [str(a) for a in args]
+        try:
+            return await self._bounded(lambda: self._redis.evalsha(script.sha, keys, argv))
+        except StoreUnavailable as exc:
+            if "NOSCRIPT" not in str(exc):
+                raise
+        return await self._bounded(lambda: self._redis.eval(script.source, keys, argv))
+
+    async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await asyncio.wait_for(call(), self._timeout_s)
+        except TimeoutError:
+            raise StoreUnavailable(f"Redis did not answer within {self._timeout_s}s") from None
+        except UpstashError as exc:
+            raise StoreUnavailable(f"Redis error: {exc}") from None
+        except Exception as exc:  # connection refused, bad gateway, non-JSON body, ...
+            raise StoreUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
+
+
+def _account_fields(account: AccountState) -> list[object]:
+    return [
+        "t",
+        account.tier,
+        "r",
+        account.rank,
+        "s",
+        account.status,
+        "l",
+        account.limit,
+        "b",
+        account.burst,
+        "ps",
+        account.period_start_ms,
+        "pe",
+        account.period_end_ms,
+        "sa",
+        account.suspend_at_ms,
+        "f",
+        "," + "".join(f + "," for f in sorted(account.features)),
+    ]
+
+
+def _verdict(reply: Any) -> Verdict:
+    try:
+        code = Code(int(reply[0]))
+        if len(reply) < 12:
+            return Verdict(code, account_id=str(reply[1]) if len(reply) > 1 else "")
+        n = [int(v) for v in reply[4:]]
+        return Verdict(
+            code,
+            account_id=str(reply[1]),
+            tier=str(reply[2]),
+            status=str(reply[3]),
+            burst=n[0],
+            burst_remaining=n[1],
+            burst_reset_ms=n[2],
+            limit=n[3],
+            used=n[4],
+            period_start_ms=n[5],
+            period_end_ms=n[6],
+            retry_after_ms=n[7],
+        )
+    except (TypeError, ValueError, IndexError):
+        raise StoreUnavailable(f"unexpected reply from the gate script: {reply!r}") from None

@@ -1,0 +1,165 @@
+"""Pricing tiers as data: loaded from the packaged default, a file, or inline JSON.
+
+The document keeps the blueprint's shape so users can paste theirs::
+
+    {"free": {"limit": 1000, "price": 0, "burst": 5}, "pro": {...}}
+
+Order is meaning: the first tier is the lowest, and a route that requires a tier admits that
+tier and every tier listed after it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import TierConfigError
+
+__all__ = ["ManyTiersWarning", "Tier", "Tiers", "load_tiers"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_FEATURE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_ADVISED_MAX_TIERS = 4
+
+
+class ManyTiersWarning(UserWarning):
+    """More tiers than buyers can compare at a glance."""
+
+
+class _TierSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    limit: int = Field(ge=0, description="billable requests per billing period (month)")
+    price: float = Field(ge=0, description="dollars per month")
+    burst: int = Field(ge=1, description="requests per second")
+    on_error: Literal["deny", "allow"] = Field(
+        default="deny", description="when the limiter is unreachable: 503, or let requests in"
+    )
+    features: tuple[str, ...] = ()
+    stripe_price: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    name: str
+    rank: int
+    limit: int
+    price: float
+    burst: int
+    on_error: Literal["deny", "allow"]
+    features: frozenset[str]
+    stripe_price: str | None
+
+
+class Tiers(Mapping[str, Tier]):
+    """An ordered, validated set of tiers, lowest first."""
+
+    def __init__(self, tiers: list[Tier]) -> None:
+        self._by_name = {t.name: t for t in tiers}
+
+    def __getitem__(self, name: str) -> Tier:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    @property
+    def lowest(self) -> Tier:
+        return next(iter(self._by_name.values()))
+
+    def require(self, name: str) -> Tier:
+        """The tier called `name`, or a configuration error that lists the known ones."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self._by_name)
+            raise TierConfigError(f"unknown tier {name!r}; known tiers: {known}") from None
+
+
+def load_tiers(source: str | None = None) -> Tiers:
+    """Tiers from `source`: inline JSON (starts with '{'), a file path, or None for the default."""
+    if source is None:
+        text = resources.files(__package__).joinpath("tiers.json").read_text("utf-8")
+        origin = "the packaged tiers.json"
+    elif source.lstrip().startswith("{"):
+        text, origin = source, "TIERGATE_TIERS (inline JSON)"
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise TierConfigError(f"cannot read tiers file {source!r}: {exc.strerror}") from None
+        origin = str(path)
+    return parse_tiers(text, origin)
+
+
+def parse_tiers(text: str, origin: str = "tiers") -> Tiers:
+    try:
+        document = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except json.JSONDecodeError as exc:
+        raise TierConfigError(f"{origin}: not valid JSON: {exc}") from None
+    except _DuplicateKey as exc:
+        raise TierConfigError(f"{origin}: {exc}") from None
+    if not isinstance(document, dict) or not document:
+        raise TierConfigError(f"{origin}: expected a non-empty object of tiers")
+    tiers = [_tier(origin, rank, name, spec) for rank, (name, spec) in enumerate(document.items())]
+    if len(tiers) > _ADVISED_MAX_TIERS:
+        warnings.warn(
+            f"{origin}: {len(tiers)} tiers; more than {_ADVISED_MAX_TIERS} are hard for buyers"
+            " to compare",
+            ManyTiersWarning,
+            stacklevel=2,
+        )
+    return Tiers(tiers)
+
+
+def _tier(origin: str, rank: int, name: str, spec: Any) -> Tier:
+    if not _NAME.match(name):
+        raise TierConfigError(
+            f"{origin}: tier name {name!r} must be lowercase letters, digits, '-' or '_'"
+        )
+    try:
+        parsed = _TierSpec.model_validate(spec)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'tier'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise TierConfigError(f"{origin}: tier {name!r}: {problems}") from None
+    for feature in parsed.features:
+        if not _FEATURE.match(feature):
+            raise TierConfigError(f"{origin}: tier {name!r}: bad feature name {feature!r}")
+    return Tier(
+        name=name,
+        rank=rank,
+        limit=parsed.limit,
+        price=parsed.price,
+        burst=parsed.burst,
+        on_error=parsed.on_error,
+        features=frozenset(parsed.features),
+        stripe_price=parsed.stripe_price,
+    )
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(f"duplicate name {key!r}")
+        seen[key] = value
+    return seen

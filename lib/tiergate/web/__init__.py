@@ -1,0 +1,44 @@
+"""The web layer: the only part of tiergate that imports FastAPI."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.routing import BaseRoute
+
+from ..gate import Gate
+from ..settings import Settings
+from ..wiring import build_gate
+from .middleware import GateMiddleware
+from .openapi import declare_api_key
+from .requirements import requirement_of, requires
+from .service import health_router, usage_router
+
+__all__ = ["install", "requires"]
+
+
+def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None = None) -> Gate:
+    """Gate every route of `app` under the prefix (default /v1) and add tiergate's routes.
+
+    Settings default to the environment's; pass `gate` to share one built elsewhere.
+    Returns the gate, also kept as ``app.state.tiergate``.
+    """
+    settings = settings or Settings()
+    gate = gate or build_gate(settings)
+    app.include_router(health_router)
+    app.include_router(usage_router(settings.prefix))
+    _check_requirements(app.router.routes, gate)
+    warmup = settings.warmup_secret.get_secret_value() if settings.warmup_secret else None
+    app.add_middleware(
+        GateMiddleware, gate=gate, router=app.router, prefix=settings.prefix, warmup_secret=warmup
+    )
+    declare_api_key(app, settings.prefix)
+    app.state.tiergate = gate
+    return gate
+
+
+def _check_requirements(routes: list[BaseRoute], gate: Gate) -> None:
+    """Fail at start-up, not on a customer's request, when a route names an unknown tier."""
+    for route in routes:
+        need = requirement_of(route)
+        if need.tier is not None:
+            gate.tiers.require(need.tier)

@@ -1,0 +1,56 @@
+"""Build the gate's parts from settings: each store chosen on its own by what is configured."""
+
+from __future__ import annotations
+
+from .clock import Clock, SystemClock
+from .errors import ConfigError
+from .gate import Gate
+from .registry import Registry
+from .registry.memory import MemoryRegistry
+from .settings import Settings
+from .store import HotStore
+from .store.memory import MemoryStore
+from .tiers import load_tiers
+
+__all__ = ["build_gate"]
+
+_DAY_MS = 86_400_000
+
+
+def build_gate(settings: Settings, *, clock: Clock | None = None) -> Gate:
+    settings.require_production_stores()
+    clock = clock or SystemClock()
+    return Gate(
+        tiers=load_tiers(settings.tiers),
+        store=_hot_store(settings, clock),
+        registry=_registry(settings),
+        clock=clock,
+        key_env="live" if settings.env == "production" else "test",
+        past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS),
+        refund_client_errors=settings.refund_client_errors,
+    )
+
+
+def _hot_store(settings: Settings, clock: Clock) -> HotStore:
+    ttl_ms = settings.idempotency_ttl * 1000
+    if not settings.upstash_redis_rest_url:
+        return MemoryStore(clock, idempotency_ttl_ms=ttl_ms)
+    from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
+
+    token = settings.upstash_redis_rest_token
+    assert token is not None  # Settings refuses a URL without a token
+    return UpstashStore(
+        connect(settings.upstash_redis_rest_url, token.get_secret_value()),
+        namespace=settings.redis_namespace,
+        timeout_s=settings.redis_timeout,
+        idempotency_ttl_ms=ttl_ms,
+    )
+
+
+def _registry(settings: Settings) -> Registry:
+    if settings.table:
+        raise ConfigError(
+            f"TIERGATE_TABLE={settings.table!r}: the DynamoDB registry is not in this version"
+            " of tiergate yet; unset it to use the in-process registry"
+        )
+    return MemoryRegistry()
