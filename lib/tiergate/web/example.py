@@ -8,6 +8,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from ..gate import Gate
 from ..outcomes import Admitted
 from ..settings import Settings
 from . import install, requires
@@ -16,7 +17,7 @@ from .problems import PROBLEM_JSON
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, gate: Gate | None = None) -> FastAPI:
     app = FastAPI(title="tiergate example API", version="0.1.0")
 
     @app.get("/v1/hello", summary="Hello, for every tier (cost 1)")
@@ -33,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(HTTPException, _http_problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)
-    install(app, settings)
+    install(app, settings, gate=gate)
     return app
 
 
