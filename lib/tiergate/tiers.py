@@ -35,11 +35,11 @@ class ManyTiersWarning(UserWarning):
 
 
 class _TierSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(ge=0, description="billable requests per billing period (month)")
-    price: float = Field(ge=0, description="dollars per month")
-    burst: int = Field(ge=1, description="requests per second")
+    limit: int = Field(ge=0, strict=True, description="billable requests per billing period (month)")
+    price: float = Field(ge=0, strict=True, description="dollars per month")
+    burst: int = Field(ge=1, strict=True, description="requests per second")
     on_error: Literal["deny", "allow"] = Field(
         default="deny", description="when the limiter is unreachable: 503, or let requests in"
     )

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tiergate.errors import TierConfigError
+from tiergate.tiers import ManyTiersWarning, load_tiers
+
+
+def test_default_tiers_are_the_documented_ones() -> None:
+    tiers = load_tiers()
+    assert [(t.name, t.limit, t.burst, t.price, t.rank) for t in tiers.values()] == [
+        ("free", 1000, 5, 0, 0),
+        ("pro", 50_000, 20, 29, 1),
+        ("enterprise", 500_000, 100, 199, 2),
+    ]
+    assert all(t.on_error == "deny" for t in tiers.values())
+
+
+def test_inline_json_with_optional_fields() -> None:
+    tiers = load_tiers(
+        '{"hobby": {"limit": 10, "price": 0, "burst": 1, "on_error": "allow"},'
+        ' "team": {"limit": 99, "price": 9.5, "burst": 3, "features": ["exports"],'
+        ' "stripe_price": "price_123"}}'
+    )
+    assert tiers["hobby"].on_error == "allow"
+    assert tiers["team"].features == {"exports"}
+    assert tiers["team"].stripe_price == "price_123"
+    assert tiers.lowest.name == "hobby"
+
+
+def test_tiers_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "tiers.json"
+    path.write_text(json.dumps({"solo": {"limit": 5, "price": 1, "burst": 2}}))
+    assert list(load_tiers(str(path))) == ["solo"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('{"free": {"limit": -1, "price": 0, "burst": 5}}', "limit"),
+        ('{"free": {"limit": 1, "price": -2, "burst": 5}}', "price"),
+        ('{"free": {"limit": 1, "price": 0, "burst": 0}}', "burst"),
+        ('{"free": {"limit": 1, "price": 0, "burst": 5, "colour": "red"}}', "colour"),
+        ('{"free": {"limit": 1, "price": 0}}', "burst"),
+        ('{"free": {"limit": "many", "price": 0, "burst": 5}}', "limit"),
+        ('{"free": {"limit": 1, "price": 0, "burst": 5}, "free": {}}', "duplicate name 'free'"),
+        ('{"Free Tier": {"limit": 1, "price": 0, "burst": 5}}', "tier name"),
+        ('{"free": {"limit": 1, "price": 0, "burst": 5, "on_error": "maybe"}}', "on_error"),
+        ('{"free": {"limit": 1, "price": 0, "burst": 5, "features": ["Bad Name"]}}', "feature"),
+        ("{}", "non-empty"),
+        ('{"free": ', "not valid JSON"),
+    ],
+)
+def test_malformed_tiers_get_a_clear_error(source: str, message: str) -> None:
+    with pytest.raises(TierConfigError, match=message):
+        load_tiers(source)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TierConfigError, match="cannot read tiers file"):
+        load_tiers(str(tmp_path / "nope.json"))
+
+
+def test_more_than_four_tiers_warns() -> None:
+    doc = {f"t{i}": {"limit": i, "price": i, "burst": 1} for i in range(5)}
+    with pytest.warns(ManyTiersWarning, match="5 tiers"):
+        assert len(load_tiers(json.dumps(doc))) == 5
+
+
+def test_unknown_tier_lookup_names_the_known_ones() -> None:
+    with pytest.raises(TierConfigError, match="known tiers: free, pro, enterprise"):
+        load_tiers().require("gold")
