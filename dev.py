@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Set up and run tiergate on a fresh clone, with nothing but Python.
+
+    python3 dev.py serve [--host H] [--port P]   the API on the embedded default, demo keys printed
+    python3 dev.py test [pytest args]            lint, type-check and the whole test suite
+    python3 dev.py bench                         the benchmarks in bench/
+
+Each command first makes .venv and installs the project into it (quietly, only when
+pyproject.toml changed), and `test` and `bench` make sure a redis-server is on the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".tiergate-installed"
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if sys.version_info < (3, 11):
+        print("tiergate needs Python 3.11 or newer; run this with python3.11+", file=sys.stderr)
+        return 2
+    ensure_venv()
+    return COMMANDS[argv[0]](argv[1:])
+
+
+def ensure_venv() -> None:
+    if not (BIN / "python").exists():
+        print("dev: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print("dev: installing tiergate and its dev tools into .venv", flush=True)
+    run([BIN / "python", "-m", "pip", "install", "-q", "--upgrade", "pip"])
+    run([BIN / "python", "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"])
+    STAMP.write_text(wanted)
+
+
+def ensure_redis_server() -> None:
+    if shutil.which("redis-server"):
+        return
+    apt = shutil.which("apt-get")
+    if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("dev: installing redis-server (apt-get)", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        run([apt, "update", "-qq"], env=env)
+        run([apt, "install", "-y", "-qq", "redis-server"], env=env)
+        if shutil.which("redis-server"):
+            return
+    sys.exit(
+        "dev: the tests need a real redis-server and none is on PATH; install it"
+        " (Debian/Ubuntu: apt-get install redis-server, macOS: brew install redis) and rerun"
+    )
+
+
+def serve(args: list[str]) -> int:
+    return call([BIN / "tiergate", "serve", *args])
+
+
+def test(args: list[str]) -> int:
+    ensure_redis_server()
+    for step in (
+        [BIN / "ruff", "check", "."],
+        [BIN / "ruff", "format", "--check", "."],
+        [BIN / "mypy"],
+    ):
+        if call(step) != 0:
+            return 1
+    return call([BIN / "pytest", *args])
+
+
+def bench(args: list[str]) -> int:
+    ensure_redis_server()
+    return call([BIN / "python", "-m", "bench", *args])
+
+
+def run(cmd: list[object], env: dict[str, str] | None = None) -> None:
+    if call(cmd, env) != 0:
+        sys.exit(f"dev: failed: {' '.join(map(str, cmd))}")
+
+
+def call(cmd: list[object], env: dict[str, str] | None = None) -> int:
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+COMMANDS = {"serve": serve, "test": test, "bench": bench}
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
