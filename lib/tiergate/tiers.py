@@ -37,7 +37,9 @@ class ManyTiersWarning(UserWarning):
 class _TierSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(ge=0, strict=True, description="billable requests per billing period (month)")
+    limit: int = Field(
+        ge=0, strict=True, description="billable requests per billing period (month)"
+    )
     price: float = Field(ge=0, strict=True, description="dollars per month")
     burst: int = Field(ge=1, strict=True, description="requests per second")
     on_error: Literal["deny", "allow"] = Field(

@@ -10,7 +10,7 @@ from ..settings import Settings
 from ..wiring import build_gate
 from .middleware import GateMiddleware
 from .openapi import declare_api_key
-from .requirements import requirement_of, requires
+from .requirements import all_routes, requirement_of, requires
 from .service import health_router, usage_router
 
 __all__ = ["install", "requires"]
@@ -38,7 +38,7 @@ def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None
 
 def _check_requirements(routes: list[BaseRoute], gate: Gate) -> None:
     """Fail at start-up, not on a customer's request, when a route names an unknown tier."""
-    for route in routes:
+    for route in all_routes(routes):
         need = requirement_of(route)
         if need.tier is not None:
             gate.tiers.require(need.tier)

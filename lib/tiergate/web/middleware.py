@@ -11,10 +11,10 @@ import hmac
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..gate import Gate, Requirement
+from ..gate import Gate
 from ..outcomes import Admitted, Denied
 from .problems import admitted_headers, denied_headers, problem_body
-from .requirements import requirement_of
+from .requirements import all_routes, requirement_of
 
 __all__ = ["GateMiddleware"]
 
@@ -36,7 +36,6 @@ class GateMiddleware:
         self._router = router
         self._prefix = prefix
         self._warmup_secret = warmup_secret.encode() if warmup_secret else None
-        self._requirements: dict[int, Requirement] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,7 +52,7 @@ class GateMiddleware:
             return
         outcome = await self._gate.admit(
             _text(headers.get(b"x-api-key")),
-            self._requirement(route),
+            requirement_of(route),
             _text(headers.get(b"idempotency-key")) or "",
         )
         if isinstance(outcome, Denied):
@@ -79,22 +78,17 @@ class GateMiddleware:
             await self._gate.settle(admitted, status)
 
     def _gated_route(self, scope: Scope) -> BaseRoute | None:
+        """The route that will serve this request, when it is under the gated prefix."""
         path: str = scope["path"]
         if scope["method"] == "OPTIONS":
             return None
         if path != self._prefix and not path.startswith(self._prefix + "/"):
             return None
-        for route in self._router.routes:
+        for route in all_routes(self._router.routes):
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 return route
         return None  # no such route: let the app answer 404/405 without charging anyone
-
-    def _requirement(self, route: BaseRoute) -> Requirement:
-        found = self._requirements.get(id(route))
-        if found is None:
-            found = self._requirements[id(route)] = requirement_of(route)
-        return found
 
     def _is_warmup(self, headers: dict[bytes, bytes]) -> bool:
         given = headers.get(_WARMUP_HEADER)

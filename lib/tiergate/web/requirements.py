@@ -7,7 +7,7 @@ the route's other dependencies or body parsing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastapi import Depends, Request
@@ -17,7 +17,21 @@ from starlette.routing import BaseRoute
 from ..gate import Requirement
 from ..outcomes import Admitted
 
-__all__ = ["GateNotInstalled", "RequirementDependency", "requirement_of", "requires"]
+try:  # FastAPI 0.16x keeps included routers nested; this walks into them
+    from fastapi.routing import iter_route_contexts as _expand
+except ImportError:  # older FastAPI copies included routes into the app's own list
+
+    def _expand(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:  # type: ignore[misc]
+        return iter(routes)
+
+
+__all__ = [
+    "GateNotInstalled",
+    "RequirementDependency",
+    "all_routes",
+    "requirement_of",
+    "requires",
+]
 
 
 class GateNotInstalled(RuntimeError):
@@ -47,6 +61,11 @@ def requires(tier: str | None = None, *, cost: int = 1, feature: str | None = No
     if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
         raise ValueError(f"cost must be a whole number >= 0, not {cost!r}")
     return Depends(RequirementDependency(Requirement(tier=tier, cost=cost, feature=feature)))
+
+
+def all_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route an app serves, included routers' routes with their include-level dependencies."""
+    return iter(_expand(routes))  # type: ignore[arg-type]
 
 
 def requirement_of(route: BaseRoute) -> Requirement:

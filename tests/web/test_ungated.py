@@ -1,0 +1,63 @@
+"""What the gate leaves alone: never gated, never counted, never even looked up."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Harness, MakeHarness, assert_problem
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/healthz", 200),
+        ("OPTIONS", "/v1/hello", 405),
+        ("GET", "/docs", 200),
+        ("GET", "/openapi.json", 200),
+        ("GET", "/v1/no-such-route", 404),
+        ("POST", "/v1/hello", 405),
+    ],
+)
+@pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "key"])
+async def test_not_gated_nor_counted(
+    h: Harness, method: str, path: str, status: int, with_key: bool
+) -> None:
+    key = await h.add_account("free")
+    response = await h.call(path, key if with_key else None, method=method)
+    assert response.status_code == status
+    assert "RateLimit" not in response.headers
+    assert h.registry.reads == 0  # the key was not even looked up
+    assert await h.used(key) == 0
+
+
+async def test_healthz_body(h: Harness) -> None:
+    assert (await h.call("/healthz")).json() == {"status": "ok"}
+
+
+@pytest.fixture
+async def hw(make_harness: MakeHarness) -> Harness:
+    return await make_harness(warmup_secret="s3cret")
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "key"])
+async def test_warmup_ping_is_204_and_free(hw: Harness, with_key: bool) -> None:
+    key = await hw.add_account("free")
+    headers = {"X-Tiergate-Warmup": "s3cret"}
+    response = await hw.call("/v1/hello", key if with_key else None, headers=headers)
+    assert response.status_code == 204
+    assert response.content == b""
+    assert hw.registry.reads == 0
+    assert await hw.used(key) == 0
+
+
+async def test_wrong_warmup_secret_is_gated_as_usual(hw: Harness) -> None:
+    key = await hw.add_account("free")
+    headers = {"X-Tiergate-Warmup": "guess"}
+    assert_problem(await hw.call("/v1/hello", headers=headers), 401, "missing-key")
+    assert (await hw.call("/v1/hello", key, headers=headers)).status_code == 200
+    assert await hw.used(key) == 1
+
+
+async def test_warmup_header_without_a_configured_secret_is_gated(h: Harness) -> None:
+    headers = {"X-Tiergate-Warmup": ""}
+    assert_problem(await h.call("/v1/hello", headers=headers), 401, "missing-key")
