@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tiergate.clock import FakeClock
+from tiergate.localredis.background import UpstashEndpoint
+from tiergate.store import HotStore
+from tiergate.store.memory import MemoryStore
+from tiergate.store.upstash import UpstashStore, connect
+
+NOW = 1_763_208_000_000  # 2025-11-15T12:00:00Z
+_namespaces = itertools.count()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def reference(clock: FakeClock) -> HotStore:
+    return MemoryStore(clock)
+
+
+@pytest.fixture(params=["memory", "upstash"])
+async def store(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[HotStore]:
+    if request.param == "memory":
+        yield MemoryStore(clock)
+        return
+    endpoint: UpstashEndpoint = request.getfixturevalue("upstash")
+    # A namespace per test keeps tests apart on one shared redis-server.
+    store = UpstashStore(
+        connect(endpoint.url, endpoint.token), namespace=f"t{next(_namespaces)}", timeout_s=5
+    )
+    yield store
+    await store.aclose()

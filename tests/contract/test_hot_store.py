@@ -1,0 +1,199 @@
+"""One contract, every hot store: the in-process one and Upstash (real redis-server behind the
+project's own Upstash REST server) must give the same answers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import replace
+
+from tiergate.clock import FakeClock
+from tiergate.decision import Check, Code, Verdict
+from tiergate.hotstate import AccountState, KeyState
+from tiergate.periods import calendar_month
+from tiergate.store import HotStore
+
+from .conftest import NOW
+
+ACCOUNT = AccountState(account_id="acct-1", tier="free", rank=0, status="active", limit=10, burst=5)
+
+
+def ask(clock: FakeClock, **changes: object) -> Check:
+    start, end = calendar_month(clock.now_ms())
+    base: dict[str, object] = {
+        "digest": "digest-1",
+        "now_ms": clock.now_ms(),
+        "month_start_ms": start,
+        "month_end_ms": end,
+    }
+    return Check(**{**base, **changes})  # type: ignore[arg-type]
+
+
+async def seed(store: HotStore, account: AccountState = ACCOUNT, **key: object) -> None:
+    state = KeyState(account.account_id, **key)  # type: ignore[arg-type]
+    await store.write(keys={"digest-1": state}, accounts=[account])
+
+
+async def codes(store: HotStore, clock: FakeClock, n: int, **changes: object) -> list[Code]:
+    return [(await store.check(ask(clock, **changes))).code for _ in range(n)]
+
+
+async def test_a_key_never_seen_is_a_miss(store: HotStore, clock: FakeClock) -> None:
+    assert (await store.check(ask(clock))).code == Code.KEY_MISS
+
+
+async def test_a_key_without_its_account_is_an_account_miss(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await store.write(keys={"digest-1": KeyState("acct-1")})
+    verdict = await store.check(ask(clock))
+    assert (verdict.code, verdict.account_id) == (Code.ACCOUNT_MISS, "acct-1")
+
+
+async def test_an_unknown_key_is_cached_as_unknown(store: HotStore, clock: FakeClock) -> None:
+    await store.write(keys={"digest-1": None})
+    assert (await store.check(ask(clock))).code == Code.UNKNOWN_KEY
+
+
+async def test_admitted_verdict_carries_the_numbers(store: HotStore, clock: FakeClock) -> None:
+    await seed(store)
+    verdict = await store.check(ask(clock, cost=3))
+    start, end = calendar_month(NOW)
+    assert verdict == Verdict(
+        Code.ADMIT, account_id="acct-1", tier="free", status="active", burst=5,
+        burst_remaining=4, burst_reset_ms=200, limit=10, used=3, period_start_ms=start,
+        period_end_ms=end, retry_after_ms=0,
+    )  # fmt: skip
+    assert await store.used("acct-1", start) == 3
+
+
+async def test_denials_by_key_status_and_tier(store: HotStore, clock: FakeClock) -> None:
+    await seed(store, revoked=True)
+    assert (await store.check(ask(clock))).code == Code.REVOKED
+    await seed(store, expires_at_ms=NOW + 1000)
+    assert (await store.check(ask(clock))).code == Code.ADMIT
+    clock.advance(1000)
+    assert (await store.check(ask(clock))).code == Code.REVOKED
+    for status in ("unpaid", "canceled", "paused"):
+        await seed(store, replace(ACCOUNT, status=status))
+        assert (await store.check(ask(clock))).code == Code.SUSPENDED
+    await seed(store, replace(ACCOUNT, status="past_due", suspend_at_ms=clock.now_ms() + 1))
+    assert (await store.check(ask(clock))).code == Code.ADMIT
+    clock.advance(1)
+    assert (await store.check(ask(clock))).code == Code.SUSPENDED
+    await seed(store)
+    assert (await store.check(ask(clock, min_rank=1))).code == Code.TIER
+    assert (await store.check(ask(clock, feature="exports"))).code == Code.FEATURE
+    await seed(store, replace(ACCOUNT, features=frozenset({"exports", "audit"})))
+    assert (await store.check(ask(clock, feature="exports"))).code == Code.ADMIT
+    assert (await store.check(ask(clock, feature="export"))).code == Code.FEATURE
+
+
+async def test_burst_admits_burst_then_tells_the_real_wait(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store, replace(ACCOUNT, limit=1000))
+    assert await codes(store, clock, 7) == [Code.ADMIT] * 5 + [Code.BURST] * 2
+    denied = await store.check(ask(clock))
+    assert (denied.retry_after_ms, denied.burst_remaining) == (200, 0)
+    clock.advance(199)
+    assert (await store.check(ask(clock))).code == Code.BURST
+    clock.advance(1)
+    assert (await store.check(ask(clock))).code == Code.ADMIT
+
+
+async def test_quota_exactly_at_the_limit(store: HotStore, clock: FakeClock) -> None:
+    await seed(store, replace(ACCOUNT, burst=1000))
+    assert await codes(store, clock, 11) == [Code.ADMIT] * 10 + [Code.QUOTA]
+    denied = await store.check(ask(clock))
+    assert denied.used == 10
+    assert denied.retry_after_ms == calendar_month(NOW)[1] - NOW
+
+
+async def test_a_denied_cost_consumes_nothing(store: HotStore, clock: FakeClock) -> None:
+    await seed(store, replace(ACCOUNT, limit=12, burst=3))
+    assert await codes(store, clock, 3, cost=5) == [Code.ADMIT, Code.ADMIT, Code.QUOTA]
+    # The quota denial left the burst token unspent: one is still there.
+    assert (await store.check(ask(clock, cost=2))).code == Code.ADMIT
+    assert await store.used("acct-1", calendar_month(NOW)[0]) == 12
+
+
+async def test_quota_starts_again_next_period(store: HotStore, clock: FakeClock) -> None:
+    await seed(store, replace(ACCOUNT, limit=2, burst=100))
+    assert await codes(store, clock, 3) == [Code.ADMIT, Code.ADMIT, Code.QUOTA]
+    clock.set(calendar_month(NOW)[1])
+    verdict = await store.check(ask(clock))
+    assert (verdict.code, verdict.used) == (Code.ADMIT, 1)
+
+
+async def test_the_subscription_period_is_used_when_set(store: HotStore, clock: FakeClock) -> None:
+    start, end = NOW - 5 * 86_400_000, NOW + 25 * 86_400_000
+    await seed(store, replace(ACCOUNT, period_start_ms=start, period_end_ms=end))
+    verdict = await store.check(ask(clock))
+    assert (verdict.period_start_ms, verdict.period_end_ms) == (start, end)
+    clock.set(end + 1)
+    rolled = await store.check(ask(clock))
+    assert (rolled.period_start_ms, rolled.used) == (end, 1)
+
+
+async def test_an_upgrade_written_through_applies_on_the_next_request(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store, replace(ACCOUNT, limit=2, burst=100))
+    assert await codes(store, clock, 3) == [Code.ADMIT, Code.ADMIT, Code.QUOTA]
+    await store.write(accounts=[replace(ACCOUNT, tier="pro", rank=1, limit=50, burst=100)])
+    verdict = await store.check(ask(clock, min_rank=1))
+    assert (verdict.code, verdict.tier, verdict.used, verdict.limit) == (
+        Code.ADMIT, "pro", 3, 50,
+    )  # fmt: skip
+
+
+async def test_a_replayed_idempotency_key_is_not_charged(store: HotStore, clock: FakeClock) -> None:
+    await seed(store)
+    first = await store.check(ask(clock, idempotency_key="order-42"))
+    again = await store.check(ask(clock, idempotency_key="order-42"))
+    other = await store.check(ask(clock, idempotency_key="order-43"))
+    assert (first.code, first.used) == (Code.ADMIT, 1)
+    assert (again.code, again.used) == (Code.REPLAY, 1)
+    assert (other.code, other.used) == (Code.ADMIT, 2)
+
+
+async def test_a_refund_returns_quota_and_forgets_the_idempotency_key(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store)
+    admitted = await store.check(ask(clock, cost=4, idempotency_key="k"))
+    await store.refund("acct-1", admitted.period_start_ms, 4, "k")
+    assert await store.used("acct-1", admitted.period_start_ms) == 0
+    retried = await store.check(ask(clock, cost=4, idempotency_key="k"))
+    assert (retried.code, retried.used) == (Code.ADMIT, 4)
+
+
+async def test_concurrent_requests_never_over_admit(store: HotStore, clock: FakeClock) -> None:
+    await seed(store, replace(ACCOUNT, limit=100, burst=100_000))
+
+    async def client(n: int) -> int:
+        return sum([(await store.check(ask(clock))).admitted for _ in range(n)])
+
+    admitted = await asyncio.gather(*(client(4) for _ in range(64)))
+    assert sum(admitted) == 100
+
+
+async def test_matches_the_reference_on_a_random_workload(
+    store: HotStore, clock: FakeClock, reference: HotStore
+) -> None:
+    """Differential: the same random traffic gives the same verdicts as the in-process store."""
+    rng = random.Random(7)
+    account = replace(ACCOUNT, limit=40, burst=4)
+    for s in (store, reference):
+        await seed(s, account)
+    for _ in range(300):
+        clock.advance(rng.choice([0, 0, 1, 50, 199, 250, 1000]))
+        request = ask(
+            clock, cost=rng.choice([0, 1, 1, 3]), idempotency_key=rng.choice(["", "", "a", "b"])
+        )
+        got, want = await store.check(request), await reference.check(request)
+        assert got == want
+        if got.code == Code.ADMIT and rng.random() < 0.2:
+            for s in (store, reference):
+                await s.refund("acct-1", got.period_start_ms, request.cost, request.idempotency_key)

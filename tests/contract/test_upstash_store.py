@@ -1,0 +1,138 @@
+"""What only the Upstash store has: scripts named by SHA, and failures turned into 503s."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tiergate.clock import FakeClock
+from tiergate.decision import Code
+from tiergate.errors import StoreUnavailable
+from tiergate.gate import Gate
+from tiergate.keys import generate_key, key_digest
+from tiergate.localredis.background import UpstashEndpoint
+from tiergate.registry import Account, KeyRecord
+from tiergate.settings import Settings
+from tiergate.store.scripts import GATE, REFUND
+from tiergate.store.upstash import UpstashStore, connect
+from tiergate.web.example import create_app
+from tiergate.wiring import build_gate
+
+from .conftest import NOW
+from .test_hot_store import ask, seed
+
+_namespaces = itertools.count()
+
+
+async def test_script_load_returns_the_sha_the_code_computed(upstash: UpstashEndpoint) -> None:
+    redis = connect(upstash.url, upstash.token)
+    for script in (GATE, REFUND):
+        assert await redis.script_load(script.source) == script.sha
+    await redis.close()
+
+
+async def test_evalsha_falls_back_to_eval_after_a_script_flush(
+    upstash: UpstashEndpoint, clock: FakeClock
+) -> None:
+    redis = connect(upstash.url, upstash.token)
+    store = UpstashStore(redis, namespace="flush", timeout_s=5)
+    await seed(store)
+    await redis.script_flush()
+    assert (await store.check(ask(clock))).code == Code.ADMIT
+    assert await redis.script_exists(GATE.sha) == [1]  # EVAL cached it again
+    await store.aclose()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+async def test_a_silent_redis_fails_within_the_timeout(
+    silent_server: str, clock: FakeClock
+) -> None:
+    store = UpstashStore(connect(silent_server, "t"), timeout_s=0.2)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match=r"did not answer within 0\.2s"):
+        await store.check(ask(clock))
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_refused_connection_is_unavailable(clock: FakeClock) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    store = UpstashStore(connect(f"http://127.0.0.1:{closed_port}", "t"), timeout_s=2)
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        await store.check(ask(clock))
+
+
+async def test_a_wrong_token_is_unavailable_not_a_crash(
+    upstash: UpstashEndpoint, clock: FakeClock
+) -> None:
+    store = UpstashStore(connect(upstash.url, "wrong-token"), timeout_s=5)
+    with pytest.raises(StoreUnavailable):
+        await store.check(ask(clock))
+
+
+@pytest.fixture
+async def upstash_app(upstash: UpstashEndpoint) -> AsyncIterator[Harness]:
+    """The example app on the Upstash store, with a free account capped at 10 requests."""
+    settings = Settings(
+        upstash_redis_rest_url=upstash.url,
+        upstash_redis_rest_token=upstash.token,
+        redis_namespace=f"http{next(_namespaces)}",
+        redis_timeout=5,
+    )
+    gate = build_gate(settings, clock=FakeClock(NOW))
+    key = generate_key("test")
+    await gate.registry.put_account(Account("acct-http", tier="free", limit_override=10))
+    await gate.registry.put_key(KeyRecord(key_digest(key), "acct-http", created_at_ms=NOW))
+    transport = httpx.ASGITransport(app=create_app(settings, gate=gate))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Harness(client, {"X-API-Key": key}, gate)
+    await gate.store.aclose()
+
+
+@dataclass
+class Harness:
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    gate: Gate
+
+
+async def test_steady_state_reads_the_registry_once_per_key(upstash_app: Harness) -> None:
+    h = upstash_app
+    statuses = [(await h.client.get("/v1/hello", headers=h.headers)).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]  # burst 5 at a frozen clock
+    assert h.gate.registry.reads == 1  # type: ignore[attr-defined]
+    h.gate.clock.advance(1000)  # type: ignore[attr-defined]
+    assert (await h.client.get("/v1/usage", headers=h.headers)).json()["used"] == 5
+
+
+async def test_concurrent_http_requests_share_one_quota(upstash_app: Harness) -> None:
+    h = upstash_app
+    await h.client.get("/v1/usage", headers=h.headers)  # loads the hot state
+    clock = h.gate.clock
+    assert isinstance(clock, FakeClock)
+    statuses: list[int] = []
+    for _ in range(4):  # burst 5: step the clock a second between waves of 10 concurrent calls
+        clock.advance(1000)
+        wave = await asyncio.gather(
+            *(h.client.get("/v1/hello", headers=h.headers) for _ in range(10))
+        )
+        statuses += [r.status_code for r in wave]
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 30
