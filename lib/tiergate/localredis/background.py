@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from .binary import spawn_redis_server
 from .server import create_app
 
-__all__ = ["UpstashEndpoint", "local_upstash", "local_upstash_with_redis"]
+__all__ = ["UpstashEndpoint", "local_upstash", "local_upstash_with_redis", "serve_in_thread"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,26 +25,23 @@ class UpstashEndpoint:
 
 
 @contextmanager
-def local_upstash(redis_host: str, redis_port: int, token: str) -> Iterator[UpstashEndpoint]:
-    """Serve Upstash's REST protocol on a free loopback port, over the given redis-server."""
+def serve_in_thread(app: ASGIApp, startup_timeout: float = 10.0) -> Iterator[str]:
+    """Serve `app` with uvicorn (lifespan on) on a free loopback port; yield its base URL."""
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are
     # TCP, and without it every keep-alive response waits ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(redis_host, redis_port, token), log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:  # bounded start-up polling
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the local Upstash REST server did not start")
+            raise RuntimeError("the server in the background thread did not start")
         time.sleep(0.01)
     try:
-        yield UpstashEndpoint(f"http://127.0.0.1:{port}", token)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -51,7 +49,14 @@ def local_upstash(redis_host: str, redis_port: int, token: str) -> Iterator[Upst
 
 
 @contextmanager
-def local_upstash_with_redis(token: str = "local-dev-token") -> Iterator[UpstashEndpoint]:
+def local_upstash(redis_host: str, redis_port: int, token: str) -> Iterator[UpstashEndpoint]:
+    """Serve Upstash's REST protocol on a free loopback port, over the given redis-server."""
+    with serve_in_thread(create_app(redis_host, redis_port, token)) as url:
+        yield UpstashEndpoint(url, token)
+
+
+@contextmanager
+def local_upstash_with_redis(token: str) -> Iterator[UpstashEndpoint]:
     """A fresh redis-server and the REST server over it, both stopped on exit."""
     with spawn_redis_server() as (host, port), local_upstash(host, port, token) as endpoint:
         yield endpoint

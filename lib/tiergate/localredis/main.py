@@ -1,0 +1,109 @@
+"""`tiergate local-redis`: serve the Upstash REST protocol on this machine.
+
+Starts a private redis-server unless one is given with ``--redis HOST:PORT``, prints the
+two environment variables to point an Upstash client at, and serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from types import FrameType
+
+import uvicorn
+
+from ..errors import ConfigError
+from .binary import LocalRedisError, ping, spawn_redis_server
+from .server import create_app
+
+__all__ = ["parse_redis_address", "run"]
+
+
+def run(host: str, port: int, token: str, redis: str | None) -> None:
+    """Serve on host:port with bearer `token`, over redis at `redis` ("HOST:PORT") or a new one.
+
+    Blocks until the server is stopped (Ctrl-C). The spawned redis-server, if any, stops
+    with it.
+    """
+    if not token:
+        raise ConfigError("the token must not be empty")
+    with ExitStack() as stack:
+        stack.enter_context(_termination_unwinds())
+        if redis is None:
+            redis_host, redis_port = stack.enter_context(spawn_redis_server())
+        else:
+            redis_host, redis_port = parse_redis_address(redis)
+            if not ping(redis_host, redis_port):
+                raise LocalRedisError(f"no redis answered PING at {redis_host}:{redis_port}")
+        # Bind before announcing, so the printed URL is one that works (and port 0 works).
+        listener = stack.enter_context(_listen(host, port))
+        bound_port = listener.getsockname()[1]
+        print(
+            f"UPSTASH_REDIS_REST_URL=http://{_url_host(host)}:{bound_port} "
+            f"UPSTASH_REDIS_REST_TOKEN={token}",
+            flush=True,
+        )
+        config = uvicorn.Config(create_app(redis_host, redis_port, token), log_level="warning")
+        uvicorn.Server(config).run(sockets=[listener])
+
+
+def parse_redis_address(address: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` (``"[::1]:6379"`` for IPv6) -> (host, port)."""
+    host, sep, port_text = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"--redis must be HOST:PORT, e.g. 127.0.0.1:6379; got {address!r}")
+    return host, int(port_text)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise LocalRedisError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+@contextmanager
+def _termination_unwinds() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into SystemExit while serving, so `finally` blocks run.
+
+    uvicorn shuts down gracefully on SIGTERM and then re-raises it; under the default
+    handler that kills the process before the spawned redis-server is stopped, orphaning it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+    signums = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {signum: signal.getsignal(signum) for signum in signums}
+
+    def exit_cleanly(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in signums:
+        signal.signal(signum, exit_cleanly)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - recognising a wildcard, not binding one
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
