@@ -1,0 +1,128 @@
+"""The `tiergate` command: readable errors, and serve / local-redis run for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from tiergate.cli import main
+from tiergate.localredis.binary import free_port
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_")):
+            monkeypatch.delenv(name)
+
+
+def test_tiers_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tiers"]) == 0
+    out = capsys.readouterr().out
+    assert "free" in out
+    assert "50,000" in out
+    assert "199.00" in out
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TIERGATE_TIERS": '{"free": {"limit": -5, "price": 0, "burst": 1}}'}, "limit"),
+        ({"TIERGATE_TIERS": "/nonexistent/tiers.json"}, "cannot read tiers file"),
+        ({"TIERGATE_ENV": "staging"}, "env"),
+        ({"UPSTASH_REDIS_REST_URL": "http://127.0.0.1:1"}, "UPSTASH_REDIS_REST_TOKEN"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_exit_2(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["tiers"] if "TIERGATE_TIERS" in env else ["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tiergate: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_production_without_stores_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TIERGATE_ENV", "production")
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "UPSTASH_REDIS_REST_URL and TIERGATE_TABLE" in err
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tiergate", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def read_line(process: subprocess.Popen[str], startswith: str) -> str:
+    assert process.stdout is not None
+    for _ in range(50):  # bounded: a few lines of start-up chatter at most
+        line = process.stdout.readline()
+        if not line:
+            break
+        if line.startswith(startswith):
+            return line.strip()
+    raise AssertionError(f"no line starting {startswith!r}; exit code {process.poll()}")
+
+
+def get_until_up(url: str, headers: dict[str, str]) -> httpx.Response:
+    with httpx.Client(timeout=5) as client:
+        for _ in range(100):
+            try:
+                return client.get(url, headers=headers)
+            except httpx.ConnectError:
+                time.sleep(0.05)  # bounded start-up polling, not a timed assertion
+    raise AssertionError(f"{url} never answered")
+
+
+def serve_and_call(env: dict[str, str] | None = None) -> None:
+    port = free_port()
+    with running(["serve", "--port", str(port)], env) as process:
+        keys = {}
+        for tier in ("free", "pro", "enterprise"):
+            line = read_line(process, f"demo key {tier}: ")
+            keys[tier] = line.rsplit(" ", 1)[1]
+        base = f"http://127.0.0.1:{port}"
+        ok = get_until_up(f"{base}/v1/hello", {"X-API-Key": keys["free"]})
+        assert ok.status_code == 200
+        assert ok.json() == {"message": "hello", "tier": "free"}
+        assert "RateLimit" in ok.headers
+        denied = get_until_up(f"{base}/v1/pro/hello", {"X-API-Key": keys["free"]})
+        assert denied.status_code == 403
+        assert get_until_up(f"{base}/v1/pro/hello", {"X-API-Key": keys["pro"]}).status_code == 200
+
+
+def test_serve_prints_demo_keys_that_work() -> None:
+    serve_and_call()
+
+
+def test_serve_over_local_redis() -> None:
+    with running(["local-redis", "--port", "0", "--token", "cli-test"]) as local:
+        line = read_line(local, "UPSTASH_REDIS_REST_URL=")
+        env = dict(part.split("=", 1) for part in line.split())
+        assert env["UPSTASH_REDIS_REST_TOKEN"] == "cli-test"
+        serve_and_call(env)
