@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -87,12 +88,12 @@ def bench(args: list[str]) -> int:
     return call([BIN / "python", "-m", "bench", *args])
 
 
-def run(cmd: list[object], env: dict[str, str] | None = None) -> None:
+def run(cmd: Sequence[object], env: dict[str, str] | None = None) -> None:
     if call(cmd, env) != 0:
         sys.exit(f"dev: failed: {' '.join(map(str, cmd))}")
 
 
-def call(cmd: list[object], env: dict[str, str] | None = None) -> int:
+def call(cmd: Sequence[object], env: dict[str, str] | None = None) -> int:
     return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
 
 

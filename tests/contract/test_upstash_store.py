@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
 from tiergate.decision import Code
@@ -92,7 +93,7 @@ async def upstash_app(upstash: UpstashEndpoint) -> AsyncIterator[Harness]:
     """The example app on the Upstash store, with a free account capped at 10 requests."""
     settings = Settings(
         upstash_redis_rest_url=upstash.url,
-        upstash_redis_rest_token=upstash.token,
+        upstash_redis_rest_token=SecretStr(upstash.token),
         redis_namespace=f"http{next(_namespaces)}",
         redis_timeout=5,
     )

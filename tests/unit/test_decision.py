@@ -16,7 +16,7 @@ NOW = 1_763_208_000_000  # 2025-11-15T12:00:00Z
 
 
 def ms(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
+    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)  # type: ignore[arg-type, misc]
 
 
 def account(**changes: object) -> AccountState:
