@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .clock import Clock
 from .decision import Check, Code, Verdict
-from .errors import StoreUnavailable
+from .errors import StoreUnavailable, TierConfigError
 from .hotstate import account_state, key_state
 from .keys import KeyEnv, parse_key
 from .outcomes import Admitted, Denied, denial
@@ -88,6 +88,11 @@ class Gate:
                 verdict = await self.store.check(check)
         except StoreUnavailable as exc:
             return self._when_unavailable(parsed.digest, parsed.key_id, exc)
+        except TierConfigError as exc:
+            # The registry names a tier the configuration no longer has: the operator's
+            # mistake, not the caller's; refuse clearly instead of guessing limits.
+            log.error("cannot load key=%s: %s", parsed.key_id, exc)
+            return denial("tier-not-configured")
         if verdict.tier:
             self._remember(parsed.digest, verdict.tier)
         if verdict.admitted:

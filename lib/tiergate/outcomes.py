@@ -107,6 +107,9 @@ def denial(
         status, title = 429, "Quota exhausted"
         detail = f"The quota of {v.limit} for this billing period is used up; it resets {resets}."
         extensions = {"limit": v.limit, "used": v.used, "resets_at": resets}
+    elif slug == "tier-not-configured":
+        status, title = 503, "Tier not configured"
+        detail = "This key's account is on a tier this deployment does not define; contact support."
     elif slug == "limiter-unavailable":
         status, title, retry = 503, "Limiter unavailable", 1
         detail = "The rate limiter could not be reached; retry shortly."
