@@ -80,7 +80,8 @@ if used + charge > limit then
 end
 
 -- Every check passed: only now is anything consumed.
-redis.call('SET', bkey, int(tat), 'PX', reset_ms)
+-- A second of slack past the full refill: callers' clocks may trail one another a little.
+redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
 if charge > 0 then
   used = redis.call('INCRBY', qkey, charge)
   if used == charge then redis.call('PEXPIRE', qkey, pe - now + 86400000) end

@@ -1,0 +1,49 @@
+"""The services every measurement runs against: redis-server and the counted REST server."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from upstash_redis.asyncio import Redis
+
+from tiergate.localredis.background import serve_in_thread
+from tiergate.localredis.binary import spawn_redis_server
+from tiergate.localredis.server import create_app
+from tiergate.store.upstash import UpstashStore, connect
+
+from .counting import RequestCounter
+
+__all__ = ["Stack", "running_stack"]
+
+
+@dataclass(frozen=True)
+class Stack:
+    redis_host: str
+    redis_port: int
+    url: str
+    token: str
+    counter: RequestCounter
+
+    def client(self) -> Redis:
+        """The same upstash-redis client, built the same way, for tiergate and the baseline."""
+        return connect(self.url, self.token)
+
+    def store(self, namespace: str) -> UpstashStore:
+        # A generous timeout: on 2 cores the REST server shares this process's GIL, and a
+        # timeout would show up as a denial that has nothing to do with the algorithm.
+        return UpstashStore(self.client(), namespace=namespace, timeout_s=10)
+
+
+@contextmanager
+def running_stack() -> Iterator[Stack]:
+    """A fresh redis-server and the counted REST server over it, both stopped on exit."""
+    token = secrets.token_urlsafe(24)
+    with spawn_redis_server() as (host, port):
+        counter = RequestCounter(create_app(host, port, token))
+        # serve_in_thread makes its socket with IPPROTO_TCP, so keep-alive requests get
+        # TCP_NODELAY and do not stall ~40 ms on delayed ACKs.
+        with serve_in_thread(counter) as url:
+            yield Stack(host, port, url, token, counter)

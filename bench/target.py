@@ -1,0 +1,101 @@
+"""tiergate's side: accounts written through the store, checks as the gate builds them, and
+the exact EVALSHA that UpstashStore.check sends, for driving the script over raw RESP."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, cast
+
+from upstash_redis.asyncio import Redis
+
+from tiergate.decision import Check
+from tiergate.hotstate import AccountState, KeyState
+from tiergate.keys import generate_key, key_digest
+from tiergate.periods import calendar_month
+from tiergate.store import HotStore
+from tiergate.store.scripts import GATE
+from tiergate.store.upstash import UpstashStore
+
+__all__ = [
+    "IDEMPOTENCY_TTL_MS",
+    "NOW",
+    "account",
+    "check_at",
+    "gate_evalsha",
+    "new_account_id",
+    "new_digest",
+    "seed",
+    "verify_evalsha_layout",
+]
+
+NOW = 1_763_208_000_000  # 2025-11-15T12:00:00Z: a 30-day month, like the baseline's window
+IDEMPOTENCY_TTL_MS = 86_400_000  # UpstashStore's default
+
+
+def new_digest() -> str:
+    return key_digest(generate_key("test"))
+
+
+def new_account_id() -> str:
+    # Shaped like a Stripe customer id, so key names have a realistic length.
+    return "cus_" + secrets.token_hex(7)
+
+
+def account(account_id: str, *, limit: int, burst: int) -> AccountState:
+    return AccountState(account_id, tier="bench", rank=0, status="active", limit=limit, burst=burst)
+
+
+async def seed(store: HotStore, digest: str, state: AccountState) -> None:
+    await store.write(keys={digest: KeyState(state.account_id)}, accounts=[state])
+
+
+def check_at(digest: str, now_ms: int, idempotency_key: str = "") -> Check:
+    start, end = calendar_month(now_ms)
+    return Check(
+        digest=digest,
+        now_ms=now_ms,
+        idempotency_key=idempotency_key,
+        month_start_ms=start,
+        month_end_ms=end,
+    )
+
+
+def gate_evalsha(namespace: str, check: Check) -> list[str]:
+    """The EVALSHA UpstashStore.check sends for `check`, as one RESP command."""
+    argv = [
+        namespace,
+        check.now_ms,
+        check.min_rank,
+        check.feature,
+        check.cost,
+        check.idempotency_key,
+        check.month_start_ms,
+        check.month_end_ms,
+        IDEMPOTENCY_TTL_MS,
+    ]
+    return ["EVALSHA", GATE.sha, "1", f"{namespace}:k:{check.digest}", *map(str, argv)]
+
+
+class _Recorder:
+    """Stands in for the upstash client and keeps what the store asked it to run."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    async def evalsha(self, sha: str, keys: list[str], args: list[str]) -> list[Any]:
+        self.calls.append(["EVALSHA", sha, str(len(keys)), *keys, *args])
+        return [2]  # KEY_MISS: the shortest valid reply
+
+
+async def verify_evalsha_layout(namespace: str, check: Check) -> None:
+    """Fail loudly if the bulk load would drive the script differently from the store."""
+    recorder = _Recorder()
+    store = UpstashStore(
+        cast(Redis, recorder), namespace=namespace, idempotency_ttl_ms=IDEMPOTENCY_TTL_MS
+    )
+    await store.check(check)
+    if recorder.calls != [gate_evalsha(namespace, check)]:
+        raise RuntimeError(
+            "UpstashStore.check no longer sends the EVALSHA bench/target.py builds:"
+            f" {recorder.calls!r}"
+        )
