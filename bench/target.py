@@ -14,7 +14,7 @@ from tiergate.keys import generate_key, key_digest
 from tiergate.periods import calendar_month
 from tiergate.store import HotStore
 from tiergate.store.scripts import GATE
-from tiergate.store.upstash import UpstashStore
+from tiergate.store.upstash import UpstashStore, gate_script_args
 
 __all__ = [
     "IDEMPOTENCY_TTL_MS",
@@ -62,18 +62,8 @@ def check_at(digest: str, now_ms: int, idempotency_key: str = "") -> Check:
 
 def gate_evalsha(namespace: str, check: Check) -> list[str]:
     """The EVALSHA UpstashStore.check sends for `check`, as one RESP command."""
-    argv = [
-        namespace,
-        check.now_ms,
-        check.min_rank,
-        check.feature,
-        check.cost,
-        check.idempotency_key,
-        check.month_start_ms,
-        check.month_end_ms,
-        IDEMPOTENCY_TTL_MS,
-    ]
-    return ["EVALSHA", GATE.sha, "1", f"{namespace}:k:{check.digest}", *map(str, argv)]
+    keys, argv = gate_script_args(namespace, check, IDEMPOTENCY_TTL_MS)
+    return ["EVALSHA", GATE.sha, str(len(keys)), *keys, *argv]
 
 
 class _Recorder:

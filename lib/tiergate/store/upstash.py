@@ -20,7 +20,7 @@ from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
 from .scripts import GATE, REFUND, Script
 
-__all__ = ["UpstashStore", "connect"]
+__all__ = ["UpstashStore", "connect", "gate_script_args"]
 
 T = TypeVar("T")
 
@@ -45,21 +45,8 @@ class UpstashStore:
         self._idempotency_ttl_ms = idempotency_ttl_ms
 
     async def check(self, check: Check) -> Verdict:
-        reply = await self._run(
-            GATE,
-            [self._key(check.digest)],
-            [
-                self._ns,
-                check.now_ms,
-                check.min_rank,
-                check.feature,
-                check.cost,
-                check.idempotency_key,
-                check.month_start_ms,
-                check.month_end_ms,
-                self._idempotency_ttl_ms,
-            ],
-        )
+        keys, argv = gate_script_args(self._ns, check, self._idempotency_ttl_ms)
+        reply = await self._run(GATE, keys, argv)
         return _verdict(reply)
 
     async def refund(
@@ -102,8 +89,8 @@ class UpstashStore:
     def _key(self, digest: str) -> str:
         return f"{self._ns}:k:{digest}"
 
-    async def _run(self, script: Script, keys: list[str], args: list[object]) -> Any:
-        argv = [str(a) for a in args]
+    async def _run(self, script: Script, keys: list[str], args: Sequence[object]) -> Any:
+        argv = [str(a) for a in args]  # the REST API takes strings
         try:
             return await self._bounded(lambda: self._redis.evalsha(script.sha, keys, argv))
         except StoreUnavailable as exc:
@@ -120,6 +107,24 @@ class UpstashStore:
             raise StoreUnavailable(f"Redis error: {exc}") from None
         except Exception as exc:  # connection refused, bad gateway, non-JSON body, ...
             raise StoreUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
+
+
+def gate_script_args(
+    namespace: str, check: Check, idempotency_ttl_ms: int
+) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of gate.lua for one check (the layout its header documents)."""
+    argv = [
+        namespace,
+        check.now_ms,
+        check.min_rank,
+        check.feature,
+        check.cost,
+        check.idempotency_key,
+        check.month_start_ms,
+        check.month_end_ms,
+        idempotency_ttl_ms,
+    ]
+    return [f"{namespace}:k:{check.digest}"], [str(a) for a in argv]
 
 
 def _account_fields(account: AccountState) -> list[object]:
