@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["KeyEnv", "ParsedKey", "generate_key", "key_digest", "key_id", "parse_key"]
+__all__ = ["KeyEnv", "ParsedKey", "generate_key", "key_digest", "parse_key"]
 
 KeyEnv = Literal["live", "test"]
 
@@ -35,6 +35,7 @@ class ParsedKey:
 
     @property
     def key_id(self) -> str:
+        """The short, loggable name of the key."""
         return self.digest[:12]
 
 
@@ -60,11 +61,6 @@ def parse_key(raw: str | None) -> ParsedKey | None:
 
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("ascii")).hexdigest()
-
-
-def key_id(digest: str) -> str:
-    """The short, loggable name of a key."""
-    return digest[:12]
 
 
 def _checksum(body: str) -> str:
