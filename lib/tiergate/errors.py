@@ -5,15 +5,26 @@ The tree::
     TiergateError                   base of everything tiergate raises on purpose
     ├── ConfigError                 settings or tiers are invalid; start-up stops with its message
     │   └── TierConfigError         the tiers document is malformed
-    └── StoreUnavailable            a store did not answer in time or answered garbage;
-                                    the gate turns it into 503 or fail-open per tier
+    ├── StoreUnavailable            a store did not answer in time or answered garbage;
+    │                               the gate turns it into 503 or fail-open per tier
+    ├── NotFound                    a key or account named by an admin command does not exist
+    ├── TooManyKeys                 an account already has the most live keys it may have
+    └── StripeUnavailable           Stripe kept failing within the retry budget; 503
 
 Requests never see these as tracebacks: the web layer maps outcomes to problem+json bodies.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "StoreUnavailable", "TierConfigError", "TiergateError"]
+__all__ = [
+    "ConfigError",
+    "NotFound",
+    "StoreUnavailable",
+    "StripeUnavailable",
+    "TierConfigError",
+    "TiergateError",
+    "TooManyKeys",
+]
 
 
 class TiergateError(Exception):
@@ -30,3 +41,15 @@ class TierConfigError(ConfigError):
 
 class StoreUnavailable(TiergateError):
     """A store (Redis, the registry) failed or timed out."""
+
+
+class NotFound(TiergateError):
+    """A key or account named by an admin command does not exist."""
+
+
+class TooManyKeys(TiergateError):
+    """An account already has the most live keys it may have."""
+
+
+class StripeUnavailable(TiergateError):
+    """Stripe kept failing (or timing out) for the whole retry budget."""

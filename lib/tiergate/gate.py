@@ -1,32 +1,36 @@
 """The gate: from an API key and a route's requirement to admitted or denied.
 
 One hot-store call per request in the steady state. A key the hot store has never seen is
-loaded from the registry once, written through, and checked again.
+loaded from the registry once, written through, and checked again. When the registry cannot
+answer, the last copy this process loaded stands in for it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .clock import Clock
 from .decision import Check, Code, Verdict
 from .errors import StoreUnavailable, TierConfigError
-from .hotstate import account_state, key_state
+from .hotstate import AccountState, KeyState, account_state, key_state
 from .keys import KeyEnv, parse_key
 from .outcomes import Admitted, Denied, denial
 from .periods import calendar_month
-from .registry import Registry
+from .registry import Account, KeyRecord, Registry
 from .store import HotStore
 from .tiers import Tiers
 
 __all__ = ["Gate", "Requirement"]
 
 log = logging.getLogger("tiergate")
+_V = TypeVar("_V")
 
 _MAX_IDEMPOTENCY_KEY = 255
-_REMEMBERED_TIERS = 10_000  # keys whose tier is remembered for the fail policy
+_REMEMBERED = 10_000  # keys whose tier (fail policy) and last loaded state are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +59,11 @@ class Gate:
         self.registry = registry
         self.clock = clock
         self.key_env = key_env
-        self._grace_ms = past_due_grace_ms
+        self.past_due_grace_ms = past_due_grace_ms
         self._refund_client_errors = refund_client_errors
         self._tier_of: OrderedDict[str, str] = OrderedDict()  # digest -> last tier seen
+        # digest -> the state last loaded from the registry, for when it is unreachable
+        self._loaded: OrderedDict[str, tuple[KeyState, AccountState | None]] = OrderedDict()
 
     async def admit(
         self, raw_key: str | None, need: Requirement, idempotency_key: str = ""
@@ -120,14 +126,42 @@ class Gate:
             return False
         return not (self._refund_client_errors and 400 <= status < 500)
 
+    async def publish(
+        self, *, account: Account | None = None, keys: Sequence[KeyRecord] = ()
+    ) -> None:
+        """Write registry changes through to the hot store, so the next request sees them."""
+        await self.store.write(
+            keys={r.digest: key_state(r) for r in keys},
+            accounts=[account_state(account, self.tiers, self.past_due_grace_ms)]
+            if account
+            else [],
+        )
+
     async def _load(self, digest: str) -> None:
-        found = await self.registry.hot_state(digest)
+        try:
+            found = await self.registry.hot_state(digest)
+        except StoreUnavailable as exc:
+            stale = self._loaded.get(digest)
+            if stale is None:
+                raise
+            log.warning("registry unavailable, using the last loaded state: %s", exc)
+            key, state = stale
+            await self.store.write(keys={digest: key}, accounts=[state] if state else [])
+            return
         if found is None:
             await self.store.write(keys={digest: None})
             return
         record, account = found
-        state = account_state(account, self.tiers, self._grace_ms)
-        await self.store.write(keys={digest: key_state(record)}, accounts=[state])
+        key = key_state(record)
+        # A revoked or expired key is denied on the key alone, and its account copy may be
+        # stale: writing that through would roll back the live account's state.
+        state = (
+            account_state(account, self.tiers, self.past_due_grace_ms)
+            if record.usable(self.clock.now_ms())
+            else None
+        )
+        await self.store.write(keys={digest: key}, accounts=[state] if state else [])
+        _put_bounded(self._loaded, digest, (key, state))
 
     def _when_unavailable(
         self, digest: str, key_id: str, exc: StoreUnavailable
@@ -141,10 +175,14 @@ class Gate:
         return denial("limiter-unavailable")
 
     def _remember(self, digest: str, tier: str) -> None:
-        self._tier_of[digest] = tier
-        self._tier_of.move_to_end(digest)
-        if len(self._tier_of) > _REMEMBERED_TIERS:
-            self._tier_of.popitem(last=False)
+        _put_bounded(self._tier_of, digest, tier)
+
+
+def _put_bounded(lru: OrderedDict[str, _V], key: str, value: _V) -> None:
+    lru[key] = value
+    lru.move_to_end(key)
+    if len(lru) > _REMEMBERED:
+        lru.popitem(last=False)
 
 
 def _printable(text: str) -> bool:

@@ -35,6 +35,24 @@ class Settings(BaseSettings):
         default=False, description="refund 4xx answers too (5xx are always refunded)"
     )
     warmup_secret: SecretStr | None = None
+    dynamodb_timeout: float = Field(default=1.0, gt=0, le=30, description="seconds per call")
+    event_retention_days: int = Field(
+        default=35, ge=4, description="processed Stripe event ids are kept this long (TTL)"
+    )
+    webhook_tolerance: int = Field(
+        default=300, ge=1, description="seconds a webhook signature may be stale or early"
+    )
+    stripe_api_base: str | None = Field(
+        default=None, description="Stripe API address; set only for a local stand-in"
+    )
+    stripe_timeout: float = Field(default=5.0, gt=0, le=60, description="seconds per call")
+    stripe_retry_budget: float = Field(
+        default=8.0, gt=0, le=60, description="seconds, all retries of one Stripe call"
+    )
+    billing_return_url: str = Field(
+        default="http://localhost:8000/",
+        description="where Checkout and the Billing Portal send the customer back",
+    )
 
     upstash_redis_rest_url: str | None = Field(
         default=None, validation_alias=_plain("UPSTASH_REDIS_REST_URL")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tiergate.errors import NotFound
 from tiergate.registry import Account, KeyRecord, Registry
 from tiergate.registry.memory import MemoryRegistry
 
@@ -27,8 +28,9 @@ async def test_hot_state_is_the_key_with_its_account(registry: Registry) -> None
     assert await registry.get_account("acct") == account
 
 
-async def test_a_key_whose_account_is_missing_has_no_hot_state(registry: Registry) -> None:
-    await registry.put_key(KeyRecord("d1", "ghost", created_at_ms=1))
+async def test_a_key_needs_an_existing_account(registry: Registry) -> None:
+    with pytest.raises(NotFound, match="ghost"):
+        await registry.put_key(KeyRecord("d1", "ghost", created_at_ms=1))
     assert await registry.hot_state("d1") is None
 
 
@@ -44,6 +46,8 @@ async def test_puts_replace(registry: Registry) -> None:
 
 
 async def test_keys_are_listed_per_account_oldest_first(registry: Registry) -> None:
+    await registry.put_account(Account("a1", tier="free"))
+    await registry.put_account(Account("a2", tier="free"))
     for digest, account, created in (("b", "a1", 2), ("a", "a1", 1), ("c", "a2", 3)):
         await registry.put_key(KeyRecord(digest, account, created_at_ms=created))
     assert [r.digest for r in await registry.list_keys("a1")] == ["a", "b"]

@@ -1,4 +1,4 @@
-"""What the registry stores: keys (by digest) and accounts."""
+"""What the registry stores: keys (by digest), accounts and their subscriptions."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ class KeyRecord:
     revoked_at_ms: int = 0
     expires_at_ms: int = 0  # 0: never; set on the old key when a key is rotated
 
+    def usable(self, now_ms: int) -> bool:
+        return not self.revoked_at_ms and not (self.expires_at_ms and now_ms >= self.expires_at_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -28,3 +31,6 @@ class Account:
     limit_override: int | None = None  # a negotiated quota, e.g. a custom enterprise deal
     burst_override: int | None = None
     extra_features: frozenset[str] = field(default_factory=frozenset)
+    customer_id: str = ""  # Stripe's cus_..., once the account has checked out
+    subscription_id: str = ""  # Stripe's sub_... that sets the tier; "" on the free tier
+    watermark: int = 0  # `created` (s) of the newest Stripe event applied; older ones lose
