@@ -9,7 +9,8 @@ The tree::
     │                               the gate turns it into 503 or fail-open per tier
     ├── NotFound                    a key or account named by an admin command does not exist
     ├── TooManyKeys                 an account already has the most live keys it may have
-    └── StripeUnavailable           Stripe kept failing within the retry budget; 503
+    ├── StripeUnavailable           Stripe kept failing within the retry budget; 503
+    └── StripeRejected              Stripe refused a call (bad price, unknown customer)
 
 Requests never see these as tracebacks: the web layer maps outcomes to problem+json bodies.
 """
@@ -20,6 +21,7 @@ __all__ = [
     "ConfigError",
     "NotFound",
     "StoreUnavailable",
+    "StripeRejected",
     "StripeUnavailable",
     "TierConfigError",
     "TiergateError",
@@ -53,3 +55,7 @@ class TooManyKeys(TiergateError):
 
 class StripeUnavailable(TiergateError):
     """Stripe kept failing (or timing out) for the whole retry budget."""
+
+
+class StripeRejected(TiergateError):
+    """Stripe refused a call: the request or the configuration is wrong, retrying won't help."""

@@ -1,0 +1,27 @@
+"""Billing: Stripe webhooks in, Checkout and Billing Portal out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+__all__ = ["StripeApi"]
+
+
+class StripeApi(Protocol):
+    """The few Stripe calls tiergate makes. Each retries with backoff within a time budget,
+    then raises `StripeUnavailable`; Stripe's refusals (bad price, no such customer) raise
+    `StripeRejected`."""
+
+    async def subscription(self, subscription_id: str) -> Mapping[str, Any]:
+        """The subscription as Stripe has it now (for events of the same second)."""
+        ...
+
+    async def checkout_url(
+        self, *, account_id: str, customer_id: str, price: str, success_url: str, cancel_url: str
+    ) -> str:
+        """A Checkout Session for a subscription to `price`, marked with the account id in
+        `client_reference_id` and the subscription's metadata; "" customer_id: a new one."""
+        ...
+
+    async def portal_url(self, *, customer_id: str, return_url: str) -> str: ...
