@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from .cli_keys import add_admin_commands
 from .errors import TiergateError
 
 __all__ = ["main"]
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)
+
+    add_admin_commands(commands)
 
     tiers = commands.add_parser("tiers", help="validate and show the configured tiers")
     tiers.set_defaults(run=_tiers)

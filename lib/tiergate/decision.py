@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import Any
 
 from .hotstate import SUSPENDED_STATUSES, AccountState, KeyState
+from .periods import current_period
 
 __all__ = ["Check", "Code", "Effects", "Verdict", "billing_period", "decide", "gcra"]
 
@@ -101,19 +102,13 @@ def gcra(stored_tat_us: int, now_ms: int, burst: int) -> GcraStep:
 
 
 def billing_period(account: AccountState, check: Check) -> tuple[int, int]:
-    """The period the quota counts in: the subscription's, else the calendar month.
-
-    A subscription period that has ended without a renewal webhook yet is rolled forward by
-    its own length, so counting never stops; the next webhook writes the exact dates.
-    """
-    start, end = account.period_start_ms, account.period_end_ms
-    if start <= 0 or end <= start:
-        return check.month_start_ms, check.month_end_ms
-    if check.now_ms < end:
-        return start, end
-    length = end - start
-    start += (check.now_ms - start) // length * length
-    return start, start + length
+    """The period the quota counts in (see `periods.current_period`)."""
+    return current_period(
+        account.period_start_ms,
+        account.period_end_ms,
+        check.now_ms,
+        (check.month_start_ms, check.month_end_ms),
+    )
 
 
 def decide(

@@ -1,0 +1,167 @@
+"""Key lifecycle and usage: what the `tiergate` CLI does with the operator's credentials.
+
+The public API has no admin surface; this module is it. Every change goes to the registry
+(the source of truth) first, then through to the hot store, so a revoked key is refused on
+its very next request rather than when a cache runs out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from .errors import NotFound, StoreUnavailable, TiergateError
+from .gate import Gate
+from .hotstate import account_state
+from .keys import generate_key, parse_key
+from .periods import current_period
+from .registry import Account, KeyRecord
+
+__all__ = ["Admin", "NewKey", "NotWrittenThrough", "Usage"]
+
+_KEY_ID_LEN = 12  # `keys list` shows digest[:12], the same key id the logs use
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")  # also safe in Redis key names
+
+
+class NotWrittenThrough(TiergateError):
+    """The registry has the change but the hot store could not be told; rerun the command."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key: str  # shown once, never stored
+    record: KeyRecord
+    account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    account: Account
+    limit: int
+    used: int
+    period_start_ms: int
+    period_end_ms: int
+
+
+class Admin:
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
+        self._registry = gate.registry
+
+    def now_ms(self) -> int:
+        return self._gate.clock.now_ms()
+
+    async def create_key(self, account_id: str, tier: str | None, label: str = "") -> NewKey:
+        """A new key for the account, creating the account (on `tier`) when it is new.
+
+        On an existing account, `tier` changes its tier only if no Stripe subscription sets it.
+        """
+        account, changed = await self._account_on(account_id, tier)
+        key = generate_key(self._gate.key_env)
+        parsed = parse_key(key)
+        assert parsed is not None  # a key we just generated always parses
+        record = KeyRecord(parsed.digest, account_id, self._gate.clock.now_ms(), label=label)
+        await self._registry.put_key(record)
+        # An unchanged account is left to the gate's miss path: a copy read here could race
+        # a webhook and put older state into Redis.
+        await self._publish(account=account if changed else None, keys=[record])
+        return NewKey(key, record, account)
+
+    async def list_keys(self, account_id: str) -> list[KeyRecord]:
+        if await self._registry.get_account(account_id) is None:
+            raise NotFound(f"no account {account_id!r}")
+        return await self._registry.list_keys(account_id)
+
+    async def revoke(self, ref: str, account_id: str | None = None) -> KeyRecord:
+        record = await self.find_key(ref, account_id)
+        if not record.revoked_at_ms:
+            record = dataclasses.replace(record, revoked_at_ms=self._gate.clock.now_ms())
+            await self._registry.put_key(record)
+        await self._publish(keys=[record])  # again on a rerun: it may have failed last time
+        return record
+
+    async def rotate(
+        self, ref: str, account_id: str | None, grace_ms: int
+    ) -> tuple[NewKey, KeyRecord]:
+        """A new key for the same account; the old one keeps working for `grace_ms`."""
+        old = await self.find_key(ref, account_id)
+        if not old.usable(self._gate.clock.now_ms()):
+            raise TiergateError(f"key {old.digest[:_KEY_ID_LEN]} is already revoked or expired")
+        new = await self.create_key(old.account_id, None, label=old.label)
+        old = dataclasses.replace(old, expires_at_ms=self._gate.clock.now_ms() + grace_ms)
+        await self._registry.put_key(old)
+        await self._publish(keys=[old])
+        return new, old
+
+    async def usage(self, key_or_account: str) -> Usage:
+        if parse_key(key_or_account) is not None:
+            account_id = (await self.find_key(key_or_account, None)).account_id
+        else:
+            account_id = key_or_account
+        account = await self._registry.get_account(account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id!r} (and it is not an API key)")
+        state = account_state(account, self._gate.tiers, self._gate.past_due_grace_ms)
+        start, end = current_period(
+            state.period_start_ms, state.period_end_ms, self._gate.clock.now_ms()
+        )
+        used = await self._gate.store.used(account_id, start)
+        return Usage(
+            account, limit=state.limit, used=used, period_start_ms=start, period_end_ms=end
+        )
+
+    async def find_key(self, ref: str, account_id: str | None) -> KeyRecord:
+        """A key by its full text, or by the key id `keys list` shows (with its account)."""
+        parsed = parse_key(ref)
+        if parsed is not None:
+            record = await self._registry.get_key(parsed.digest)
+            if record is None:
+                raise NotFound(f"key {parsed.key_id} was never issued")
+            return record
+        if account_id is None:
+            raise NotFound(
+                f"{ref!r} is not an API key; to name a key by its id, give --account too"
+            )
+        matches = [r for r in await self.list_keys(account_id) if r.digest.startswith(ref)]
+        if len(ref) < 6 or len(matches) != 1:
+            raise NotFound(f"no single key of account {account_id!r} has the id {ref!r}")
+        return matches[0]
+
+    async def _account_on(self, account_id: str, tier: str | None) -> tuple[Account, bool]:
+        """The account, created or moved to `tier` as asked; and whether it was written."""
+        account = await self._registry.get_account(account_id)
+        if account is None:
+            if not _ACCOUNT_ID.match(account_id):
+                raise TiergateError(
+                    f"account id {account_id!r} must be 1-128 letters, digits or _.:@-,"
+                    " starting with a letter or digit"
+                )
+            tier_name = (
+                self._gate.tiers.require(tier).name if tier else self._gate.tiers.lowest.name
+            )
+            account = Account(account_id, tier=tier_name)
+            await self._registry.put_account(account)
+            return account, True
+        if tier and tier != account.tier:
+            self._gate.tiers.require(tier)
+            if account.subscription_id:
+                raise TiergateError(
+                    f"account {account_id!r} is on {account.tier!r} by Stripe subscription"
+                    f" {account.subscription_id}; change its plan in Stripe instead"
+                )
+            account = dataclasses.replace(account, tier=tier)
+            await self._registry.put_account(account)
+            return account, True
+        return account, False
+
+    async def _publish(
+        self, *, account: Account | None = None, keys: list[KeyRecord] | None = None
+    ) -> None:
+        try:
+            await self._gate.publish(account=account, keys=keys or [])
+        except StoreUnavailable as exc:
+            raise NotWrittenThrough(
+                f"saved in the registry, but Redis could not be updated ({exc}); the change"
+                " reaches requests only once it is: rerun the same command"
+            ) from exc

@@ -1,0 +1,136 @@
+"""`tiergate keys create|list|revoke|rotate` and `tiergate usage`: the admin commands.
+
+They act on the durable registry (TIERGATE_TABLE) with the operator's AWS credentials, and
+write changes through to Redis when it is configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from .admin import Admin
+from .errors import ConfigError
+from .registry import KeyRecord
+
+__all__ = ["add_admin_commands"]
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action is private
+    keys = commands.add_parser("keys", help="create, list, revoke and rotate API keys")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = actions.add_parser("create", help="a new key (the account is created if new)")
+    create.add_argument("--account", required=True)
+    create.add_argument("--tier", help="the tier of a new account (default: the lowest)")
+    create.add_argument("--label", default="", help="a note to tell keys apart, e.g. 'ci'")
+    create.set_defaults(run=_admin(_create))
+
+    listing = actions.add_parser("list", help="an account's keys, revoked ones included")
+    listing.add_argument("--account", required=True)
+    listing.set_defaults(run=_admin(_list))
+
+    for name, run, text in (
+        ("revoke", _revoke, "refuse a key from its next request on"),
+        ("rotate", _rotate, "a new key; the old one keeps working for --grace"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("key", metavar="KEY", help="the key, or its id from `keys list`")
+        action.add_argument("--account", help="the key's account, when KEY is a key id")
+        if name == "rotate":
+            action.add_argument("--grace", type=_duration, default="24h", help="e.g. 1h, 7d")
+        action.set_defaults(run=_admin(run))
+
+    usage = commands.add_parser("usage", help="an account's quota use this billing period")
+    usage.add_argument("subject", metavar="KEY_OR_ACCOUNT")
+    usage.set_defaults(run=_admin(_usage))
+
+
+def _admin(
+    command: Callable[[Admin, argparse.Namespace], Awaitable[None]],
+) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from .settings import Settings
+        from .wiring import build_gate
+
+        settings = Settings()
+        if not settings.table:
+            raise ConfigError(
+                "set TIERGATE_TABLE to the DynamoDB table (`tiergate table create` makes one);"
+                " the in-process registry lives only inside a running `tiergate serve`"
+            )
+        gate = build_gate(settings)
+
+        async def main() -> None:
+            try:
+                await command(Admin(gate), args)
+            finally:
+                await gate.store.aclose()
+
+        asyncio.run(main())
+        return 0
+
+    return run
+
+
+async def _create(admin: Admin, args: argparse.Namespace) -> None:
+    new = await admin.create_key(args.account, args.tier, args.label)
+    print(f"account {new.account.account_id} on tier {new.account.tier}")
+    print(f"key id {new.record.digest[:12]}: store the key now, it is not shown again")
+    print(new.key)
+
+
+async def _list(admin: Admin, args: argparse.Namespace) -> None:
+    records = await admin.list_keys(args.account)
+    now = admin.now_ms()
+    print(f"{'key id':<12}  {'created (UTC)':<16}  {'state':<28}  label")
+    for r in records:
+        print(f"{r.digest[:12]:<12}  {_when(r.created_at_ms):<16}  {_state(r, now):<28}  {r.label}")
+
+
+async def _revoke(admin: Admin, args: argparse.Namespace) -> None:
+    record = await admin.revoke(args.key, args.account)
+    print(f"revoked key {record.digest[:12]} of account {record.account_id}")
+
+
+async def _rotate(admin: Admin, args: argparse.Namespace) -> None:
+    new, old = await admin.rotate(args.key, args.account, args.grace)
+    print(f"old key {old.digest[:12]} expires {_when(old.expires_at_ms)} UTC")
+    print(f"new key id {new.record.digest[:12]}: store the key now, it is not shown again")
+    print(new.key)
+
+
+async def _usage(admin: Admin, args: argparse.Namespace) -> None:
+    u = await admin.usage(args.subject)
+    a = u.account
+    print(f"account  {a.account_id}")
+    print(f"tier     {a.tier} ({a.status})")
+    print(f"period   {_when(u.period_start_ms)} to {_when(u.period_end_ms)} UTC")
+    print(f"used     {u.used:,} of {u.limit:,} ({max(0, u.limit - u.used):,} left)")
+
+
+def _state(record: KeyRecord, now_ms: int) -> str:
+    if record.revoked_at_ms:
+        return f"revoked {_when(record.revoked_at_ms)}"
+    if record.expires_at_ms:
+        verb = "expired" if now_ms >= record.expires_at_ms else "expires"
+        return f"{verb} {_when(record.expires_at_ms)}"
+    return "live"
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(text: str) -> int:
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
