@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from .cli_keys import add_admin_commands
-from .errors import TiergateError
+from .errors import ConfigError, TiergateError
 
 __all__ = ["main"]
 
@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
+
+    table = commands.add_parser("table", help="the DynamoDB registry table")
+    table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = table_actions.add_parser("create", help="create it (idempotent), TTL on")
+    create.add_argument("--table", help="the table's name (default: TIERGATE_TABLE)")
+    create.set_defaults(run=_table_create)
 
     tiers = commands.add_parser("tiers", help="validate and show the configured tiers")
     tiers.set_defaults(run=_tiers)
@@ -84,6 +90,20 @@ def _tiers(args: argparse.Namespace) -> int:
         print(
             f"{t.name:<12} {t.limit:>12,} {t.burst:>8} {t.price:>9.2f}  {t.on_error:<8}  {features}"
         )
+    return 0
+
+
+def _table_create(args: argparse.Namespace) -> int:
+    from .registry.table import create_table
+    from .settings import Settings
+    from .wiring import dynamodb_client
+
+    settings = Settings()
+    name = args.table or settings.table
+    if not name:
+        raise ConfigError("name the table: --table NAME, or set TIERGATE_TABLE")
+    created = create_table(dynamodb_client(settings), name)
+    print(f"table {name} {'created' if created else 'already exists'}, TTL on `ttl`")
     return 0
 
 

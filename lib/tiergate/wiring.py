@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .clock import Clock, SystemClock
-from .errors import ConfigError
 from .gate import Gate
 from .registry import Registry
 from .registry.memory import MemoryRegistry
@@ -12,7 +13,10 @@ from .store import HotStore
 from .store.memory import MemoryStore
 from .tiers import load_tiers
 
-__all__ = ["build_gate"]
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["build_gate", "dynamodb_client"]
 
 _DAY_MS = 86_400_000
 
@@ -23,7 +27,7 @@ def build_gate(settings: Settings, *, clock: Clock | None = None) -> Gate:
     return Gate(
         tiers=load_tiers(settings.tiers),
         store=_hot_store(settings, clock),
-        registry=_registry(settings),
+        registry=_registry(settings, clock),
         clock=clock,
         key_env="live" if settings.env == "production" else "test",
         past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS),
@@ -47,10 +51,19 @@ def _hot_store(settings: Settings, clock: Clock) -> HotStore:
     )
 
 
-def _registry(settings: Settings) -> Registry:
-    if settings.table:
-        raise ConfigError(
-            f"TIERGATE_TABLE={settings.table!r}: the DynamoDB registry is not in this version"
-            " of tiergate yet; unset it to use the in-process registry"
-        )
-    return MemoryRegistry()
+def _registry(settings: Settings, clock: Clock) -> Registry:
+    if not settings.table:
+        return MemoryRegistry()
+    from .registry.dynamo import DynamoRegistry  # boto3 loads only where a table is set
+
+    return DynamoRegistry(dynamodb_client(settings), settings.table, clock=clock)
+
+
+def dynamodb_client(settings: Settings) -> DynamoDBClient:
+    from .registry.dynamo import connect
+
+    return connect(
+        settings.aws_region or "us-east-1",
+        settings.aws_endpoint_url_dynamodb,
+        settings.dynamodb_timeout,
+    )
