@@ -1,0 +1,102 @@
+"""What only the DynamoDB registry must show: its call counts, its failures, its table."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from tiergate.errors import StoreUnavailable
+from tiergate.localredis.binary import free_port
+from tiergate.registry import Account, EventRecord, KeyRecord, SubscriptionUpdate
+from tiergate.registry.dynamo import DynamoRegistry, connect
+from tiergate.registry.table import create_table
+
+UPDATE = SubscriptionUpdate("acct", tier="pro", status="active", subscription_id="sub_1")
+
+
+class Calls(Counter[str]):
+    """DynamoDB API calls a client made, by operation name."""
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self[event_name.rsplit(".", 1)[-1]] += 1
+
+
+@pytest.fixture
+def registry_and_calls(dynamodb_endpoint: str, dynamodb_table: str) -> tuple[DynamoRegistry, Calls]:
+    client = connect("us-east-1", dynamodb_endpoint, 5.0)
+    calls = Calls()
+    client.meta.events.register("before-call.dynamodb.*", calls)
+    return DynamoRegistry(client, dynamodb_table), calls
+
+
+async def test_a_hot_state_miss_is_one_get_item(
+    registry_and_calls: tuple[DynamoRegistry, Calls],
+) -> None:
+    registry, calls = registry_and_calls
+    await registry.put_account(Account("acct", tier="pro"))
+    await registry.put_key(KeyRecord("d1", "acct", created_at_ms=1))
+    calls.clear()
+    assert await registry.hot_state("d1") is not None
+    assert calls == {"GetItem": 1}
+
+
+async def test_an_event_is_one_read_and_one_transaction(
+    registry_and_calls: tuple[DynamoRegistry, Calls],
+) -> None:
+    registry, calls = registry_and_calls
+    await registry.put_account(Account("acct", tier="free"))
+    for digest in ("d1", "d2", "d3"):
+        await registry.put_key(KeyRecord(digest, "acct", created_at_ms=1))
+    calls.clear()
+    applied = await registry.apply_event(EventRecord("e1", "t", 5, 9), UPDATE, default_tier="free")
+    assert applied.outcome == "applied"
+    assert calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
+
+
+async def test_an_unreachable_dynamodb_is_unavailable_quickly() -> None:
+    client = connect("us-east-1", f"http://127.0.0.1:{free_port()}", 0.5)  # nobody listens
+    registry = DynamoRegistry(client, "tiergate")
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        await registry.hot_state("d1")
+    assert time.monotonic() - started < 3
+
+
+async def test_a_missing_table_says_how_to_make_it(dynamodb_endpoint: str) -> None:
+    registry = DynamoRegistry(connect("us-east-1", dynamodb_endpoint, 5.0), "no-such-table")
+    with pytest.raises(StoreUnavailable, match="tiergate table create"):
+        await registry.get_account("acct")
+
+
+def test_creating_the_table_twice_is_fine(dynamodb_endpoint: str, dynamodb_table: str) -> None:
+    client = connect("us-east-1", dynamodb_endpoint, 5.0)
+    assert create_table(client, dynamodb_table) is False
+    ttl = client.describe_time_to_live(TableName=dynamodb_table)["TimeToLiveDescription"]
+    assert (ttl.get("AttributeName"), ttl.get("TimeToLiveStatus")) == ("ttl", "ENABLED")
+
+
+async def test_a_transaction_that_fails_writes_nothing_and_the_retry_applies_once(
+    registry_and_calls: tuple[DynamoRegistry, Calls],
+) -> None:
+    registry, _ = registry_and_calls
+    client = registry._client  # the test reaches in to cut the line
+    down = {"now": True}
+
+    def drop_transactions(**_: Any) -> None:
+        if down["now"]:  # every attempt, botocore's own retry included
+            raise ReadTimeoutError(endpoint_url="http://dynamodb")
+
+    client.meta.events.register("before-send.dynamodb.TransactWriteItems", drop_transactions)
+    record = EventRecord("e1", "customer.subscription.updated", 5, 9)
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        await registry.apply_event(record, UPDATE, default_tier="free")
+    assert await registry.get_account("acct") is None
+    down["now"] = False
+    applied = await registry.apply_event(record, UPDATE, default_tier="free")
+    assert applied.outcome == "applied"
+    again = await registry.apply_event(record, UPDATE, default_tier="free")
+    assert again.outcome == "duplicate"
