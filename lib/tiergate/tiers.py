@@ -80,6 +80,10 @@ class Tiers(Mapping[str, Tier]):
     def lowest(self) -> Tier:
         return next(iter(self._by_name.values()))
 
+    def by_stripe_price(self, price_id: str) -> Tier | None:
+        """The tier a Stripe price sells, if any tier names it."""
+        return next((t for t in self._by_name.values() if t.stripe_price == price_id), None)
+
     def require(self, name: str) -> Tier:
         """The tier called `name`, or a configuration error that lists the known ones."""
         try:
@@ -116,6 +120,9 @@ def parse_tiers(text: str, origin: str = "tiers") -> Tiers:
     if not isinstance(document, dict) or not document:
         raise TierConfigError(f"{origin}: expected a non-empty object of tiers")
     tiers = [_tier(origin, rank, name, spec) for rank, (name, spec) in enumerate(document.items())]
+    prices = [t.stripe_price for t in tiers if t.stripe_price]
+    if len(prices) != len(set(prices)):
+        raise TierConfigError(f"{origin}: two tiers name the same stripe_price")
     if len(tiers) > _ADVISED_MAX_TIERS:
         warnings.warn(
             f"{origin}: {len(tiers)} tiers; more than {_ADVISED_MAX_TIERS} are hard for buyers"

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..outcomes import Admitted, Denied
+from starlette.responses import Response
+
+from ..outcomes import PROBLEM_TYPE, Admitted, Denied
 from ..ratelimit import ratelimit_headers
 
-__all__ = ["PROBLEM_JSON", "admitted_headers", "denied_headers", "problem_body"]
+__all__ = [
+    "PROBLEM_JSON",
+    "admitted_headers",
+    "denied_headers",
+    "problem",
+    "problem_body",
+]
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -30,3 +38,12 @@ def denied_headers(denied: Denied) -> list[tuple[str, str]]:
     if denied.retry_after_s is not None:
         headers.append(("Retry-After", str(denied.retry_after_s)))
     return headers
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, *, retry_after_s: int | None = None
+) -> Response:
+    """A problem+json response for what the gate does not decide (webhooks, billing)."""
+    body = {"type": PROBLEM_TYPE + slug, "title": title, "status": status, "detail": detail}
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return Response(problem_body(body), status, headers=headers, media_type=PROBLEM_JSON)

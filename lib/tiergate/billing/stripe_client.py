@@ -1,0 +1,142 @@
+"""The Stripe calls tiergate makes, with bounded retries: backoff with full jitter, a cap on
+attempts and on the total time, then `StripeUnavailable` (a 503 to the caller).
+
+stripe-python's own retries are off (max_network_retries=0) so that this one loop owns the
+time budget. Calls go through the library's async methods on its httpx client, so a slow
+Stripe holds only the request that waits for it, never the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import stripe
+
+from ..errors import StripeRejected, StripeUnavailable
+from ..settings import Settings
+
+__all__ = ["StripeGateway", "build_stripe"]
+
+log = logging.getLogger("tiergate")
+_T = TypeVar("_T")
+
+
+class StripeGateway:
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        *,
+        budget_s: float,
+        attempts: int = 4,
+        first_delay_s: float = 0.25,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._client = client
+        self._budget_s = budget_s
+        self._attempts = attempts
+        self._first_delay_s = first_delay_s
+        self._sleep = sleep
+        self._jitter = jitter
+
+    async def subscription(self, subscription_id: str) -> Mapping[str, Any]:
+        found = await self._call(
+            "read subscription",
+            lambda _: self._client.v1.subscriptions.retrieve_async(subscription_id),
+        )
+        return found.to_dict()
+
+    async def checkout_url(
+        self, *, account_id: str, customer_id: str, price: str, success_url: str, cancel_url: str
+    ) -> str:
+        params: dict[str, Any] = {
+            "mode": "subscription",
+            "line_items": [{"price": price, "quantity": 1}],
+            "client_reference_id": account_id,
+            "metadata": {"account_id": account_id},
+            "subscription_data": {"metadata": {"account_id": account_id}},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        if customer_id:
+            params["customer"] = customer_id
+        session = await self._call(
+            "create a Checkout Session",
+            lambda key: self._client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": key},
+            ),
+        )
+        return str(session.url)
+
+    async def portal_url(self, *, customer_id: str, return_url: str) -> str:
+        session = await self._call(
+            "create a Billing Portal session",
+            lambda key: self._client.v1.billing_portal.sessions.create_async(
+                {"customer": customer_id, "return_url": return_url}, {"idempotency_key": key}
+            ),
+        )
+        return str(session.url)
+
+    async def _call(self, what: str, call: Callable[[str], Awaitable[_T]]) -> _T:
+        """Run `call` until it succeeds, Stripe refuses, or attempts or time run out.
+
+        `call` gets one idempotency key for all its attempts, so a retried create whose
+        first attempt did reach Stripe returns that first object instead of a second one.
+        """
+        key = f"tiergate-{uuid.uuid4()}"
+        deadline = time.monotonic() + self._budget_s
+        problem = "no attempt made"
+        for attempt in range(self._attempts):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                return await asyncio.wait_for(call(key), timeout=left)
+            except TimeoutError:
+                problem = "timed out"
+                break
+            except stripe.StripeError as exc:
+                problem = f"{type(exc).__name__} (HTTP {exc.http_status})"
+                if not _retryable(exc):
+                    if (exc.http_status or 0) >= 500:
+                        raise StripeUnavailable(f"could not {what}: {problem}") from exc
+                    raise StripeRejected(
+                        f"Stripe refused to {what}: {exc.user_message or exc}"
+                    ) from exc
+            delay = self._first_delay_s * 2**attempt * self._jitter()  # full jitter
+            if attempt + 1 == self._attempts or time.monotonic() + delay >= deadline:
+                break
+            log.info("Stripe could not %s (%s); retrying in %.2f s", what, problem, delay)
+            await self._sleep(delay)
+        raise StripeUnavailable(f"could not {what} within {self._budget_s:g} s: {problem}")
+
+
+def _retryable(exc: stripe.StripeError) -> bool:
+    should = (exc.headers or {}).get("stripe-should-retry")
+    if should is not None:
+        return bool(should == "true")
+    if isinstance(exc, stripe.APIConnectionError):
+        return True
+    status = exc.http_status or 0
+    return status == 429 or status >= 500 or status == 409  # 409: an idempotent twin in flight
+
+
+def build_stripe(settings: Settings) -> StripeGateway | None:
+    """The gateway, or None when STRIPE_SECRET_KEY is not set."""
+    if settings.stripe_secret_key is None:
+        return None
+    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    client = stripe.StripeClient(
+        settings.stripe_secret_key.get_secret_value(),
+        base_addresses=base,  # type: ignore[arg-type]
+        max_network_retries=0,
+        http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout),
+    )
+    return StripeGateway(client, budget_s=settings.stripe_retry_budget)

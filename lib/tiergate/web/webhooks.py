@@ -1,0 +1,62 @@
+"""POST /webhooks/stripe: Stripe's way in. Not gated: Stripe has no API key, its signature is
+the credential."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from ..billing.events import UnknownPrice
+from ..billing.signature import InvalidSignature
+from ..billing.webhook import WebhookProcessor
+from ..errors import StoreUnavailable, StripeUnavailable
+from .problems import problem
+
+__all__ = ["WEBHOOK_PATH", "webhook_router"]
+
+log = logging.getLogger("tiergate")
+
+WEBHOOK_PATH = "/webhooks/stripe"
+
+
+def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
+    """The route; with no processor (no STRIPE_WEBHOOK_SECRET) it answers 503 to everything."""
+    router = APIRouter()
+
+    @router.post(WEBHOOK_PATH, include_in_schema=False)
+    async def stripe_webhook(request: Request) -> Response:
+        if processor is None:
+            log.error("a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set")
+            return problem(
+                503,
+                "webhooks-not-configured",
+                "Webhooks not configured",
+                "Set STRIPE_WEBHOOK_SECRET to receive Stripe events.",
+                retry_after_s=60,
+            )
+        payload = await request.body()  # the raw bytes: the signature covers exactly these
+        try:
+            outcome = await processor.handle(payload, request.headers.get("stripe-signature"))
+        except InvalidSignature as exc:
+            log.warning("rejected a webhook: %s", exc)
+            return problem(400, "invalid-signature", "Invalid webhook signature", str(exc))
+        except UnknownPrice as exc:
+            # Not recorded: once the operator adds the price, Stripe's retry applies it.
+            log.error("cannot apply a Stripe event: %s", exc)
+            return problem(
+                503, "tier-not-configured", "Tier not configured", str(exc), retry_after_s=60
+            )
+        except (StoreUnavailable, StripeUnavailable) as exc:
+            log.warning("webhook not applied, Stripe will retry: %s", exc)
+            return problem(
+                503,
+                "store-unavailable",
+                "Temporarily unavailable",
+                "The event was not applied and nothing was written; Stripe will retry it.",
+                retry_after_s=5,
+            )
+        return JSONResponse({"received": True, "outcome": outcome})
+
+    return router
