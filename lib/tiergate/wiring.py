@@ -16,7 +16,10 @@ from .tiers import load_tiers
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["build_gate", "dynamodb_client"]
+    from .billing import StripeApi
+    from .billing.webhook import WebhookProcessor
+
+__all__ = ["build_gate", "build_stripe", "dynamodb_client", "webhook_processor"]
 
 _DAY_MS = 86_400_000
 
@@ -66,4 +69,34 @@ def dynamodb_client(settings: Settings) -> DynamoDBClient:
         settings.aws_region or "us-east-1",
         settings.aws_endpoint_url_dynamodb,
         settings.dynamodb_timeout,
+    )
+
+
+def build_stripe(settings: Settings) -> StripeApi | None:
+    """The Stripe gateway, or None without STRIPE_SECRET_KEY (Checkout then answers 503)."""
+    if settings.stripe_secret_key is None:
+        return None
+    from .billing.stripe_client import build_stripe as build  # stripe loads only when used
+
+    return build(settings)
+
+
+def webhook_processor(
+    settings: Settings, gate: Gate, stripe: StripeApi | None
+) -> WebhookProcessor | None:
+    """The webhook's processor, or None without STRIPE_WEBHOOK_SECRET (it then answers 503)."""
+    secret = settings.stripe_webhook_secret
+    secrets = (
+        [s.strip() for s in secret.get_secret_value().split(",") if s.strip()] if secret else []
+    )
+    if not secrets:
+        return None
+    from .billing.webhook import WebhookProcessor
+
+    return WebhookProcessor(
+        gate,
+        secrets,
+        tolerance_s=settings.webhook_tolerance,
+        retention_s=settings.event_retention_days * 86_400,
+        stripe=stripe,
     )

@@ -7,25 +7,31 @@ from starlette.routing import BaseRoute
 
 from ..gate import Gate
 from ..settings import Settings
-from ..wiring import build_gate
+from ..wiring import build_gate, build_stripe, webhook_processor
+from .billing import billing_router
 from .middleware import GateMiddleware
 from .openapi import declare_api_key
 from .requirements import all_routes, requirement_of, requires
 from .service import health_router, usage_router
+from .webhooks import webhook_router
 
 __all__ = ["install", "requires"]
 
 
 def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None = None) -> Gate:
-    """Gate every route of `app` under the prefix (default /v1) and add tiergate's routes.
+    """Gate every route of `app` under the prefix (default /v1) and add tiergate's routes:
+    /healthz, {prefix}/usage, {prefix}/billing/checkout and /portal, /webhooks/stripe.
 
     Settings default to the environment's; pass `gate` to share one built elsewhere.
     Returns the gate, also kept as ``app.state.tiergate``.
     """
     settings = settings or Settings()
     gate = gate or build_gate(settings)
+    stripe = build_stripe(settings)
     app.include_router(health_router)
     app.include_router(usage_router(settings.prefix))
+    app.include_router(billing_router(settings.prefix, gate, stripe, settings.billing_return_url))
+    app.include_router(webhook_router(webhook_processor(settings, gate, stripe)))
     _check_requirements(app.router.routes, gate)
     warmup = settings.warmup_secret.get_secret_value() if settings.warmup_secret else None
     app.add_middleware(

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..billing.events import UnknownPrice
 from ..billing.signature import InvalidSignature
 from ..billing.webhook import WebhookProcessor
 from ..errors import StoreUnavailable, StripeUnavailable
+from ..gate import Gate
+from ..settings import Settings
+from ..wiring import build_gate, build_stripe, webhook_processor
 from .problems import problem
+from .service import health_router
 
-__all__ = ["WEBHOOK_PATH", "webhook_router"]
+__all__ = ["WEBHOOK_PATH", "create_webhook_app", "webhook_router"]
 
 log = logging.getLogger("tiergate")
 
@@ -60,3 +64,14 @@ def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
         return JSONResponse({"received": True, "outcome": outcome})
 
     return router
+
+
+def create_webhook_app(settings: Settings | None = None, *, gate: Gate | None = None) -> FastAPI:
+    """The webhook alone, deployable as its own function: /webhooks/stripe and /healthz."""
+    settings = settings or Settings()
+    gate = gate or build_gate(settings)
+    app = FastAPI(title="tiergate webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(health_router)
+    app.include_router(webhook_router(webhook_processor(settings, gate, build_stripe(settings))))
+    app.state.tiergate = gate
+    return app
