@@ -106,7 +106,7 @@ def billing_settings(stripe_url: str, **overrides: Any) -> Settings:
         "stripe_secret_key": "sk_test_tiergate",
         "stripe_webhook_secret": f"{SECRET},{OLD_SECRET}",
         "stripe_api_base": stripe_url,
-        "stripe_retry_budget": 2.0,
+        "stripe_retry_budget": 5.0,
         "stripe_timeout": 1.0,
         "billing_return_url": "https://app.example.com/account",
         "past_due_grace_days": 3,

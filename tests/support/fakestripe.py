@@ -54,6 +54,7 @@ class FakeStripe:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     outbox: list[Delivery] = field(default_factory=list)
+    idempotency_keys: list[str] = field(default_factory=list)  # of each POST, in order
     failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
     hang_s: float = 0.0  # each API call waits this long first
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -118,12 +119,14 @@ class FakeStripe:
         return JSONResponse(found)
 
     async def _receive(self, request: Request) -> dict[str, Any] | JSONResponse:
-        if self.hang_s:
-            await asyncio.sleep(self.hang_s)
         if not request.headers.get("authorization", "").startswith("Bearer sk_test_"):
             return _error(401, "Invalid API Key provided")
         params = parse_form((await request.body()).decode())
         self.requests.append((request.method, request.url.path, params))
+        if request.method == "POST":
+            self.idempotency_keys.append(request.headers.get("idempotency-key", ""))
+        if self.hang_s:
+            await asyncio.sleep(self.hang_s)
         if self.failures:
             return _error(self.failures.pop(0), "An unexpected error occurred", kind="api_error")
         return params
