@@ -73,3 +73,24 @@ def test_more_than_four_tiers_warns() -> None:
 def test_unknown_tier_lookup_names_the_known_ones() -> None:
     with pytest.raises(TierConfigError, match="known tiers: free, pro, enterprise"):
         load_tiers().require("gold")
+
+
+def test_a_stripe_price_names_one_tier() -> None:
+    tiers = load_tiers(
+        json.dumps(
+            {
+                "free": {"limit": 1, "price": 0, "burst": 1},
+                "pro": {"limit": 2, "price": 9, "burst": 1, "stripe_price": "price_pro"},
+            }
+        )
+    )
+    found = tiers.by_stripe_price("price_pro")
+    assert found is not None
+    assert found.name == "pro"
+    assert tiers.by_stripe_price("price_other") is None
+    twice = {
+        "pro": {"limit": 2, "price": 9, "burst": 1, "stripe_price": "price_x"},
+        "max": {"limit": 3, "price": 19, "burst": 1, "stripe_price": "price_x"},
+    }
+    with pytest.raises(TierConfigError, match="same stripe_price"):
+        load_tiers(json.dumps(twice))
