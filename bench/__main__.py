@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tiergate.localredis.resp import RespPool
 
-from . import burst, concurrency, latency, memory, roundtrips
+from . import burst, concurrency, dynamo_calls, latency, memory, roundtrips
 from .report import Finding, Outcome, Table, render
 from .stack import Stack, running_stack
 
@@ -30,6 +30,8 @@ class Volumes:
     burst_requests: int = 50
     latency_requests: int = 2_000
     upstash_latency_requests: int = 500
+    registry_requests: int = 1_000
+    registry_events: int = 50
 
 
 FULL = Volumes()
@@ -40,6 +42,8 @@ QUICK = Volumes(
     concurrency_runs=2,
     latency_requests=400,
     upstash_latency_requests=100,
+    registry_requests=200,
+    registry_events=10,
 )
 
 
@@ -67,6 +71,8 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
         ("burst", lambda: burst.measure(stack, v.burst_requests)),
         ("latency", lambda: latency.measure(stack, v.latency_requests,
                                             v.upstash_latency_requests)),
+        ("registry", lambda: dynamo_calls.measure(stack, v.registry_requests,
+                                                  v.registry_events)),
     ]  # fmt: skip
     findings: list[Finding] = []
     for name, step in steps:

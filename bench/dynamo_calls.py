@@ -1,0 +1,175 @@
+"""DynamoDB calls per gated request and per Stripe event, counted at the client (botocore).
+
+The registry runs against moto's DynamoDB server over HTTP; the hot store is the real Upstash
+path. Counts, not times: they do not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import stripe
+
+from tiergate.billing.webhook import WebhookProcessor
+from tiergate.clock import SystemClock
+from tiergate.gate import Gate, Requirement
+from tiergate.keys import generate_key, key_digest
+from tiergate.localredis.binary import free_port
+from tiergate.outcomes import Admitted
+from tiergate.registry import Account, KeyRecord
+from tiergate.registry.dynamo import DynamoRegistry, connect
+from tiergate.registry.table import create_table
+from tiergate.tiers import parse_tiers
+
+from .report import Finding, Outcome, Table
+from .stack import Stack
+
+__all__ = ["measure"]
+
+_TIERS = parse_tiers(
+    json.dumps(
+        {
+            "free": {"limit": 1_000_000_000, "price": 0, "burst": 1_000_000},
+            "pro": {"limit": 1_000_000_000, "price": 9, "burst": 1_000_000, "stripe_price": "p"},
+        }
+    )
+)
+_SECRET = "whsec_bench"  # noqa: S105 - signs the benchmark's own events, nothing else
+
+
+class _Calls(Counter[str]):
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self[event_name.rsplit(".", 1)[-1]] += 1
+
+    def describe(self, per: int) -> str:
+        if not self:
+            return "0"
+        return " + ".join(f"{n / per:g} {op}" for op, n in sorted(self.items()))
+
+
+async def measure(stack: Stack, requests: int, events: int) -> Outcome:
+    with _moto_server() as endpoint:
+        client = connect("us-east-1", endpoint, 5.0)
+        table = f"bench-{uuid.uuid4().hex[:8]}"
+        create_table(client, table)
+        calls = _Calls()
+        client.meta.events.register("before-call.dynamodb.*", calls)
+        gate = Gate(
+            tiers=_TIERS,
+            store=stack.store(f"dyn{uuid.uuid4().hex[:6]}"),
+            registry=DynamoRegistry(client, table),
+            clock=SystemClock(),
+            key_env="test",
+            past_due_grace_ms=0,
+        )
+        keys = [await _new_key(gate, f"acct-{i}") for i in range(events)]
+        table_out = Table("DynamoDB calls (moto's server over HTTP, counted at the client)")
+
+        calls.clear()
+        for key in keys:
+            _admitted(await gate.admit(key, Requirement()))
+        miss = calls.copy()
+        calls.clear()
+        for n in range(requests):
+            _admitted(await gate.admit(keys[n % len(keys)], Requirement()))
+        steady = calls.copy()
+
+        processor = WebhookProcessor(
+            gate, [_SECRET], tolerance_s=300, retention_s=86_400, stripe=None
+        )
+        bodies = [_signed_event(f"acct-{i}", n=i) for i in range(events)]
+        calls.clear()
+        for payload, header in bodies:
+            assert await processor.handle(payload, header) == "applied"
+        applied = calls.copy()
+        calls.clear()
+        for payload, header in bodies:
+            assert await processor.handle(payload, header) == "duplicate"
+        redelivered = calls.copy()
+        await gate.store.aclose()
+
+    table_out.add("per gated request, steady state", steady.describe(requests), "-", "0")
+    table_out.add("per hot-state miss (first use of a key)", miss.describe(events), "-", "1 read")
+    table_out.add("per new Stripe event", applied.describe(events), "-", "1 transaction")
+    table_out.add("per redelivered event", redelivered.describe(events), "-", "no write")
+    table_out.notes += [
+        f"{requests:,} requests over {events} keys after their first use; {events} events, each"
+        " for an account with one key",
+        "an event is one consistent BatchGetItem (was it seen? the account now) and one"
+        " TransactWriteItems (event id, account, its keys' copies, customer link)",
+        "a redelivery also re-reads the account to write it through to Redis again, repairing"
+        " a first delivery whose write-through failed",
+    ]
+    writes_per_event = applied["TransactWriteItems"] / events
+    return Outcome(
+        tables=[table_out],
+        findings=[
+            Finding(
+                "DynamoDB calls per gated request", f"{sum(steady.values()) / requests:g}", "-",
+                "0", sum(steady.values()) == 0,
+            ),
+            Finding(
+                "DynamoDB transactions per Stripe event", f"{writes_per_event:g}", "-", "1",
+                writes_per_event == 1 and set(applied) == {"BatchGetItem", "TransactWriteItems"},
+            ),
+        ],
+    )  # fmt: skip
+
+
+async def _new_key(gate: Gate, account_id: str) -> str:
+    key = generate_key("test")
+    await gate.registry.put_account(Account(account_id, tier="free"))
+    await gate.registry.put_key(KeyRecord(key_digest(key), account_id, gate.clock.now_ms()))
+    return key
+
+
+def _admitted(outcome: object) -> None:
+    if not isinstance(outcome, Admitted):
+        raise RuntimeError(f"expected an admitted request, got {outcome!r}")
+
+
+def _signed_event(account_id: str, n: int) -> tuple[bytes, str]:
+    now = SystemClock().now_ms() // 1000
+    subscription = {
+        "id": f"sub_{n}",
+        "object": "subscription",
+        "customer": f"cus_{n}",
+        "status": "active",
+        "metadata": {"account_id": account_id},
+        "items": {"data": [{"price": {"id": "p"}, "current_period_start": now,
+                            "current_period_end": now + 30 * 86_400}]},
+    }  # fmt: skip
+    event = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": "customer.subscription.updated",
+        "created": now,
+        "data": {"object": subscription},
+    }
+    payload = json.dumps(event).encode()
+    return payload, stripe.WebhookSignature.generate_signature_header(
+        payload.decode(), _SECRET, timestamp=now
+    )
+
+
+@contextmanager
+def _moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "bench")  # moto accepts any; boto3 insists on some
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
