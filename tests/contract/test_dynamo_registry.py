@@ -54,7 +54,7 @@ async def test_an_event_is_one_read_and_one_transaction(
     calls.clear()
     applied = await registry.apply_event(EventRecord("e1", "t", 5, 9), UPDATE, default_tier="free")
     assert applied.outcome == "applied"
-    assert calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert calls == {"TransactGetItems": 1, "TransactWriteItems": 1}
 
 
 async def test_an_unreachable_dynamodb_is_unavailable_quickly() -> None:

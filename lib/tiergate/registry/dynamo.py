@@ -147,14 +147,14 @@ class DynamoRegistry:
         if update is None:
             return Applied("recorded" if await self._record(event) else "duplicate")
         for _ in range(_ATTEMPTS):
-            # One read for both: was the event seen, and what does the account hold now.
-            found = await self._batch_get(
+            # One atomic read of both: was the event seen, and what the account holds now.
+            # (A BatchGetItem could see the account after a concurrent delivery's commit but
+            # its event item from before it.)
+            seen, item = await self._snapshot(
                 [event_key(event.event_id), account_key(update.account_id)]
             )
-            by_pk = {f["pk"]["S"]: f for f in found}
-            if f"EVT#{event.event_id}" in by_pk:
+            if seen is not None:
                 return Applied("duplicate")
-            item = by_pk.get(f"ACCT#{update.account_id}")
             current = account_from(item) if item else None
             if current is not None and event.created_s <= current.watermark:
                 if event.created_s < current.watermark:
@@ -289,6 +289,19 @@ class DynamoRegistry:
         )
         item: Item | None = response.get("Item")
         return item
+
+    async def _snapshot(self, keys: list[Item]) -> list[Item | None]:
+        """The items at one instant, serialized with transactions (TransactGetItems)."""
+        gets: list[Any] = [{"Get": {"TableName": self._table, "Key": k}} for k in keys]
+        for _ in range(_ATTEMPTS):
+            try:
+                response = await self._call(
+                    lambda: self._client.transact_get_items(TransactItems=gets)
+                )
+            except _Cancelled:  # a transaction on the same items was in flight: read again
+                continue
+            return [r.get("Item") or None for r in response["Responses"]]
+        raise StoreUnavailable("DynamoDB kept cancelling the read; try again")
 
     async def _batch_get(self, keys: list[Item]) -> list[Item]:
         request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
