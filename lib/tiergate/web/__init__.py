@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 from starlette.routing import BaseRoute
 
 from ..gate import Gate
@@ -12,7 +13,7 @@ from .billing import billing_router
 from .middleware import GateMiddleware
 from .openapi import declare_api_key
 from .requirements import all_routes, requirement_of, requires
-from .service import health_router, usage_router
+from .service import health_router, usage_router, warmup_router
 from .webhooks import webhook_router
 
 __all__ = ["install", "requires"]
@@ -29,6 +30,7 @@ def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None
     gate = gate or build_gate(settings)
     stripe = build_stripe(settings)
     app.include_router(health_router)
+    app.include_router(warmup_router(_secrets(settings.warmup_secret, settings.cron_secret)))
     app.include_router(usage_router(settings.prefix))
     app.include_router(billing_router(settings.prefix, gate, stripe, settings.billing_return_url))
     app.include_router(webhook_router(webhook_processor(settings, gate, stripe)))
@@ -40,6 +42,10 @@ def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None
     declare_api_key(app, settings.prefix)
     app.state.tiergate = gate
     return gate
+
+
+def _secrets(*secrets: SecretStr | None) -> list[str]:
+    return [s.get_secret_value() for s in secrets if s is not None]
 
 
 def _check_requirements(routes: list[BaseRoute], gate: Gate) -> None:

@@ -70,7 +70,11 @@ def all_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
 
 def requirement_of(route: BaseRoute) -> Requirement:
     """The requirement a route declares, or the default (any tier, cost 1)."""
-    dependant: Dependant | None = getattr(route, "dependant", None)
+    # FastAPI 0.16x hands out RouteContext wrappers; the dependant is on the route inside.
+    inner = getattr(route, "route", route)
+    dependant: Dependant | None = getattr(route, "dependant", None) or getattr(
+        inner, "dependant", None
+    )
     found = _find(dependant.dependencies) if dependant is not None else None
     return found or Requirement()
 

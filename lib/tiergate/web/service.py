@@ -1,16 +1,21 @@
-"""Routes tiergate adds to an app: liveness, and the caller's own usage."""
+"""Routes tiergate adds to an app: liveness, warm-up, and the caller's own usage."""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from ..outcomes import Admitted
+from .problems import problem
 from .requirements import requires
 
-__all__ = ["health_router", "usage_router"]
+__all__ = ["WARMUP_PATH", "health_router", "usage_router", "warmup_router"]
+
+WARMUP_PATH = "/internal/warmup"
 
 health_router = APIRouter()
 
@@ -42,3 +47,24 @@ def usage_router(prefix: str) -> APIRouter:
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def warmup_router(secrets: Sequence[str]) -> APIRouter:
+    """GET /internal/warmup with `Authorization: Bearer <secret>`: a scheduled ping (Vercel
+    cron) that keeps an instance warm. Never gated, never counted."""
+    router = APIRouter()
+    expected = [s.encode() for s in secrets if s]
+
+    @router.get(WARMUP_PATH, include_in_schema=False)
+    async def warmup(request: Request) -> Response:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+        if given and any(hmac.compare_digest(given, s) for s in expected):
+            return Response(status_code=204)
+        return problem(
+            401,
+            "invalid-warmup-secret",
+            "Warm-up not authorised",
+            "Warm-up pings carry Authorization: Bearer <TIERGATE_WARMUP_SECRET or CRON_SECRET>.",
+        )
+
+    return router

@@ -1,0 +1,118 @@
+"""`tiergate infra check`: the deployment files against the app's routes and their tiers.
+
+serverless.yml: every route is served by exactly one function; a paid route by a function
+with provisioned concurrency (kept warm); the Stripe webhook by the webhook handler; and no
+function claims a route the app does not have. vercel.json: every route reaches a declared
+function through the rewrites, the webhook reaches the webhook entry, and each cron path is a
+route of the app.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .routes import AppRoute, api_gateway_pattern, sample_path, vercel_pattern
+
+__all__ = ["Function", "check_serverless", "check_vercel", "read_serverless"]
+
+WEBHOOK_PATH = "/webhooks/stripe"
+WEBHOOK_HANDLER = "api/webhooks.handler"
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    handler: str
+    warm: bool  # provisioned concurrency
+    events: tuple[tuple[str, str], ...]  # (method or "*", path)
+
+
+def read_serverless(path: Path) -> list[Function]:
+    import yaml  # only this command needs it
+
+    try:
+        document = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    functions: list[Function] = []
+    for name, spec in (document.get("functions") or {}).items():
+        events: list[tuple[str, str]] = []
+        for event in spec.get("events") or []:
+            http = event.get("httpApi") if isinstance(event, Mapping) else None
+            if http == "*":
+                events.append(("*", "*"))
+            elif isinstance(http, Mapping):
+                events.append((str(http.get("method", "*")).upper(), str(http.get("path"))))
+            elif isinstance(http, str):
+                method, _, route = http.partition(" ")
+                events.append((method.upper(), route))
+        warm = bool(spec.get("provisionedConcurrency"))
+        functions.append(Function(name, str(spec.get("handler", "")), warm, tuple(events)))
+    return functions
+
+
+def check_serverless(functions: Sequence[Function], routes: Sequence[AppRoute]) -> list[str]:
+    problems: list[str] = []
+    claimed: set[tuple[str, str]] = set()
+    for route in routes:
+        serving = [f for f in functions if _serves(f, route)]
+        claimed |= {(m, p) for f in serving for m, p in f.events if _matches(m, p, route)}
+        if not serving:
+            problems.append(f"{route}: no function serves it")
+            continue
+        if len(serving) > 1:
+            names = ", ".join(f.name for f in serving)
+            problems.append(f"{route}: served by several functions ({names})")
+        for function in serving:
+            if route.paid and not function.warm:
+                problems.append(
+                    f"{route}: a paid-tier route on {function.name}, which has no"
+                    " provisioned concurrency (paid customers would meet cold starts)"
+                )
+            if route.path == WEBHOOK_PATH and function.handler != WEBHOOK_HANDLER:
+                problems.append(f"{route}: must be served by {WEBHOOK_HANDLER}")
+    for function in functions:
+        for method, path in function.events:
+            if (method, path) not in claimed and path != "*":
+                problems.append(f"{function.name}: {method} {path} is not a route of the app")
+    return problems
+
+
+def check_vercel(path: Path, routes: Sequence[AppRoute], root: Path) -> list[str]:
+    try:
+        config: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    functions = set(config.get("functions") or {})
+    rewrites = [(vercel_pattern(r["source"]), r["destination"]) for r in config.get("rewrites", [])]
+    problems: list[str] = []
+    for route in routes:
+        url = sample_path(route.path)
+        destination = next((d for pattern, d in rewrites if pattern.match(url)), url)
+        entry = destination.lstrip("/") + ".py"
+        if entry not in functions or not (root / entry).is_file():
+            problems.append(f"{route}: reaches {destination}, which is not a declared function")
+        elif route.path == WEBHOOK_PATH and entry != "api/webhooks.py":
+            problems.append(f"{route}: must reach api/webhooks.py, not {entry}")
+    known = {sample_path(r.path) for r in routes if r.method == "GET"}
+    for cron in config.get("crons", []):
+        if cron["path"].split("?")[0] not in known:
+            problems.append(f"cron {cron['path']}: not a GET route of the app")
+    return problems
+
+
+def _serves(function: Function, route: AppRoute) -> bool:
+    return any(_matches(m, p, route) for m, p in function.events)
+
+
+def _matches(method: str, path: str, route: AppRoute) -> bool:
+    if path == "*":
+        return True
+    if method not in ("*", "ANY", route.method):
+        return False
+    return bool(api_gateway_pattern(path).match(sample_path(route.path)))
