@@ -1,8 +1,7 @@
 """The deployable ASGI app: Vercel serves `app`, AWS Lambda calls `handler` (mangum)."""
 
-from mangum import Mangum
-
 from tiergate.web.example import create_app
+from tiergate.web.lambda_handler import lambda_handler
 
 app = create_app()
-handler = Mangum(app, lifespan="off")
+handler = lambda_handler(app)

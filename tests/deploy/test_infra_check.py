@@ -1,0 +1,125 @@
+"""`tiergate infra check` on the project's own files, and on deliberately broken copies."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tiergate.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of what the check reads: the deployment files and api/."""
+    for name in ("serverless.yml", "vercel.json"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "api", tmp_path / "api")
+    return tmp_path
+
+
+def check(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["infra", "check", "--root", str(root)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_projects_files_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = check(ROOT, capsys)
+    assert (code, err) == (0, "")
+    assert "routes (1 paid) served as they must be" in out
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def paid_route_on_demand(root: Path) -> None:
+    edit(root / "serverless.yml", "      - httpApi: { method: GET, path: /v1/pro/hello }\n", "")
+    edit(
+        root / "serverless.yml",
+        "      - httpApi: { method: GET, path: /v1/hello }\n",
+        "      - httpApi: { method: GET, path: /v1/hello }\n"
+        "      - httpApi: { method: GET, path: /v1/pro/hello }\n",
+    )
+
+
+def route_with_no_function(root: Path) -> None:
+    edit(root / "serverless.yml", "      - httpApi: { method: GET, path: /v1/usage }\n", "")
+
+
+def function_for_a_route_the_app_lacks(root: Path) -> None:
+    edit(
+        root / "serverless.yml",
+        "      - httpApi: { method: GET, path: /healthz }\n",
+        "      - httpApi: { method: GET, path: /healthz }\n"
+        "      - httpApi: { method: GET, path: /v1/gone }\n",
+    )
+
+
+def webhook_on_the_api_function(root: Path) -> None:
+    edit(root / "serverless.yml", "handler: api/webhooks.handler", "handler: api/index.handler")
+
+
+def vercel_webhook_to_the_api(root: Path) -> None:
+    config = json.loads((root / "vercel.json").read_text())
+    config["rewrites"] = [r for r in config["rewrites"] if r["source"] != "/webhooks/stripe"]
+    (root / "vercel.json").write_text(json.dumps(config))
+
+
+def vercel_function_undeclared(root: Path) -> None:
+    config = json.loads((root / "vercel.json").read_text())
+    del config["functions"]["api/index.py"]
+    (root / "vercel.json").write_text(json.dumps(config))
+
+
+def vercel_cron_to_nowhere(root: Path) -> None:
+    edit(root / "vercel.json", '"path": "/internal/warmup"', '"path": "/internal/warm"')
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (paid_route_on_demand, "GET /v1/pro/hello: a paid-tier route on apiFree"),
+        (route_with_no_function, "GET /v1/usage: no function serves it"),
+        (function_for_a_route_the_app_lacks, "GET /v1/gone is not a route of the app"),
+        (webhook_on_the_api_function, "must be served by api/webhooks.handler"),
+        (vercel_webhook_to_the_api, "must reach api/webhooks.py"),
+        (vercel_function_undeclared, "not a declared function"),
+        (vercel_cron_to_nowhere, "cron /internal/warm: not a GET route"),
+    ],
+)
+def test_a_broken_copy_fails_and_says_why(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    breakage: Callable[[Path], None],
+    message: str,
+) -> None:
+    assert check(project, capsys)[0] == 0  # the copy passes before it is broken
+    breakage(project)
+    code, _, err = check(project, capsys)
+    assert code == 1
+    assert message in err
+
+
+def test_an_app_that_cannot_load_is_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["infra", "check", "--root", str(project), "--app", "api.nothing:app"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("tiergate: error: cannot load the app")
