@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tiergate.localredis.resp import RespPool
 
-from . import burst, concurrency, dynamo_calls, latency, memory, roundtrips
+from . import burst, coldstart, concurrency, dynamo_calls, latency, memory, roundtrips
 from .report import Finding, Outcome, Table, render
 from .stack import Stack, running_stack
 
@@ -32,6 +32,7 @@ class Volumes:
     upstash_latency_requests: int = 500
     registry_requests: int = 1_000
     registry_events: int = 50
+    cold_runs: int = 9
 
 
 FULL = Volumes()
@@ -44,6 +45,7 @@ QUICK = Volumes(
     upstash_latency_requests=100,
     registry_requests=200,
     registry_events=10,
+    cold_runs=3,
 )
 
 
@@ -73,6 +75,7 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
                                             v.upstash_latency_requests)),
         ("registry", lambda: dynamo_calls.measure(stack, v.registry_requests,
                                                   v.registry_events)),
+        ("cold start", lambda: asyncio.to_thread(coldstart.measure, v.cold_runs)),
     ]  # fmt: skip
     findings: list[Finding] = []
     for name, step in steps:

@@ -59,7 +59,7 @@ def _registry(settings: Settings, clock: Clock) -> Registry:
         return MemoryRegistry()
     from .registry.dynamo import DynamoRegistry  # boto3 loads only where a table is set
 
-    return DynamoRegistry(dynamodb_client(settings), settings.table, clock=clock)
+    return DynamoRegistry(lambda: dynamodb_client(settings), settings.table, clock=clock)
 
 
 def dynamodb_client(settings: Settings) -> DynamoDBClient:
@@ -76,7 +76,7 @@ def build_stripe(settings: Settings) -> StripeApi | None:
     """The Stripe gateway, or None without STRIPE_SECRET_KEY (Checkout then answers 503)."""
     if settings.stripe_secret_key is None:
         return None
-    from .billing.stripe_client import build_stripe as build  # stripe loads only when used
+    from .billing.stripe_client import build_stripe as build
 
     return build(settings)
 

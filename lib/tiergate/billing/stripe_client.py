@@ -3,7 +3,8 @@ attempts and on the total time, then `StripeUnavailable` (a 503 to the caller).
 
 stripe-python's own retries are off (max_network_retries=0) so that this one loop owns the
 time budget. Calls go through the library's async methods on its httpx client, so a slow
-Stripe holds only the request that waits for it, never the event loop.
+Stripe holds only the request that waits for it, never the event loop. The library (a few
+hundred milliseconds to import) loads on the first Stripe call, not at a cold start.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
-
-import stripe
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import StripeRejected, StripeUnavailable
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    import stripe
 
 __all__ = ["StripeGateway", "build_stripe"]
 
@@ -30,7 +32,7 @@ _T = TypeVar("_T")
 class StripeGateway:
     def __init__(
         self,
-        client: stripe.StripeClient,
+        client: Callable[[], stripe.StripeClient],
         *,
         budget_s: float,
         attempts: int = 4,
@@ -38,12 +40,19 @@ class StripeGateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self._client = client
+        self._connect = client  # makes the client on first use
+        self._made: stripe.StripeClient | None = None
         self._budget_s = budget_s
         self._attempts = attempts
         self._first_delay_s = first_delay_s
         self._sleep = sleep
         self._jitter = jitter
+
+    @property
+    def _client(self) -> stripe.StripeClient:
+        if self._made is None:
+            self._made = self._connect()
+        return self._made
 
     async def subscription(self, subscription_id: str) -> Mapping[str, Any]:
         found = await self._call(
@@ -90,6 +99,8 @@ class StripeGateway:
         `call` gets one idempotency key for all its attempts, so a retried create whose
         first attempt did reach Stripe returns that first object instead of a second one.
         """
+        import stripe
+
         key = f"tiergate-{uuid.uuid4()}"
         deadline = time.monotonic() + self._budget_s
         problem = "no attempt made"
@@ -119,6 +130,8 @@ class StripeGateway:
 
 
 def _retryable(exc: stripe.StripeError) -> bool:
+    import stripe
+
     should = (exc.headers or {}).get("stripe-should-retry")
     if should is not None:
         return bool(should == "true")
@@ -132,11 +145,17 @@ def build_stripe(settings: Settings) -> StripeGateway | None:
     """The gateway, or None when STRIPE_SECRET_KEY is not set."""
     if settings.stripe_secret_key is None:
         return None
+    api_key = settings.stripe_secret_key.get_secret_value()
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
-    client = stripe.StripeClient(
-        settings.stripe_secret_key.get_secret_value(),
-        base_addresses=base,  # type: ignore[arg-type]
-        max_network_retries=0,
-        http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout),
-    )
-    return StripeGateway(client, budget_s=settings.stripe_retry_budget)
+
+    def connect() -> stripe.StripeClient:
+        import stripe
+
+        return stripe.StripeClient(
+            api_key,
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=0,
+            http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout),
+        )
+
+    return StripeGateway(connect, budget_s=settings.stripe_retry_budget)

@@ -5,7 +5,9 @@ GetItem. The price is paid on the rare write path: an account write rewrites its
 copies in the same transaction, and every write is guarded by the account's version, so a
 key created while a webhook lands can never keep an older copy (the loser re-reads, retries).
 
-boto3 is synchronous; calls run in a worker thread so the event loop keeps serving.
+boto3 is synchronous; calls run in a worker thread so the event loop keeps serving. The
+client may be made on first use: importing boto3 and building a client costs a cold start
+a few hundred milliseconds that most requests (Redis hits) never need.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from ..clock import Clock, SystemClock
 from ..errors import NotFound, StoreUnavailable, TooManyKeys
@@ -73,8 +74,17 @@ def connect(region: str, endpoint_url: str | None, timeout_s: float) -> DynamoDB
 
 
 class DynamoRegistry:
-    def __init__(self, client: DynamoDBClient, table: str, *, clock: Clock | None = None) -> None:
-        self._client = client
+    def __init__(
+        self,
+        client: DynamoDBClient | Callable[[], DynamoDBClient],
+        table: str,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        """`client` is a client, or a function that makes one when it is first needed."""
+        self._connect = client if callable(client) else lambda: client
+        self._made: DynamoDBClient | None = None
+        self._lock = threading.Lock()
         self._table = table
         self._clock = clock or SystemClock()
 
@@ -281,6 +291,14 @@ class DynamoRegistry:
             ) from cancelled
         return None
 
+    @property
+    def _client(self) -> DynamoDBClient:
+        if self._made is None:
+            with self._lock:  # worker threads may ask at once; make one client
+                if self._made is None:
+                    self._made = self._connect()
+        return self._made
+
     # -- reads ----------------------------------------------------------------------------
 
     async def _get(self, key: Item) -> Item | None:
@@ -317,6 +335,8 @@ class DynamoRegistry:
         raise StoreUnavailable("DynamoDB left keys unprocessed; try again")
 
     async def _call(self, call: Callable[[], _T]) -> _T:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             return await asyncio.to_thread(call)
         except ClientError as exc:
