@@ -61,3 +61,25 @@ async def test_wrong_warmup_secret_is_gated_as_usual(hw: Harness) -> None:
 async def test_warmup_header_without_a_configured_secret_is_gated(h: Harness) -> None:
     headers = {"X-Tiergate-Warmup": ""}
     assert_problem(await h.call("/v1/hello", headers=headers), 401, "missing-key")
+
+
+@pytest.mark.parametrize(
+    ("settings", "bearer", "status"),
+    [
+        ({"warmup_secret": "s3cret"}, "s3cret", 204),
+        ({"cron_secret": "from-vercel"}, "from-vercel", 204),  # what a Vercel cron sends
+        ({"warmup_secret": "s3cret"}, "guess", 401),
+        ({}, "", 401),  # no secret configured: nothing is accepted
+    ],
+)
+async def test_the_warmup_route_takes_a_bearer_secret(
+    make_harness: MakeHarness, settings: dict[str, str], bearer: str, status: int
+) -> None:
+    h = await make_harness(**settings)
+    headers = {"Authorization": f"Bearer {bearer}"}
+    response = await h.call("/internal/warmup", headers=headers)
+    if status == 204:
+        assert response.status_code == 204
+    else:
+        assert_problem(response, 401, "invalid-warmup-secret")
+    assert h.registry.reads == 0
