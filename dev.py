@@ -4,7 +4,7 @@
     python3 dev.py serve [--host H] [--port P]   the API on the embedded default, demo keys printed
     python3 dev.py test [pytest args]            lint, type-check and the whole test suite
     python3 dev.py bench                         the benchmarks in bench/
-    python3 dev.py lambda                        the AWS Lambda package, .build/lambda.zip
+    python3 dev.py lambda [--here]               the AWS Lambda package, .build/lambda.zip
 
 Each command first makes .venv and installs the project into it (quietly, only when
 pyproject.toml changed), and `test` and `bench` make sure a redis-server is on the machine;
@@ -84,32 +84,42 @@ def ensure_node_tools() -> None:
 
 def build_lambda(args: list[str]) -> int:
     """The Lambda package: dependencies built for python3.12 on arm64 (Graviton), less what
-    the runtime has, plus tiergate and api/, zipped where serverless.yml expects it."""
+    the runtime has, plus tiergate and api/, zipped where serverless.yml expects it.
+
+    `--here` builds the same set for this machine instead (no zip), so that bench/ can time
+    importing exactly what Lambda would import.
+    """
     import tomllib
     import zipfile
 
+    here = "--here" in args
+    folder = LAMBDA_DIR.with_name("lambda-here") if here else LAMBDA_DIR
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = [
         d for d in project["dependencies"]
         if not d.split(">")[0].split("=")[0].strip().startswith(LAMBDA_LEAVES_OUT)
     ]  # fmt: skip
-    shutil.rmtree(LAMBDA_DIR, ignore_errors=True)
-    print(f"dev: building the Lambda package in {LAMBDA_DIR.relative_to(ROOT)}", flush=True)
-    run([BIN / "python", "-m", "pip", "install", "-q", "--target", LAMBDA_DIR,
-         "--platform", "manylinux2014_aarch64", "--implementation", "cp",
-         "--python-version", "3.12", "--only-binary=:all:", *wanted])  # fmt: skip
+    platform = [] if here else [
+        "--platform", "manylinux2014_aarch64", "--implementation", "cp",
+        "--python-version", "3.12", "--only-binary=:all:",
+    ]  # fmt: skip
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"dev: building the Lambda package in {folder.relative_to(ROOT)}", flush=True)
+    run([BIN / "python", "-m", "pip", "install", "-q", "--target", folder, *platform, *wanted])
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "lib" / "tiergate", LAMBDA_DIR / "tiergate", ignore=ignore)
-    shutil.copytree(ROOT / "api", LAMBDA_DIR / "api", ignore=ignore)
-    for junk in LAMBDA_DIR.glob("**/__pycache__"):
+    shutil.copytree(ROOT / "lib" / "tiergate", folder / "tiergate", ignore=ignore)
+    shutil.copytree(ROOT / "api", folder / "api", ignore=ignore)
+    for junk in folder.glob("**/__pycache__"):
         shutil.rmtree(junk, ignore_errors=True)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    print(f"dev: {folder.relative_to(ROOT)}: {size / 2**20:.1f} MiB unzipped", flush=True)
+    if here:
+        return 0
     LAMBDA_ZIP.unlink(missing_ok=True)
     with zipfile.ZipFile(LAMBDA_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(LAMBDA_DIR.rglob("*")):
+        for path in sorted(folder.rglob("*")):
             if path.is_file():
-                archive.write(path, path.relative_to(LAMBDA_DIR))
-    size = sum(p.stat().st_size for p in LAMBDA_DIR.rglob("*") if p.is_file())
-    print(f"dev: {LAMBDA_ZIP.relative_to(ROOT)}: {size / 2**20:.1f} MiB unzipped", flush=True)
+                archive.write(path, path.relative_to(folder))
     return 0
 
 

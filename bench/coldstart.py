@@ -4,6 +4,9 @@ of the Lambda package.
 
 Every process gets a production configuration (Upstash, a table, Stripe keys) pointing at
 closed loopback ports: nothing is called at import, so only import and app building count.
+Each runs with `python -S` on the Lambda package's own set of modules (built for this
+machine by `dev.py lambda --here`): what Lambda would import, not what this venv happens to
+hold (httpx, for one, pulls in its CLI's rich and click when they are installed).
 """
 
 from __future__ import annotations
@@ -49,9 +52,10 @@ _PRODUCTION = {
 
 
 def measure(runs: int) -> Outcome:
+    package = _build_here()
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "bare_handler.py").write_text(_BARE)
-        env = {**os.environ, **_PRODUCTION, "PYTHONPATH": f"{scratch}{os.pathsep}{ROOT}"}
+        env = {**os.environ, **_PRODUCTION, "PYTHONPATH": f"{scratch}{os.pathsep}{package}"}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # Lambda runs from compiled bytecode too
         modules = ("bare_handler", "api.index", "api.webhooks")
         for module in modules:  # compile once, so no run pays for writing .pyc files
@@ -79,7 +83,9 @@ def measure(runs: int) -> Outcome:
             )
         )  # fmt: skip
     table.notes.append(
-        "production settings, stores and Stripe configured; boto3 and stripe load on first use"
+        "production settings, stores and Stripe configured; boto3 and stripe load on first use;"
+        " `python -S` on the Lambda package's modules (built for this machine), bytecode"
+        " compiled"
     )
     size = _package_mib()
     sizes = Table("Lambda package (python3.12, arm64)")
@@ -92,10 +98,18 @@ def measure(runs: int) -> Outcome:
 
 def _import_ms(module: str, env: dict[str, str]) -> float:
     done = subprocess.run(
-        [sys.executable, "-c", _TIMER.format(module=module)],
+        [sys.executable, "-S", "-c", _TIMER.format(module=module)],
         env=env, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def _build_here() -> Path:
+    subprocess.run(
+        [sys.executable, str(ROOT / "dev.py"), "lambda", "--here"], check=True,
+        capture_output=True, timeout=600,
+    )  # fmt: skip
+    return ROOT / ".build" / "lambda-here"
 
 
 def _package_mib() -> float:

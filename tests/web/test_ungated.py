@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .conftest import Harness, MakeHarness, assert_problem
@@ -73,7 +75,7 @@ async def test_warmup_header_without_a_configured_secret_is_gated(h: Harness) ->
     ],
 )
 async def test_the_warmup_route_takes_a_bearer_secret(
-    make_harness: MakeHarness, settings: dict[str, str], bearer: str, status: int
+    make_harness: MakeHarness, settings: dict[str, Any], bearer: str, status: int
 ) -> None:
     h = await make_harness(**settings)
     headers = {"Authorization": f"Bearer {bearer}"}
