@@ -57,7 +57,7 @@ def _hot_store(settings: Settings, clock: Clock) -> HotStore:
 def _registry(settings: Settings, clock: Clock) -> Registry:
     if not settings.table:
         return MemoryRegistry()
-    from .registry.dynamo import DynamoRegistry  # boto3 loads only where a table is set
+    from .registry.dynamo import DynamoRegistry  # the client (boto3) is made on first use
 
     return DynamoRegistry(lambda: dynamodb_client(settings), settings.table, clock=clock)
 
