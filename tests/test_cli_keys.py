@@ -30,6 +30,7 @@ def env(
         "TIERGATE_TABLE": f"cli-{uuid.uuid4().hex[:8]}",
         "TIERGATE_REDIS_NAMESPACE": f"cli{uuid.uuid4().hex[:8]}",
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "TIERGATE_DYNAMODB_TIMEOUT": "10",  # DynamoDB Local on a busy CI machine, not AWS
         "UPSTASH_REDIS_REST_URL": upstash.url,
         "UPSTASH_REDIS_REST_TOKEN": upstash.token,
     }

@@ -110,6 +110,7 @@ def billing_settings(stripe_url: str, **overrides: Any) -> Settings:
         "stripe_timeout": 1.0,
         "billing_return_url": "https://app.example.com/account",
         "past_due_grace_days": 3,
+        "dynamodb_timeout": 10.0,  # DynamoDB Local on a busy CI machine, not AWS
     }
     return Settings(**{**fields, **overrides})
 
