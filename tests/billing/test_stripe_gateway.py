@@ -65,3 +65,81 @@ async def test_a_subscription_reads_back_as_a_plain_mapping(
     assert dict(found) == {"id": "sub_9", "object": "subscription", "status": "x"}
     with pytest.raises(StripeRejected, match="No such subscription"):
         await gateway(stripe_url).subscription("sub_missing")
+
+
+class Waits:
+    """The gateway's sleep and clock: a sleep is recorded and moves the clock, no real wait."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.now_s = 100.0
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        self.now_s += delay
+
+    def monotonic(self) -> float:
+        return self.now_s
+
+
+def waiting_gateway(stripe_url: str, waits: Waits, jitter: float, budget_s: float) -> StripeGateway:
+    import stripe
+
+    def connect() -> stripe.StripeClient:
+        return stripe.StripeClient(
+            "sk_test_tiergate",
+            base_addresses={"api": stripe_url},
+            max_network_retries=0,
+            http_client=stripe.HTTPXClient(timeout=1.0),
+        )
+
+    return StripeGateway(
+        connect, budget_s=budget_s, sleep=waits, jitter=lambda: jitter, monotonic=waits.monotonic
+    )
+
+
+@pytest.mark.parametrize(("jitter", "delays"), [(1.0, [0.25, 0.5, 1.0]), (0.5, [0.125, 0.25, 0.5])])
+async def test_backoff_doubles_scaled_by_the_jitter(
+    fake_stripe: FakeStripe, stripe_url: str, jitter: float, delays: list[float]
+) -> None:
+    fake_stripe.failures = [503] * 10
+    waits = Waits()
+    with pytest.raises(StripeUnavailable, match=r"HTTP 503"):
+        await checkout(waiting_gateway(stripe_url, waits, jitter, budget_s=30.0))
+    assert waits.delays == delays  # full jitter: random() times the doubled step
+    assert len(fake_stripe.requests) == 4  # the attempt cap
+
+
+async def test_no_wait_outlasts_the_budget(fake_stripe: FakeStripe, stripe_url: str) -> None:
+    fake_stripe.failures = [503] * 10
+    waits = Waits()
+    with pytest.raises(StripeUnavailable):
+        await checkout(waiting_gateway(stripe_url, waits, 1.0, budget_s=0.6))
+    assert waits.delays == [0.25]  # the next, 0.5 s, would end past the budget: give up now
+    assert len(fake_stripe.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "attempts", "outcome"),
+    [
+        pytest.param(503, "false", 1, StripeUnavailable, id="5xx-stripe-says-no"),
+        pytest.param(400, "true", 2, None, id="4xx-stripe-says-yes"),
+    ],
+)
+async def test_stripe_should_retry_overrides_the_status(
+    fake_stripe: FakeStripe,
+    stripe_url: str,
+    status: int,
+    header: str,
+    attempts: int,
+    outcome: type[Exception] | None,
+) -> None:
+    fake_stripe.failures = [status]
+    fake_stripe.should_retry = header
+    gw = waiting_gateway(stripe_url, Waits(), 1.0, budget_s=30.0)
+    if outcome is None:
+        assert (await checkout(gw)).startswith("https://checkout.stripe.test/")
+    else:
+        with pytest.raises(outcome):
+            await checkout(gw)
+    assert len(fake_stripe.requests) == attempts

@@ -57,6 +57,7 @@ class FakeStripe:
     idempotency_keys: list[str] = field(default_factory=list)  # of each POST, in order
     failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
     hang_s: float = 0.0  # each API call waits this long first
+    should_retry: str | None = None  # the Stripe-Should-Retry header on failures, if set
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- the HTTP API --------------------------------------------------------------------
@@ -128,7 +129,10 @@ class FakeStripe:
         if self.hang_s:
             await asyncio.sleep(self.hang_s)
         if self.failures:
-            return _error(self.failures.pop(0), "An unexpected error occurred", kind="api_error")
+            failed = _error(self.failures.pop(0), "An unexpected error occurred", kind="api_error")
+            if self.should_retry is not None:
+                failed.headers["Stripe-Should-Retry"] = self.should_retry
+            return failed
         return params
 
     # -- test controls: what happens on Stripe's side ---------------------------------------

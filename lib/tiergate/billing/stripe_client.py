@@ -39,6 +39,7 @@ class StripeGateway:
         first_delay_s: float = 0.25,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,  # seconds; moves with `sleep`
     ) -> None:
         self._connect = client  # makes the client on first use
         self._made: stripe.StripeClient | None = None
@@ -47,6 +48,7 @@ class StripeGateway:
         self._first_delay_s = first_delay_s
         self._sleep = sleep
         self._jitter = jitter
+        self._monotonic = monotonic
 
     @property
     def _client(self) -> stripe.StripeClient:
@@ -102,10 +104,10 @@ class StripeGateway:
         import stripe
 
         key = f"tiergate-{uuid.uuid4()}"
-        deadline = time.monotonic() + self._budget_s
+        deadline = self._monotonic() + self._budget_s
         problem = "no attempt made"
         for attempt in range(self._attempts):
-            left = deadline - time.monotonic()
+            left = deadline - self._monotonic()
             if left <= 0:
                 break
             try:
@@ -122,7 +124,7 @@ class StripeGateway:
                         f"Stripe refused to {what}: {exc.user_message or exc}"
                     ) from exc
             delay = self._first_delay_s * 2**attempt * self._jitter()  # full jitter
-            if attempt + 1 == self._attempts or time.monotonic() + delay >= deadline:
+            if attempt + 1 == self._attempts or self._monotonic() + delay >= deadline:
                 break
             log.info("Stripe could not %s (%s); retrying in %.2f s", what, problem, delay)
             await self._sleep(delay)
