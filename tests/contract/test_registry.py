@@ -30,6 +30,13 @@ from tiergate.registry.table import create_table
 NOW = 1_794_744_000_000
 
 
+@pytest.fixture
+def clock() -> FakeClock:
+    """The DynamoDB registry's clock (it prunes keys past their rotation grace by it); the
+    in-process registry goes by the new key's `created_at_ms`, so tests move both together."""
+    return FakeClock(NOW)
+
+
 @pytest.fixture(params=["memory", "dynamo-moto", "dynamodb-local"])
 def registry(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[Registry]:
     yield from _registry(request)
@@ -45,7 +52,7 @@ def concurrent_registry(
 
 
 def _registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
-    clock = FakeClock(NOW)
+    clock: FakeClock = request.getfixturevalue("clock")
     if request.param == "memory":
         yield MemoryRegistry()
     elif request.param == "dynamo-moto":
@@ -120,6 +127,28 @@ async def test_an_account_has_a_bounded_number_of_live_keys(registry: Registry) 
         await registry.put_key(KeyRecord("one-more", "acct", created_at_ms=NOW))
     await registry.put_key(KeyRecord("d0", "acct", created_at_ms=NOW, revoked_at_ms=NOW))
     await registry.put_key(KeyRecord("one-more", "acct", created_at_ms=NOW))
+
+
+async def test_a_rotated_key_follows_its_account_until_its_grace_runs_out(
+    registry: Registry, clock: FakeClock
+) -> None:
+    await registry.put_account(Account("acct", tier="free"))
+    await registry.put_key(KeyRecord("old", "acct", created_at_ms=NOW, expires_at_ms=NOW + 60_000))
+    for i in range(1, MAX_LIVE_KEYS):
+        await registry.put_key(KeyRecord(f"d{i}", "acct", created_at_ms=NOW))
+    # In its grace the old key still admits requests, so it must see the account change.
+    await registry.put_account(Account("acct", tier="pro", status="past_due"))
+    found = await registry.hot_state("old")
+    assert found is not None
+    assert (found[1].tier, found[1].status) == ("pro", "past_due")
+    with pytest.raises(TooManyKeys):
+        await registry.put_key(KeyRecord("new", "acct", created_at_ms=NOW))
+    clock.advance(60_000)  # the grace is over: the old key no longer counts against the bound
+    await registry.put_key(KeyRecord("new", "acct", created_at_ms=clock.now_ms()))
+    found = await registry.hot_state("old")
+    assert found is not None
+    assert found[0].expires_at_ms == NOW + 60_000
+    assert len(await registry.list_keys("acct")) == MAX_LIVE_KEYS + 1
 
 
 async def test_an_account_update_reaches_every_key(registry: Registry) -> None:
