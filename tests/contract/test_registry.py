@@ -1,5 +1,5 @@
 """The registry contract: the in-process registry and the DynamoDB one (on moto in-process,
-and on DynamoDB Local over HTTP) pass the same tests."""
+and over HTTP on moto's server and on DynamoDB Local) pass the same tests."""
 
 from __future__ import annotations
 
@@ -37,13 +37,13 @@ def clock() -> FakeClock:
     return FakeClock(NOW)
 
 
-@pytest.fixture(params=["memory", "dynamo-moto", "dynamodb-local"])
+@pytest.fixture(params=["memory", "dynamo-moto", "dynamo-moto-server", "dynamodb-local"])
 def registry(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[Registry]:
     yield from _registry(request)
 
 
-# moto's in-process backend is not safe under concurrent threads (writes were lost in a
-# transaction race here), so concurrency is held to DynamoDB Local, which is.
+# moto's backend (in-process, and behind its server) is not safe under concurrent threads
+# (writes were lost in a transaction race here), so concurrency is held to DynamoDB Local.
 @pytest.fixture(params=["memory", "dynamodb-local"])
 def concurrent_registry(
     request: pytest.FixtureRequest, aws_credentials: None
@@ -60,6 +60,12 @@ def _registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
             client = boto3.client("dynamodb", region_name="us-east-1")
             create_table(client, "registry")
             yield DynamoRegistry(client, "registry", clock=clock)
+    elif request.param == "dynamo-moto-server":
+        endpoint = request.getfixturevalue("moto_server_endpoint")
+        client = connect("us-east-1", endpoint, 5.0)
+        table = f"tiergate-{uuid.uuid4().hex[:12]}"  # the server lives for the whole session
+        create_table(client, table)
+        yield DynamoRegistry(client, table, clock=clock)
     else:
         endpoint = request.getfixturevalue("dynamodb_endpoint")
         table = request.getfixturevalue("dynamodb_table")
