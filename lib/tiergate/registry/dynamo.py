@@ -335,7 +335,8 @@ class DynamoRegistry:
         raise StoreUnavailable("DynamoDB left keys unprocessed; try again")
 
     async def _call(self, call: Callable[[], _T]) -> _T:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             return await asyncio.to_thread(call)
@@ -352,8 +353,10 @@ class DynamoRegistry:
                     " makes it"
                 ) from exc
             raise StoreUnavailable(f"DynamoDB: {code}: {error.get('Message', '')}") from exc
-        except BotoCoreError as exc:
+        except (BotoConnectionError, HTTPClientError) as exc:  # refused, timed out, cut
             raise StoreUnavailable(f"DynamoDB unreachable: {exc}") from exc
+        except BotoCoreError as exc:  # the client's own trouble: credentials, region
+            raise StoreUnavailable(f"DynamoDB client: {exc}") from exc
 
 
 class _ConditionFailed(Exception):
