@@ -106,6 +106,21 @@ async def test_puts_replace(registry: Registry) -> None:
     assert (found[1].tier, found[1].status) == ("pro", "past_due")
 
 
+async def test_a_key_moved_to_another_account_follows_its_new_account(
+    registry: Registry,
+) -> None:
+    await registry.put_account(Account("a1", tier="free"))
+    await registry.put_account(Account("a2", tier="pro"))
+    await registry.put_key(KeyRecord("d", "a1", created_at_ms=1))
+    await registry.put_key(KeyRecord("d", "a2", created_at_ms=1))
+    await registry.put_account(Account("a1", tier="enterprise"))  # must not reach the key
+    found = await registry.hot_state("d")
+    assert found is not None
+    assert (found[0].account_id, found[1]) == ("a2", Account("a2", tier="pro"))
+    assert await registry.list_keys("a1") == []
+    assert [r.digest for r in await registry.list_keys("a2")] == ["d"]
+
+
 async def test_keys_are_listed_per_account_oldest_first(registry: Registry) -> None:
     await registry.put_account(Account("a1", tier="free"))
     await registry.put_account(Account("a2", tier="free"))
