@@ -12,6 +12,7 @@ from tiergate.registry.dynamo import connect
 from tiergate.registry.table import create_table
 
 from .support.dynamodb_local import running_dynamodb_local
+from .support.moto_server import running_moto_server
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,13 @@ def dynamodb_endpoint(aws_credentials: None) -> Iterator[str]:
     """Amazon's DynamoDB Local, in memory on a free loopback port: real DynamoDB semantics
     (conditions, transactions, their cancellation reasons) over real HTTP."""
     with running_dynamodb_local() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def moto_server_endpoint(aws_credentials: None) -> Iterator[str]:
+    """moto's DynamoDB over real HTTP (what the benchmark counts calls against)."""
+    with running_moto_server() as url:
         yield url
 
 

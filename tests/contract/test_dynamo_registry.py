@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import NoCredentialsError, ReadTimeoutError
 
 from tiergate.errors import StoreUnavailable
 from tiergate.localredis.binary import free_port
@@ -57,13 +58,37 @@ async def test_an_event_is_one_read_and_one_transaction(
     assert calls == {"TransactGetItems": 1, "TransactWriteItems": 1}
 
 
-async def test_an_unreachable_dynamodb_is_unavailable_quickly() -> None:
+async def test_an_unreachable_dynamodb_is_unavailable_quickly(aws_credentials: None) -> None:
     client = connect("us-east-1", f"http://127.0.0.1:{free_port()}", 0.5)  # nobody listens
     registry = DynamoRegistry(client, "tiergate")
     started = time.monotonic()
-    with pytest.raises(StoreUnavailable, match="unreachable"):
+    with pytest.raises(StoreUnavailable, match="unreachable: Could not connect"):
         await registry.hot_state("d1")
     assert time.monotonic() - started < 3
+
+
+async def test_a_silent_dynamodb_is_unavailable_within_its_timeouts(aws_credentials: None) -> None:
+    # A peer that takes the connection and never answers: the read timeout, not the
+    # connection, must end the wait (the gate has a request waiting on a hot-state miss).
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        registry = DynamoRegistry(connect("us-east-1", f"http://127.0.0.1:{port}", 0.5), "t")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"unreachable: Read timeout"):
+            await registry.hot_state("d1")
+        elapsed = time.monotonic() - started
+    assert 0.5 <= elapsed < 3  # two attempts of 0.5 s and botocore's backoff between them
+
+
+async def test_missing_credentials_are_not_called_unreachable(aws_credentials: None) -> None:
+    client = connect("us-east-1", f"http://127.0.0.1:{free_port()}", 0.5)
+
+    def no_credentials(**_: Any) -> None:  # what botocore raises when signing finds none
+        raise NoCredentialsError()
+
+    client.meta.events.register("before-call.dynamodb.GetItem", no_credentials)
+    with pytest.raises(StoreUnavailable, match="DynamoDB client: Unable to locate credentials"):
+        await DynamoRegistry(client, "tiergate").hot_state("d1")
 
 
 async def test_a_missing_table_says_how_to_make_it(dynamodb_endpoint: str) -> None:

@@ -1,5 +1,5 @@
 """The registry contract: the in-process registry and the DynamoDB one (on moto in-process,
-and on DynamoDB Local over HTTP) pass the same tests."""
+and over HTTP on moto's server and on DynamoDB Local) pass the same tests."""
 
 from __future__ import annotations
 
@@ -30,13 +30,20 @@ from tiergate.registry.table import create_table
 NOW = 1_794_744_000_000
 
 
-@pytest.fixture(params=["memory", "dynamo-moto", "dynamodb-local"])
+@pytest.fixture
+def clock() -> FakeClock:
+    """The DynamoDB registry's clock (it prunes keys past their rotation grace by it); the
+    in-process registry goes by the new key's `created_at_ms`, so tests move both together."""
+    return FakeClock(NOW)
+
+
+@pytest.fixture(params=["memory", "dynamo-moto", "dynamo-moto-server", "dynamodb-local"])
 def registry(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[Registry]:
     yield from _registry(request)
 
 
-# moto's in-process backend is not safe under concurrent threads (writes were lost in a
-# transaction race here), so concurrency is held to DynamoDB Local, which is.
+# moto's backend (in-process, and behind its server) is not safe under concurrent threads
+# (writes were lost in a transaction race here), so concurrency is held to DynamoDB Local.
 @pytest.fixture(params=["memory", "dynamodb-local"])
 def concurrent_registry(
     request: pytest.FixtureRequest, aws_credentials: None
@@ -45,7 +52,7 @@ def concurrent_registry(
 
 
 def _registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
-    clock = FakeClock(NOW)
+    clock: FakeClock = request.getfixturevalue("clock")
     if request.param == "memory":
         yield MemoryRegistry()
     elif request.param == "dynamo-moto":
@@ -53,6 +60,12 @@ def _registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
             client = boto3.client("dynamodb", region_name="us-east-1")
             create_table(client, "registry")
             yield DynamoRegistry(client, "registry", clock=clock)
+    elif request.param == "dynamo-moto-server":
+        endpoint = request.getfixturevalue("moto_server_endpoint")
+        client = connect("us-east-1", endpoint, 5.0)
+        table = f"tiergate-{uuid.uuid4().hex[:12]}"  # the server lives for the whole session
+        create_table(client, table)
+        yield DynamoRegistry(client, table, clock=clock)
     else:
         endpoint = request.getfixturevalue("dynamodb_endpoint")
         table = request.getfixturevalue("dynamodb_table")
@@ -93,6 +106,21 @@ async def test_puts_replace(registry: Registry) -> None:
     assert (found[1].tier, found[1].status) == ("pro", "past_due")
 
 
+async def test_a_key_moved_to_another_account_follows_its_new_account(
+    registry: Registry,
+) -> None:
+    await registry.put_account(Account("a1", tier="free"))
+    await registry.put_account(Account("a2", tier="pro"))
+    await registry.put_key(KeyRecord("d", "a1", created_at_ms=1))
+    await registry.put_key(KeyRecord("d", "a2", created_at_ms=1))
+    await registry.put_account(Account("a1", tier="enterprise"))  # must not reach the key
+    found = await registry.hot_state("d")
+    assert found is not None
+    assert (found[0].account_id, found[1]) == ("a2", Account("a2", tier="pro"))
+    assert await registry.list_keys("a1") == []
+    assert [r.digest for r in await registry.list_keys("a2")] == ["d"]
+
+
 async def test_keys_are_listed_per_account_oldest_first(registry: Registry) -> None:
     await registry.put_account(Account("a1", tier="free"))
     await registry.put_account(Account("a2", tier="free"))
@@ -120,6 +148,28 @@ async def test_an_account_has_a_bounded_number_of_live_keys(registry: Registry) 
         await registry.put_key(KeyRecord("one-more", "acct", created_at_ms=NOW))
     await registry.put_key(KeyRecord("d0", "acct", created_at_ms=NOW, revoked_at_ms=NOW))
     await registry.put_key(KeyRecord("one-more", "acct", created_at_ms=NOW))
+
+
+async def test_a_rotated_key_follows_its_account_until_its_grace_runs_out(
+    registry: Registry, clock: FakeClock
+) -> None:
+    await registry.put_account(Account("acct", tier="free"))
+    await registry.put_key(KeyRecord("old", "acct", created_at_ms=NOW, expires_at_ms=NOW + 60_000))
+    for i in range(1, MAX_LIVE_KEYS):
+        await registry.put_key(KeyRecord(f"d{i}", "acct", created_at_ms=NOW))
+    # In its grace the old key still admits requests, so it must see the account change.
+    await registry.put_account(Account("acct", tier="pro", status="past_due"))
+    found = await registry.hot_state("old")
+    assert found is not None
+    assert (found[1].tier, found[1].status) == ("pro", "past_due")
+    with pytest.raises(TooManyKeys):
+        await registry.put_key(KeyRecord("new", "acct", created_at_ms=NOW))
+    clock.advance(60_000)  # the grace is over: the old key no longer counts against the bound
+    await registry.put_key(KeyRecord("new", "acct", created_at_ms=clock.now_ms()))
+    found = await registry.hot_state("old")
+    assert found is not None
+    assert found[0].expires_at_ms == NOW + 60_000
+    assert len(await registry.list_keys("acct")) == MAX_LIVE_KEYS + 1
 
 
 async def test_an_account_update_reaches_every_key(registry: Registry) -> None:

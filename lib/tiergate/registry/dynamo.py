@@ -56,6 +56,7 @@ SAME_VERSION = "v = :v"
 NEWER_EVENT = "(attribute_not_exists(wm) OR wm < :wm)"
 SAME_SECOND_OR_NEWER = "(attribute_not_exists(wm) OR wm <= :wm)"
 KEY_EXISTS = "attribute_exists(pk)"
+SAME_OWNER = "a = :a"
 
 _ATTEMPTS = 5  # version races are rare (an admin command against a webhook): re-read, retry
 
@@ -98,7 +99,9 @@ class DynamoRegistry:
 
     async def put_key(self, record: KeyRecord) -> None:
         for _ in range(_ATTEMPTS):
-            item = await self._get(account_key(record.account_id))
+            item, held = await self._snapshot(
+                [account_key(record.account_id), key_key(record.digest)]
+            )
             if item is None:
                 raise NotFound(f"no account {record.account_id!r}")
             live = self._live(item)
@@ -114,13 +117,39 @@ class DynamoRegistry:
                 live.pop(record.digest, None)  # its copy of the account is no longer kept
             all_keys.add(record.digest)
             account, version = account_from(item), version_of(item)
-            writes = [
-                {"Put": {"TableName": self._table, "Item": key_item(record, account)}},
-                self._put_account(account, version, live, all_keys),
-            ]
+            put_key: dict[str, Any] = {"TableName": self._table, "Item": key_item(record, account)}
+            writes = [{"Put": put_key}, self._put_account(account, version, live, all_keys)]
+            if held is None:
+                put_key["ConditionExpression"] = NEW_ITEM
+            else:  # the key is replaced only as read, so a move is never half-seen
+                owner = str(held["a"]["S"])
+                put_key["ConditionExpression"] = SAME_OWNER
+                put_key["ExpressionAttributeValues"] = {":a": {"S": owner}}
+                if owner != record.account_id:
+                    writes.append(await self._leave(owner, record.digest))
             if await self._transact(writes) is None:
                 return
         raise StoreUnavailable(f"account {record.account_id!r} kept changing; try again")
+
+    async def _leave(self, account_id: str, digest: str) -> dict[str, Any]:
+        """The key leaves its former account, whose writes would otherwise go on rewriting
+        the key's copy of the account."""
+        item = await self._get(account_key(account_id))
+        assert item is not None  # a key item is only written with its account
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": account_key(account_id),
+                "UpdateExpression": "REMOVE ks.#d DELETE ka :d SET v = :next",
+                "ConditionExpression": SAME_VERSION,
+                "ExpressionAttributeNames": {"#d": digest},
+                "ExpressionAttributeValues": {
+                    ":d": {"SS": [digest]},
+                    ":v": {"N": str(version_of(item))},
+                    ":next": {"N": str(version_of(item) + 1)},
+                },
+            }
+        }
 
     async def put_account(self, account: Account) -> None:
         for _ in range(_ATTEMPTS):
@@ -335,7 +364,8 @@ class DynamoRegistry:
         raise StoreUnavailable("DynamoDB left keys unprocessed; try again")
 
     async def _call(self, call: Callable[[], _T]) -> _T:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             return await asyncio.to_thread(call)
@@ -352,8 +382,10 @@ class DynamoRegistry:
                     " makes it"
                 ) from exc
             raise StoreUnavailable(f"DynamoDB: {code}: {error.get('Message', '')}") from exc
-        except BotoCoreError as exc:
+        except (BotoConnectionError, HTTPClientError) as exc:  # refused, timed out, cut
             raise StoreUnavailable(f"DynamoDB unreachable: {exc}") from exc
+        except BotoCoreError as exc:  # the client's own trouble: credentials, region
+            raise StoreUnavailable(f"DynamoDB client: {exc}") from exc
 
 
 class _ConditionFailed(Exception):
