@@ -12,7 +12,6 @@ a few hundred milliseconds that most requests (Redis hits) never need.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import threading
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..clock import Clock, SystemClock
 from ..errors import NotFound, StoreUnavailable, TooManyKeys
 from . import MAX_LIVE_KEYS
+from .dynamo_client import Cancelled, ConditionFailed, call_dynamodb, connect
 from .dynamo_items import (
     Item,
     account_fields,
@@ -59,19 +59,6 @@ KEY_EXISTS = "attribute_exists(pk)"
 SAME_OWNER = "a = :a"
 
 _ATTEMPTS = 5  # version races are rare (an admin command against a webhook): re-read, retry
-
-
-def connect(region: str, endpoint_url: str | None, timeout_s: float) -> DynamoDBClient:
-    """A client with short timeouts and one retry: the gate has a request waiting."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-        retries={"max_attempts": 2, "mode": "standard"},
-    )
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
 class DynamoRegistry:
@@ -296,7 +283,7 @@ class DynamoRegistry:
                     TableName=self._table, Item=event_item(event), ConditionExpression=NEW_ITEM
                 )
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             return False
         return True
 
@@ -309,7 +296,7 @@ class DynamoRegistry:
             await self._call(
                 lambda: self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
             )
-        except _Cancelled as cancelled:
+        except Cancelled as cancelled:
             for index, reason in enumerate(cancelled.reasons):
                 if reason.get("Code") == "ConditionalCheckFailed":
                     return index
@@ -345,7 +332,7 @@ class DynamoRegistry:
                 response = await self._call(
                     lambda: self._client.transact_get_items(TransactItems=gets)
                 )
-            except _Cancelled:  # a transaction on the same items was in flight: read again
+            except Cancelled:  # a transaction on the same items was in flight: read again
                 continue
             return [r.get("Item") or None for r in response["Responses"]]
         raise StoreUnavailable("DynamoDB kept cancelling the read; try again")
@@ -364,35 +351,4 @@ class DynamoRegistry:
         raise StoreUnavailable("DynamoDB left keys unprocessed; try again")
 
     async def _call(self, call: Callable[[], _T]) -> _T:
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
-        try:
-            return await asyncio.to_thread(call)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                raise _ConditionFailed from exc
-            if code == "TransactionCanceledException":
-                raise _Cancelled(list(exc.response.get("CancellationReasons", []))) from exc
-            if code == "ResourceNotFoundException":
-                raise StoreUnavailable(
-                    f"DynamoDB table {self._table!r} does not exist; `tiergate table create`"
-                    " makes it"
-                ) from exc
-            raise StoreUnavailable(f"DynamoDB: {code}: {error.get('Message', '')}") from exc
-        except (BotoConnectionError, HTTPClientError) as exc:  # refused, timed out, cut
-            raise StoreUnavailable(f"DynamoDB unreachable: {exc}") from exc
-        except BotoCoreError as exc:  # the client's own trouble: credentials, region
-            raise StoreUnavailable(f"DynamoDB client: {exc}") from exc
-
-
-class _ConditionFailed(Exception):
-    pass
-
-
-class _Cancelled(Exception):
-    def __init__(self, reasons: list[Any]) -> None:
-        super().__init__(reasons)
-        self.reasons: list[dict[str, Any]] = reasons
+        return await call_dynamodb(call, self._table)
