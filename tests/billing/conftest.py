@@ -94,9 +94,10 @@ class Billing:
         return await self.client.post(path, headers={"X-API-Key": key}, json=body)
 
     async def webhook(self, payload: bytes, signature: str | None) -> httpx.Response:
-        headers = {"Content-Type": "application/json"}
+        headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
         if signature is not None:
-            headers["Stripe-Signature"] = signature
+            # As bytes, so a test can send what a client may: any Latin-1 byte.
+            headers["Stripe-Signature"] = signature.encode("latin-1")
         return await self.client.post("/webhooks/stripe", content=payload, headers=headers)
 
 

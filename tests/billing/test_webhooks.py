@@ -74,6 +74,15 @@ def garbled_header(payload: bytes, header: str) -> tuple[bytes, str | None]:
     return payload, "t=yesterday,v1="
 
 
+def non_ascii_signature(payload: bytes, header: str) -> tuple[bytes, str | None]:
+    return payload, f"t={NOW_S},v1=\u00e9\u00e9"
+
+
+def superscript_timestamp(payload: bytes, header: str) -> tuple[bytes, str | None]:
+    # "²".isdigit() is True, yet int("²") fails.
+    return payload, header.replace(f"t={NOW_S}", "t=\u00b2", 1)
+
+
 @pytest.mark.parametrize(
     "spoil",
     [
@@ -85,6 +94,8 @@ def garbled_header(payload: bytes, header: str) -> tuple[bytes, str | None]:
         malformed_json,
         not_an_event,
         garbled_header,
+        non_ascii_signature,
+        superscript_timestamp,
     ],
 )
 async def test_a_delivery_that_fails_verification_answers_400_and_writes_nothing(

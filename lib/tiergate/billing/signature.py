@@ -65,6 +65,11 @@ def _parse(header: str) -> tuple[int, list[str]]:
     signatures: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
+        # Headers arrive decoded as Latin-1: only ASCII is worth reading. (int() refuses
+        # digits such as "²" that isdigit() accepts, and compare_digest refuses non-ASCII
+        # text; either would otherwise escape as a 500 rather than this error's 400.)
+        if not value.isascii():
+            continue
         if name == "t" and value.isdigit():
             timestamp = int(value)
         elif name == "v1" and value:
