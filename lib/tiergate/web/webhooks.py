@@ -58,7 +58,9 @@ def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
                 503,
                 "store-unavailable",
                 "Temporarily unavailable",
-                "The event was not applied and nothing was written; Stripe will retry it.",
+                # Either nothing was committed, or the registry committed and Redis missed
+                # the write-through; the redelivery completes both, so one sentence fits.
+                "The event did not complete; Stripe's retry will apply it exactly once.",
                 retry_after_s=5,
             )
         return JSONResponse({"received": True, "outcome": outcome})
