@@ -94,10 +94,10 @@ class Billing:
         return await self.client.post(path, headers={"X-API-Key": key}, json=body)
 
     async def webhook(self, payload: bytes, signature: str | None) -> httpx.Response:
-        headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
+        # As bytes, so a test can send what any client may: a header of Latin-1 bytes.
+        headers = {b"Content-Type": b"application/json"}
         if signature is not None:
-            # As bytes, so a test can send what a client may: any Latin-1 byte.
-            headers["Stripe-Signature"] = signature.encode("latin-1")
+            headers[b"Stripe-Signature"] = signature.encode("latin-1")
         return await self.client.post("/webhooks/stripe", content=payload, headers=headers)
 
 

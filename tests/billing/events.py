@@ -1,15 +1,18 @@
-"""Stripe events as Stripe sends them (API version 2025-03-31.basil shapes), signed."""
+"""Stripe events as Stripe sends them (API version 2025-03-31.basil shapes), signed, and
+their delivery to the app under test."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import httpx
 import stripe
 
-from .conftest import SECRET
+from .conftest import NOW_MS, SECRET, Billing
 
 MONTH_S = 30 * 86_400
+NOW_S = NOW_MS // 1000
 
 
 def subscription(
@@ -75,3 +78,42 @@ def signed(evt: dict[str, Any] | bytes, *, at_s: int, secret: str = SECRET) -> t
         payload.decode(), secret, timestamp=at_s
     )
     return payload, header
+
+
+def upgrade(created: int = NOW_S - 10, **fields: Any) -> dict[str, Any]:
+    """customer.subscription.updated: acme on pro (by default), active."""
+    return event("customer.subscription.updated", subscription(**fields), created=created)
+
+
+async def deliver(billing: Billing, evt: dict[str, Any], **kwargs: Any) -> httpx.Response:
+    payload, header = signed(evt, at_s=billing.clock.now_ms() // 1000, **kwargs)
+    return await billing.webhook(payload, header)
+
+
+def outcome(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    result: str = response.json()["outcome"]
+    return result
+
+
+async def tier_and_status(billing: Billing, account: str = "acme") -> tuple[str, str]:
+    found = await billing.gate.registry.get_account(account)
+    assert found is not None
+    return found.tier, found.status
+
+
+def checkout_session(
+    *, account: str = "acme", customer: str = "cus_1", sub_id: str = "sub_1"
+) -> dict[str, Any]:
+    """A completed subscription Checkout Session, its subscription not expanded."""
+    return {
+        "id": f"cs_test_{sub_id}",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "status": "complete",
+        "payment_status": "paid",
+        "client_reference_id": account,
+        "customer": customer,
+        "subscription": sub_id,
+        "metadata": {},
+    }

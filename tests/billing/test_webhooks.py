@@ -14,32 +14,20 @@ from tiergate.errors import StoreUnavailable
 from tiergate.registry import Applied, EventRecord, Registry, SubscriptionUpdate
 from tiergate.web.webhooks import create_webhook_app
 
-from .conftest import NOW_MS, OLD_SECRET, Billing, billing_settings
-from .events import event, invoice, signed, subscription
+from .conftest import OLD_SECRET, Billing, billing_settings
+from .events import (
+    NOW_S,
+    deliver,
+    event,
+    invoice,
+    outcome,
+    signed,
+    subscription,
+    tier_and_status,
+    upgrade,
+)
 
-NOW_S = NOW_MS // 1000
 DAY_S = 86_400
-
-
-async def deliver(billing: Billing, evt: dict[str, Any], **kwargs: Any) -> httpx.Response:
-    payload, header = signed(evt, at_s=billing.clock.now_ms() // 1000, **kwargs)
-    return await billing.webhook(payload, header)
-
-
-def outcome(response: httpx.Response) -> str:
-    assert response.status_code == 200, response.text
-    result: str = response.json()["outcome"]
-    return result
-
-
-def upgrade(created: int = NOW_S - 10, **fields: Any) -> dict[str, Any]:
-    return event("customer.subscription.updated", subscription(**fields), created=created)
-
-
-async def tier_and_status(billing: Billing, account: str = "acme") -> tuple[str, str]:
-    found = await billing.gate.registry.get_account(account)
-    assert found is not None
-    return found.tier, found.status
 
 
 def tampered(payload: bytes, header: str) -> tuple[bytes, str | None]:
