@@ -84,6 +84,15 @@ def test_events_that_change_no_access(kind: str, obj: dict[str, Any]) -> None:
     assert read(kind, obj) is None
 
 
+def test_an_unpaid_first_invoice_grants_nothing_and_its_expiry_ends_the_subscription() -> None:
+    incomplete = read("customer.subscription.created", subscription(status="incomplete"))
+    assert incomplete == SubscriptionUpdate(account_id="acme", customer_id="cus_1")
+    expired = read("customer.subscription.updated", subscription(status="incomplete_expired"))
+    assert expired == read("customer.subscription.deleted", subscription(status="canceled"))
+    assert expired is not None
+    assert (expired.tier, expired.only_if_subscription) == ("free", "sub_1")
+
+
 def test_a_price_no_tier_sells_is_an_error_not_a_guess() -> None:
     with pytest.raises(UnknownPrice, match="price_mystery"):
         read("customer.subscription.created", subscription(price="price_mystery"))

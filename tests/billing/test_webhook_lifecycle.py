@@ -40,6 +40,23 @@ async def test_a_subscription_is_created_paused_and_resumed(billing: Billing) ->
     assert (await billing.get("/v1/pro/hello", key)).status_code == 200
 
 
+async def test_a_first_payment_that_never_comes_leaves_the_free_tier_as_it_was(
+    billing: Billing,
+) -> None:
+    key = await billing.account()
+    incomplete = subscription(status="incomplete", customer="cus_9")
+    created = event("customer.subscription.created", incomplete, created=NOW_S - 60)
+    assert outcome(await deliver(billing, created)) == "applied"  # the customer is linked
+    assert await billing.gate.registry.account_for_customer("cus_9") == "acme"
+    assert (await billing.get("/v1/hello", key)).status_code == 200
+    assert (await billing.get("/v1/pro/hello", key)).status_code == 403
+    expired = subscription(status="incomplete_expired", customer="cus_9")
+    updated = event("customer.subscription.updated", expired, created=NOW_S - 50)
+    assert outcome(await deliver(billing, updated)) == "recorded"  # never the account's own
+    assert await tier_and_status(billing) == ("free", "active")
+    assert (await billing.get("/v1/hello", key)).status_code == 200
+
+
 async def test_a_checkout_links_the_customer_for_events_that_name_no_account(
     billing: Billing,
 ) -> None:

@@ -29,6 +29,7 @@ _SUBSCRIPTION_EVENTS = frozenset(
         "customer.subscription.deleted",
     }
 )
+_ENDED = frozenset({"canceled", "incomplete_expired"})
 # An invoice event asserts only the payment's outcome; the subscription events that Stripe
 # sends with it carry the rest.
 _INVOICE_STATUS = {"invoice.paid": "active", "invoice.payment_failed": "past_due"}
@@ -65,7 +66,9 @@ def subscription_update(
     account_id = _text(_mapping(subscription.get("metadata")).get("account_id"))
     customer_id = _id(subscription.get("customer")) or None
     sub_id = _text(subscription.get("id"))
-    if ended or subscription.get("status") == "canceled":
+    status = _text(subscription.get("status"))
+    # incomplete_expired is as final as canceled: the first payment never came (23 h).
+    if ended or status in _ENDED:
         # Cancelling a paid plan falls back to the lowest tier, not to no access at all.
         return SubscriptionUpdate(
             account_id=account_id,
@@ -77,6 +80,11 @@ def subscription_update(
             subscription_id="",
             only_if_subscription=sub_id,
         )
+    if status == "incomplete":
+        # Never paid yet (its first payment failed or awaits the customer): grant no paid
+        # tier, and take none of the access the account already has. Only the customer is
+        # linked; the subscription's `updated` to active carries the rest.
+        return SubscriptionUpdate(account_id=account_id, customer_id=customer_id)
     item = _first_item(subscription)
     price = _id(_mapping(item.get("price")).get("id"))
     tier = tiers.by_stripe_price(price)
@@ -91,7 +99,7 @@ def subscription_update(
         account_id=account_id,
         customer_id=customer_id,
         tier=tier.name,
-        status=_text(subscription.get("status")) or None,
+        status=status or None,
         period_start_ms=start * 1000 if isinstance(start, int) else None,
         period_end_ms=end * 1000 if isinstance(end, int) else None,
         subscription_id=sub_id,
