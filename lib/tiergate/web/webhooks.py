@@ -28,11 +28,16 @@ WEBHOOK_PATH = "/webhooks/stripe"
 def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
     """The route; with no processor (no STRIPE_WEBHOOK_SECRET) it answers 503 to everything."""
     router = APIRouter()
+    # Stripe redelivers each event for days: one error line says it, a line per retry floods.
+    unconfigured_logged = False
 
     @router.post(WEBHOOK_PATH, include_in_schema=False)
     async def stripe_webhook(request: Request) -> Response:
+        nonlocal unconfigured_logged
         if processor is None:
-            log.error("a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set")
+            if not unconfigured_logged:
+                log.error("a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set")
+                unconfigured_logged = True
             return problem(
                 503,
                 "webhooks-not-configured",
