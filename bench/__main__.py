@@ -32,7 +32,7 @@ class Volumes:
     upstash_latency_requests: int = 500
     registry_requests: int = 1_000
     registry_events: int = 50
-    cold_runs: int = 9
+    cold_runs: int = 21
 
 
 FULL = Volumes()

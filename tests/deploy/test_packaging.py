@@ -97,22 +97,45 @@ def test_the_table_keeps_history_and_expires_events(template: dict[str, Any]) ->
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
 
 
-def test_iam_allows_only_the_registrys_calls_on_its_table(template: dict[str, Any]) -> None:
-    role = template["Resources"]["IamRoleLambdaExecution"]["Properties"]
-    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    dynamo = [s for s in statements if any("dynamodb" in a for a in s["Action"])]
-    assert dynamo == [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "dynamodb:GetItem",
-                "dynamodb:BatchGetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-            ],
-            "Resource": [{"Fn::GetAtt": ["RegistryTable", "Arn"]}],
-        }
-    ]
+def test_each_function_may_make_only_its_own_calls_on_the_table(
+    template: dict[str, Any],
+) -> None:
+    functions = resources(template, "AWS::Lambda::Function")
+    roles = {name: spec["Properties"]["Role"] for name, spec in functions.items()}
+    assert roles == {
+        "ApiFreeLambdaFunction": {"Fn::GetAtt": ["ApiRole", "Arn"]},
+        "ApiPaidLambdaFunction": {"Fn::GetAtt": ["ApiRole", "Arn"]},
+        "WebhookLambdaFunction": {"Fn::GetAtt": ["WebhookRole", "Arn"]},
+    }
+    assert set(resources(template, "AWS::IAM::Role")) == {"ApiRole", "WebhookRole"}
+    table = {"Fn::GetAtt": ["RegistryTable", "Arn"]}
+    assert allowed(template, "ApiRole") == {
+        ("dynamodb:GetItem", repr(table)),
+        ("logs:CreateLogStream", repr({"Fn::GetAtt": ["ApiFreeLogGroup", "Arn"]})),
+        ("logs:PutLogEvents", repr({"Fn::GetAtt": ["ApiFreeLogGroup", "Arn"]})),
+        ("logs:CreateLogStream", repr({"Fn::GetAtt": ["ApiPaidLogGroup", "Arn"]})),
+        ("logs:PutLogEvents", repr({"Fn::GetAtt": ["ApiPaidLogGroup", "Arn"]})),
+    }
+    assert allowed(template, "WebhookRole") == {
+        ("dynamodb:GetItem", repr(table)),
+        ("dynamodb:PutItem", repr(table)),
+        ("dynamodb:UpdateItem", repr(table)),
+        ("logs:CreateLogStream", repr({"Fn::GetAtt": ["WebhookLogGroup", "Arn"]})),
+        ("logs:PutLogEvents", repr({"Fn::GetAtt": ["WebhookLogGroup", "Arn"]})),
+    }
+
+
+def allowed(template: dict[str, Any], role: str) -> set[tuple[str, str]]:
+    """Every (action, resource) pair the role's policies allow; nothing may be denied."""
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    pairs: set[tuple[str, str]] = set()
+    for statement in (s for p in policies for s in p["PolicyDocument"]["Statement"]):
+        assert statement["Effect"] == "Allow", statement
+        targets = statement["Resource"]
+        for action in statement["Action"]:
+            for target in targets if isinstance(targets, list) else [targets]:
+                pairs.add((action, repr(target)))
+    return pairs
 
 
 def test_secrets_are_references_never_values(template: dict[str, Any]) -> None:
