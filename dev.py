@@ -86,9 +86,10 @@ def build_lambda(args: list[str]) -> int:
     """The Lambda package: dependencies built for python3.12 on arm64 (Graviton), less what
     the runtime has, plus tiergate and api/, zipped where serverless.yml expects it.
 
-    `--here` builds the same set for this machine instead (no zip), so that bench/ can time
-    importing exactly what Lambda would import.
+    `--here` builds the same set for this machine's architecture instead (no zip), so that
+    bench/ can time a Python 3.12 importing exactly what Lambda would import.
     """
+    import platform
     import tomllib
     import zipfile
 
@@ -99,13 +100,14 @@ def build_lambda(args: list[str]) -> int:
         d for d in project["dependencies"]
         if not d.split(">")[0].split("=")[0].strip().startswith(LAMBDA_LEAVES_OUT)
     ]  # fmt: skip
-    platform = [] if here else [
-        "--platform", "manylinux2014_aarch64", "--implementation", "cp",
+    arch = platform.machine() if here else "aarch64"
+    wheels = [
+        "--platform", f"manylinux2014_{arch}", "--implementation", "cp",
         "--python-version", "3.12", "--only-binary=:all:",
     ]  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
     print(f"dev: building the Lambda package in {folder.relative_to(ROOT)}", flush=True)
-    run([BIN / "python", "-m", "pip", "install", "-q", "--target", folder, *platform, *wanted])
+    run([BIN / "python", "-m", "pip", "install", "-q", "--target", folder, *wheels, *wanted])
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "lib" / "tiergate", folder / "tiergate", ignore=ignore)
     shutil.copytree(ROOT / "api", folder / "api", ignore=ignore)
