@@ -17,14 +17,14 @@ that floor is what tiergate itself adds.
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from tests.support.python312 import python312
 
 from .report import Finding, Outcome, Table
 
@@ -143,16 +143,11 @@ def _import_ms(module: str, env: dict[str, str]) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-@functools.cache
 def _python312() -> str:
-    """A real Python 3.12 (a pyenv shim would run whichever version is global)."""
-    candidates = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    found = shutil.which("python3.12")
-    if found and "shims" not in found:
-        candidates.append(Path(found))
-    if not candidates:
-        sys.exit("bench: timing Lambda's cold start needs a Python 3.12 (its runtime) on PATH")
-    return str(candidates[-1])
+    try:
+        return python312()
+    except LookupError as missing:
+        sys.exit(f"bench: timing Lambda's cold start needs a Python 3.12: {missing}")
 
 
 def _build_here() -> Path:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from ..support.python312 import python312 as find_python312
+
 ROOT = Path(__file__).resolve().parents[2]
 VERCEL = ROOT / ".tools" / "node_modules" / ".bin" / "vercel"
 PROJECT = {"projectId": "prj_placeholder", "orgId": "team_placeholder", "settings": {}}
@@ -41,14 +43,10 @@ asyncio.run(main())
 
 
 def python312() -> str:
-    """A real Python 3.12 (a pyenv shim would hand uv whichever version is global)."""
-    candidates = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    found = shutil.which("python3.12")
-    if found and "shims" not in found:
-        candidates.append(Path(found))
-    if not candidates:
-        pytest.fail("vercel build needs a Python 3.12 on PATH (Vercel builds with 3.12)")
-    return str(candidates[-1])
+    try:
+        return find_python312()
+    except LookupError as missing:
+        pytest.fail(f"vercel build needs a Python 3.12: {missing}")
 
 
 @pytest.fixture(scope="module")
