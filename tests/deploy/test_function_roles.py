@@ -22,7 +22,6 @@ from fastapi import FastAPI
 
 from tiergate.admin import Admin
 from tiergate.clock import FakeClock
-from tiergate.gate import Gate
 from tiergate.localredis.background import UpstashEndpoint
 from tiergate.registry.dynamo import DynamoRegistry
 from tiergate.settings import Settings
@@ -125,7 +124,7 @@ async def function(
 
 async def operator_creates_a_key(settings: Settings, clock: FakeClock) -> str:
     """`tiergate keys create`, with the operator's own credentials (no function role)."""
-    gate: Gate = build_gate(settings, clock=clock)
+    gate = build_gate(settings, clock=clock)
     try:
         return (await Admin(gate).create_key("acme", None)).key
     finally:
