@@ -148,6 +148,24 @@ def test_secrets_are_references_never_values(template: dict[str, Any]) -> None:
 def test_alarms_watch_errors_webhooks_and_429s(template: dict[str, Any]) -> None:
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     assert set(alarms) == {"ServerErrorsAlarm", "WebhookFailuresAlarm", "TooManyRequestsAlarm"}
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [
+            {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]}
+        ]
+
+
+def test_every_deploy_passes_the_alarm_topic_to_the_stack() -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:tiergate-alarms"
+    printed = run(
+        [str(SERVERLESS), "print", "--stage", "test", "--format", "json",
+         "--param", f"alarmTopicArn={topic}"],
+        SLS_TELEMETRY_DISABLED="1", SLS_NOTIFICATIONS_MODE="off",
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    config = json.loads(printed.stdout[printed.stdout.index("{") :])
+    assert config["provider"]["stackParameters"] == [
+        {"ParameterKey": "AlarmTopicArn", "ParameterValue": topic}
+    ]
 
 
 def test_the_package_carries_its_dependencies_not_the_runtimes() -> None:
