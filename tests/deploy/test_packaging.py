@@ -142,7 +142,9 @@ def test_secrets_are_references_never_values(template: dict[str, Any]) -> None:
     for name, spec in resources(template, "AWS::Lambda::Function").items():
         env = spec["Properties"]["Environment"]["Variables"]
         for var in ("UPSTASH_REDIS_REST_TOKEN", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
-            assert env[var].startswith("{{resolve:secretsmanager:tiergate/test:"), (name, var)
+            assert env[var] == (
+                f"{{{{resolve:secretsmanager:tiergate/test:SecretString:{var}:AWSCURRENT}}}}"
+            ), (name, var)
 
 
 def test_alarms_watch_errors_webhooks_and_429s(template: dict[str, Any]) -> None:
@@ -154,18 +156,24 @@ def test_alarms_watch_errors_webhooks_and_429s(template: dict[str, Any]) -> None
         ]
 
 
-def test_every_deploy_passes_the_alarm_topic_to_the_stack() -> None:
+def test_deploy_params_reach_the_stack_on_every_deploy() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:tiergate-alarms"
+    version = "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
     printed = run(
         [str(SERVERLESS), "print", "--stage", "test", "--format", "json",
-         "--param", f"alarmTopicArn={topic}"],
+         "--param", f"alarmTopicArn={topic}", "--param", f"secretVersion=:{version}"],
         SLS_TELEMETRY_DISABLED="1", SLS_NOTIFICATIONS_MODE="off",
     )  # fmt: skip
     assert printed.returncode == 0, printed.stdout + printed.stderr
-    config = json.loads(printed.stdout[printed.stdout.index("{") :])
-    assert config["provider"]["stackParameters"] == [
+    provider = json.loads(printed.stdout[printed.stdout.index("{") :])["provider"]
+    assert provider["stackParameters"] == [
         {"ParameterKey": "AlarmTopicArn", "ParameterValue": topic}
     ]
+    # A new secret version changes the reference, which is what makes CloudFormation read it.
+    assert provider["environment"]["STRIPE_WEBHOOK_SECRET"] == (
+        "{{resolve:secretsmanager:tiergate/test:SecretString:STRIPE_WEBHOOK_SECRET::"
+        f"{version}}}}}"
+    )
 
 
 def test_the_package_carries_its_dependencies_not_the_runtimes() -> None:
