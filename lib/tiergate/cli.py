@@ -129,9 +129,12 @@ def _infra_check(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(root))
     try:
         app = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot load the app {args.app!r} from {root}: {exc}") from None
-    routes = app_routes(app, Settings().prefix)
+    except Exception as exc:  # the user's module: whatever it raises, say so in one line
+        raise ConfigError(f"cannot load the app {args.app!r} from {root}: {exc!r}") from None
+    try:
+        routes = app_routes(app, Settings().prefix)
+    except ConfigError as exc:
+        raise ConfigError(f"the app {args.app!r}: {exc}") from None
     problems = [
         f"serverless.yml: {p}"
         for p in check_serverless(read_serverless(root / "serverless.yml"), routes)

@@ -117,9 +117,48 @@ def test_a_broken_copy_fails_and_says_why(
     assert message in err
 
 
-def test_an_app_that_cannot_load_is_one_line(
-    project: Path, capsys: pytest.CaptureFixture[str]
+UNGATED = "from fastapi import FastAPI\n\napp = FastAPI()\n"
+FAILS = "raise RuntimeError('the database is down')\n"
+
+
+@pytest.mark.parametrize(
+    ("app", "module", "message"),
+    [
+        ("api.nothing:app", None, "cannot load the app 'api.nothing:app'"),
+        ("api.failing:app", FAILS, "RuntimeError('the database is down')"),
+        ("api.index:handler", None, "'api.index:handler': not a FastAPI app gated by"),
+        ("api.plain:app", UNGATED, "'api.plain:app': not a FastAPI app gated by"),
+    ],
+)
+def test_an_app_that_is_not_one_is_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str], app: str, module: str | None, message: str
 ) -> None:
-    code = main(["infra", "check", "--root", str(project), "--app", "api.nothing:app"])
+    if module is not None:
+        (project / "api" / f"{app.split('.')[1].split(':')[0]}.py").write_text(module)
+    code = main(["infra", "check", "--root", str(project), "--app", app])
+    err = capsys.readouterr().err
     assert code == 2
-    assert capsys.readouterr().err.startswith("tiergate: error: cannot load the app")
+    assert err.startswith("tiergate: error: ")
+    assert message in err
+    assert err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("serverless.yml", "functions: [\n", "cannot read {path}: line 2, column 1: expected"),
+        ("serverless.yml", "- functions\n", "{path}: not shaped as serverless.yml should be"),
+        ("vercel.json", "{", "cannot read {path}: Expecting property name"),
+        ("vercel.json", "[]", "{path}: not shaped as vercel.json should be"),
+        ("vercel.json", '{"rewrites": [{"source": "/(.*)"}]}', "KeyError('destination')"),
+    ],
+)
+def test_a_malformed_file_is_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, message: str
+) -> None:
+    (project / name).write_text(text)
+    code, _, err = check(project, capsys)
+    assert code == 2
+    assert err.startswith("tiergate: error: ")
+    assert message.format(path=project / name) in err
+    assert err.count("\n") == 1, err

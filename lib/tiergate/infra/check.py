@@ -10,6 +10,7 @@ route of the app.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,20 @@ def read_serverless(path: Path) -> list[Function]:
 
     try:
         document = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
+    except yaml.YAMLError as exc:  # one line: where, and what (its own text spans several)
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"cannot read {path}: {where}{problem}") from None
+    try:
+        return _functions(document)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: not shaped as serverless.yml should be ({exc!r})") from None
+
+
+def _functions(document: Any) -> list[Function]:
     functions: list[Function] = []
     for name, spec in (document.get("functions") or {}).items():
         events: list[tuple[str, str]] = []
@@ -88,8 +101,14 @@ def check_vercel(path: Path, routes: Sequence[AppRoute], root: Path) -> list[str
         config: dict[str, Any] = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
-    functions = set(config.get("functions") or {})
-    rewrites = [(vercel_pattern(r["source"]), r["destination"]) for r in config.get("rewrites", [])]
+    try:
+        functions = set(config.get("functions") or {})
+        rewrites = [
+            (vercel_pattern(r["source"]), str(r["destination"])) for r in config.get("rewrites", [])
+        ]
+        crons = [str(cron["path"]) for cron in config.get("crons", [])]
+    except (AttributeError, KeyError, TypeError, ValueError, re.error) as exc:
+        raise ConfigError(f"{path}: not shaped as vercel.json should be ({exc!r})") from None
     problems: list[str] = []
     for route in routes:
         url = sample_path(route.path)
@@ -100,9 +119,9 @@ def check_vercel(path: Path, routes: Sequence[AppRoute], root: Path) -> list[str
         elif route.path == WEBHOOK_PATH and entry != "api/webhooks.py":
             problems.append(f"{route}: must reach api/webhooks.py, not {entry}")
     known = {sample_path(r.path) for r in routes if r.method == "GET"}
-    for cron in config.get("crons", []):
-        if cron["path"].split("?")[0] not in known:
-            problems.append(f"cron {cron['path']}: not a GET route of the app")
+    for cron in crons:
+        if cron.split("?")[0] not in known:
+            problems.append(f"cron {cron}: not a GET route of the app")
     return problems
 
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from ..errors import ConfigError
+from ..gate import Gate
 from ..infra.routes import AppRoute
 from .requirements import all_routes, requirement_of
 
 __all__ = ["app_routes"]
 
 
-def app_routes(app: FastAPI, prefix: str) -> list[AppRoute]:
+def app_routes(app: object, prefix: str) -> list[AppRoute]:
     """Every method and path the app answers, with the lowest tier rank that may call it.
 
     Routes under the gated prefix carry their requirement's tier; tiergate's own ungated
-    routes (health, webhooks, warm-up) and the API docs have none.
+    routes (health, webhooks, warm-up) and the API docs have none. ConfigError when `app`
+    is not a FastAPI app that tiergate gates.
     """
-    gate = app.state.tiergate
+    gate = getattr(getattr(app, "state", None), "tiergate", None)
+    if not isinstance(app, FastAPI) or not isinstance(gate, Gate):
+        raise ConfigError(
+            "not a FastAPI app gated by tiergate.install() (api/index.py's `app` is one)"
+        )
     found: list[AppRoute] = []
     for route in all_routes(app.router.routes):
         path = getattr(route, "path", "")
