@@ -129,6 +129,8 @@ def _infra_check(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(root))
     try:
         app = getattr(importlib.import_module(module_name), attribute)
+    except (TiergateError, ValidationError):
+        raise  # bad settings or tiers: said as everywhere else
     except Exception as exc:  # the user's module: whatever it raises, say so in one line
         raise ConfigError(f"cannot load the app {args.app!r} from {root}: {exc!r}") from None
     try:

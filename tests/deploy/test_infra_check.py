@@ -162,3 +162,15 @@ def test_a_malformed_file_is_one_line(
     assert err.startswith("tiergate: error: ")
     assert message.format(path=project / name) in err
     assert err.count("\n") == 1, err
+
+
+def test_bad_settings_are_said_as_everywhere_else(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERGATE_PREFIX", "v1")
+    code, _, err = check(project, capsys)
+    assert code == 2
+    assert err == (
+        "tiergate: error: settings: Value error, TIERGATE_PREFIX must start with '/' and not"
+        " end with it, e.g. /v1\n"
+    )
