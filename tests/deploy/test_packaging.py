@@ -156,6 +156,19 @@ def test_alarms_watch_errors_webhooks_and_429s(template: dict[str, Any]) -> None
         ]
 
 
+def test_the_only_schema_complaint_is_the_python312_runtime() -> None:
+    # configValidationMode is `warn` only because v3's schema predates python3.12: any other
+    # complaint (a misspelt property, say) would be silently deployed, so it fails here.
+    printed = run(
+        [str(SERVERLESS), "print", "--stage", "test"],
+        SLS_TELEMETRY_DISABLED="1", SLS_NOTIFICATIONS_MODE="off",
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    output = printed.stdout + printed.stderr
+    complaints = [line.strip() for line in output.splitlines() if line.startswith("  at '")]
+    assert [c.split(":")[0] for c in complaints] == ["at 'provider.runtime'"], complaints
+
+
 def test_deploy_params_reach_the_stack_on_every_deploy() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:tiergate-alarms"
     version = "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
