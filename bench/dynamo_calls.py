@@ -7,21 +7,18 @@ path. Counts, not times: they do not depend on the machine.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import stripe
+from tests.support.moto_server import running_moto_server
 
 from tiergate.billing.webhook import WebhookProcessor
 from tiergate.clock import SystemClock
 from tiergate.gate import Gate, Requirement
 from tiergate.keys import generate_key, key_digest
-from tiergate.localredis.binary import free_port
 from tiergate.outcomes import Admitted
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.dynamo import DynamoRegistry, connect
@@ -55,7 +52,9 @@ class _Calls(Counter[str]):
 
 
 async def measure(stack: Stack, requests: int, events: int) -> Outcome:
-    with _moto_server() as endpoint:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "bench")  # moto accepts any; boto3 insists on some
+    with running_moto_server() as endpoint:
         client = connect("us-east-1", endpoint, 5.0)
         table = f"bench-{uuid.uuid4().hex[:8]}"
         create_table(client, table)
@@ -158,19 +157,3 @@ def _signed_event(account_id: str, n: int) -> tuple[bytes, str]:
     return payload, stripe.WebhookSignature.generate_signature_header(
         payload.decode(), _SECRET, timestamp=now
     )
-
-
-@contextmanager
-def _moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(name, "bench")  # moto accepts any; boto3 insists on some
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
