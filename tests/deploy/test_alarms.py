@@ -14,11 +14,14 @@ from .packaged import Packaged
 # The one dimension each metric carries beside `service` (telemetry.py's docstring).
 BESIDE_SERVICE = {t.DENIED: t.DIM_REASON, t.DEGRADED: t.DIM_REASON, t.WEBHOOK: t.DIM_OUTCOME}
 
-# telemetry.py names the reason and outcome values only in its comments: when it defines
-# them as constants, these become imports.
+# The reason and outcome values, which telemetry.py names only in its comments so far. The
+# last four are spelt as the emitting code's constants will be (tiergate.telemetry's
+# REASON_*, OUTCOME_*): imports from there once it has them. The denial reasons are the
+# gate's problem slugs.
 BURST, QUOTA, LIMITER_UNAVAILABLE = "burst-exceeded", "quota-exhausted", "limiter-unavailable"
-FAIL_OPEN = "fail-open"
-FAILED, NOT_CONFIGURED, INVALID_SIGNATURE = "failed", "not-configured", "invalid-signature"
+REASON_FAIL_OPEN = "fail-open"
+OUTCOME_FAILED, OUTCOME_NOT_CONFIGURED = "failed", "not-configured"
+OUTCOME_INVALID_SIGNATURE = "invalid-signature"
 
 Watched = tuple[str, str, str]  # (metric, service, reason or outcome)
 
@@ -72,13 +75,13 @@ def test_the_alarms_watch_429s_the_limiter_and_the_webhook(packaged: Packaged) -
         },
         "LimiterUnavailableAlarm": {
             (t.DENIED, t.SERVICE_API, LIMITER_UNAVAILABLE),
-            (t.DEGRADED, t.SERVICE_API, FAIL_OPEN),
+            (t.DEGRADED, t.SERVICE_API, REASON_FAIL_OPEN),
         },
         "WebhookFailuresAlarm": {
-            (t.WEBHOOK, t.SERVICE_WEBHOOK, FAILED),
-            (t.WEBHOOK, t.SERVICE_WEBHOOK, NOT_CONFIGURED),
+            (t.WEBHOOK, t.SERVICE_WEBHOOK, OUTCOME_FAILED),
+            (t.WEBHOOK, t.SERVICE_WEBHOOK, OUTCOME_NOT_CONFIGURED),
         },
-        "WebhookSignaturesAlarm": {(t.WEBHOOK, t.SERVICE_WEBHOOK, INVALID_SIGNATURE)},
+        "WebhookSignaturesAlarm": {(t.WEBHOOK, t.SERVICE_WEBHOOK, OUTCOME_INVALID_SIGNATURE)},
     }
     for alarm in alarms(packaged).values():
         assert alarm["Properties"]["AlarmActions"] == [
