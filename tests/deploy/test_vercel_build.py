@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ..support.python312 import python312 as find_python312
+from .packaged import fresh_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 VERCEL = ROOT / ".tools" / "node_modules" / ".bin" / "vercel"
@@ -53,16 +54,8 @@ def python312() -> str:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not VERCEL.exists():
         pytest.fail(f"{VERCEL} is missing: `python3 dev.py test` installs it")
-    project = tmp_path_factory.mktemp("vercel") / "project"
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    for name in files:
-        if (ROOT / name).is_file():
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, project / name)
-    (project / ".vercel").mkdir()
+    project = fresh_copy(tmp_path_factory.mktemp("vercel") / "project")
+    (project / ".vercel").mkdir(parents=True)
     (project / ".vercel" / "project.json").write_text(json.dumps(PROJECT))
     path = os.pathsep.join([str(Path(python312()).parent), str(Path(sys.executable).parent),
                             os.environ["PATH"]])  # fmt: skip

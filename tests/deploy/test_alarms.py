@@ -1,0 +1,128 @@
+"""The alarms in the packaged template watch the EMF metrics the code emits: the names and
+dimensions of lib/tiergate/telemetry.py, the `service` each function is given, and log levels
+that keep the lines the metrics travel in. No alarm counts free-text log lines."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tiergate import telemetry as t
+
+from .packaged import Packaged
+
+# The one dimension each metric carries beside `service` (telemetry.py's docstring).
+BESIDE_SERVICE = {t.DENIED: t.DIM_REASON, t.DEGRADED: t.DIM_REASON, t.WEBHOOK: t.DIM_OUTCOME}
+
+# The reason and outcome values, which telemetry.py names only in its comments so far. The
+# last four are spelt as the emitting code's constants will be (tiergate.telemetry's
+# REASON_*, OUTCOME_*): imports from there once it has them. The denial reasons are the
+# gate's problem slugs.
+BURST, QUOTA, LIMITER_UNAVAILABLE = "burst-exceeded", "quota-exhausted", "limiter-unavailable"
+REASON_FAIL_OPEN = "fail-open"
+OUTCOME_FAILED, OUTCOME_NOT_CONFIGURED = "failed", "not-configured"
+OUTCOME_INVALID_SIGNATURE = "invalid-signature"
+
+Watched = tuple[str, str, str]  # (metric, service, reason or outcome)
+
+
+def metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric the alarm reads: its own, or each MetricStat of its metric math."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return [props]
+    return [query["MetricStat"]["Metric"] for query in props["Metrics"] if "MetricStat" in query]
+
+
+def watched(alarm: dict[str, Any]) -> set[Watched]:
+    found: set[Watched] = set()
+    for metric in metrics(alarm):
+        if metric["Namespace"] != t.NAMESPACE:
+            continue
+        dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        beside = BESIDE_SERVICE[metric["MetricName"]]
+        found.add((metric["MetricName"], dims[t.DIM_SERVICE], dims[beside]))
+    return found
+
+
+def alarms(packaged: Packaged) -> dict[str, Any]:
+    return packaged.resources("AWS::CloudWatch::Alarm")
+
+
+def test_every_alarm_names_a_metric_and_a_dimension_set_the_code_emits(
+    packaged: Packaged,
+) -> None:
+    for name, alarm in alarms(packaged).items():
+        for metric in metrics(alarm):
+            if metric["Namespace"] == "AWS/ApiGateway":  # the 5xx rate: API Gateway's own
+                continue
+            assert metric["Namespace"] == t.NAMESPACE, name
+            assert metric["MetricName"] in BESIDE_SERVICE, name
+            # Exactly service + one: CloudWatch matches a dimension set whole, so an alarm
+            # with one dimension more or less than the code emits sees no data, ever.
+            dims = [d["Name"] for d in metric["Dimensions"]]
+            assert sorted(dims) == sorted([t.DIM_SERVICE, BESIDE_SERVICE[metric["MetricName"]]])
+            service = next(d["Value"] for d in metric["Dimensions"] if d["Name"] == t.DIM_SERVICE)
+            assert service in (t.SERVICE_API, t.SERVICE_WEBHOOK), name
+
+
+def test_the_alarms_watch_429s_the_limiter_and_the_webhook(packaged: Packaged) -> None:
+    assert {name: watched(alarm) for name, alarm in alarms(packaged).items()} == {
+        "ServerErrorsAlarm": set(),  # API Gateway's 5xx above 1% of requests
+        "TooManyRequestsAlarm": {
+            (t.DENIED, t.SERVICE_API, BURST),
+            (t.DENIED, t.SERVICE_API, QUOTA),
+        },
+        "LimiterUnavailableAlarm": {
+            (t.DENIED, t.SERVICE_API, LIMITER_UNAVAILABLE),
+            (t.DEGRADED, t.SERVICE_API, REASON_FAIL_OPEN),
+        },
+        "WebhookFailuresAlarm": {
+            (t.WEBHOOK, t.SERVICE_WEBHOOK, OUTCOME_FAILED),
+            (t.WEBHOOK, t.SERVICE_WEBHOOK, OUTCOME_NOT_CONFIGURED),
+        },
+        "WebhookSignaturesAlarm": {(t.WEBHOOK, t.SERVICE_WEBHOOK, OUTCOME_INVALID_SIGNATURE)},
+    }
+    for alarm in alarms(packaged).values():
+        assert alarm["Properties"]["AlarmActions"] == [
+            {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]}
+        ]
+
+
+def test_a_sum_counts_each_term_even_when_another_has_no_data(packaged: Packaged) -> None:
+    # In metric math a term with no datapoint in a period makes the sum empty: without FILL,
+    # a period of only quota denials (no burst ones) would never reach the threshold.
+    sums = 0
+    for name, alarm in alarms(packaged).items():
+        queries = alarm["Properties"].get("Metrics", [])
+        terms = {q["Id"] for q in queries if "MetricStat" in q}
+        for expression in (q["Expression"] for q in queries if "Expression" in q):
+            if "+" not in expression:
+                continue
+            sums += 1
+            filled = set(re.findall(r"FILL\((\w+), 0\)", expression))
+            used = set(re.findall(r"\b[a-z]\w*\b", expression)) & terms
+            assert used, (name, expression)
+            assert used == filled, (name, expression)
+    assert sums == 3  # the 429s, the limiter, the webhook failures
+
+
+def test_each_function_emits_under_its_service_and_keeps_info_lines(packaged: Packaged) -> None:
+    routes = packaged.routes()
+    webhook = routes["POST /webhooks/stripe"]
+    for name, spec in packaged.functions().items():
+        env = spec["Environment"]["Variables"]
+        service = t.SERVICE_WEBHOOK if name == webhook else t.SERVICE_API
+        assert env["POWERTOOLS_SERVICE_NAME"] == service, name
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == t.NAMESPACE, name
+        # Without a log level the Python runtime keeps only WARNING and up; EMF lines carry
+        # no level and count as INFO, so INFO is also the floor for the metrics.
+        assert spec["LoggingConfig"] == {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "WARN",
+        }, name
+
+
+def test_no_alarm_counts_log_lines(packaged: Packaged) -> None:
+    assert packaged.resources("AWS::Logs::MetricFilter") == {}
