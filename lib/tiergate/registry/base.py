@@ -12,6 +12,7 @@ webhook and an admin command race (or two deliveries of one event do).
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from typing import Literal
 
@@ -140,7 +141,11 @@ class RegistryBase(ABC):
             )
             if account is None:
                 return await self._recorded(event, "recorded")
-            change = Change((self._rewrite(read.account, account),), event=event)
+            write = self._rewrite(read.account, account)
+            # Newer than the watermark; or of its second, for state re-read from Stripe.
+            at_most = event.created_s if same_second_ok else event.created_s - 1
+            write = dataclasses.replace(write, watermark_at_most=at_most)
+            change = Change((write,), event=event)
             committed = await self._commit(change)
             if committed == "committed":
                 return Applied("applied", account)

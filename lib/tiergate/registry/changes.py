@@ -50,6 +50,10 @@ class AccountWrite:
     # The account's own fields changed (not only its key sets): every live key's view of
     # the account, and the Stripe customer's link to it, must follow in the same commit.
     fields_changed: bool = True
+    # An event's write: the stored watermark must be at most this, as well as the version
+    # as read (which already implies it: the ordering was decided on that version; the
+    # watermark condition says so in the write itself, as the design draws it).
+    watermark_at_most: int | None = None
 
     @property
     def version(self) -> int:

@@ -2,8 +2,8 @@
 
 The conditions are named (as Powertools names its own) so a cancellation reason can be read
 against them. What was decided on a read holds at commit because every account write is
-guarded by the version read: the watermark and the live-key count were checked on that
-version, so no condition of their own is needed.
+guarded by the version read (the live-key count and the event's order were decided on that
+version); an event's write is guarded by the account's watermark as well.
 """
 
 from __future__ import annotations
@@ -13,12 +13,20 @@ from typing import Any
 from ..changes import AccountWrite, Change, KeyPut
 from .items import account_fields, account_item, customer_item, event_item, key_item, key_key
 
-__all__ = ["KEY_EXISTS", "NEW_ITEM", "SAME_OWNER", "SAME_VERSION", "transact_items"]
+__all__ = [
+    "KEY_EXISTS",
+    "NEW_ITEM",
+    "NOT_NEWER",
+    "SAME_OWNER",
+    "SAME_VERSION",
+    "transact_items",
+]
 
 NEW_ITEM = "attribute_not_exists(pk)"
 SAME_VERSION = "v = :v"
 KEY_EXISTS = "attribute_exists(pk)"
 SAME_OWNER = "a = :a"
+NOT_NEWER = "(attribute_not_exists(wm) OR wm <= :wm)"  # the account's events are not newer
 
 TransactItem = dict[str, Any]
 
@@ -50,10 +58,15 @@ def _put_account(write: AccountWrite, table: str) -> TransactItem:
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
     if write.read_version is None:
-        put["ConditionExpression"] = NEW_ITEM
+        condition, values = NEW_ITEM, {}
     else:
-        put["ConditionExpression"] = SAME_VERSION
-        put["ExpressionAttributeValues"] = {":v": {"N": str(write.read_version)}}
+        condition, values = SAME_VERSION, {":v": {"N": str(write.read_version)}}
+    if write.watermark_at_most is not None:
+        condition = f"{condition} AND {NOT_NEWER}"
+        values[":wm"] = {"N": str(write.watermark_at_most)}
+    put["ConditionExpression"] = condition
+    if values:
+        put["ExpressionAttributeValues"] = values
     return {"Put": put}
 
 

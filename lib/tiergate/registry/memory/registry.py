@@ -2,7 +2,7 @@
 
 It supplies only the primitives; the rules are `RegistryBase`'s, as for DynamoDB. Each
 primitive runs to completion without awaiting, so each is atomic on the event loop, and
-`_commit` checks what was read (versions, a key's owner, the event) as DynamoDB's
+`_commit` checks what was read (versions, watermarks, a key's owner, the event) as DynamoDB's
 conditions do: between a read and its commit another task may have written.
 """
 
@@ -62,6 +62,9 @@ class MemoryRegistry(RegistryBase):
         for write in change.accounts:
             stored = self._accounts.get(write.account.account_id)
             if (stored.version if stored else None) != write.read_version:
+                return "conflict"
+            at_most = write.watermark_at_most
+            if stored and at_most is not None and stored.account.watermark > at_most:
                 return "conflict"
         if change.key is not None:
             held = self._keys.get(change.key.record.digest)
