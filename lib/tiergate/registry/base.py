@@ -20,7 +20,7 @@ from ..clock import Clock, SystemClock
 from ..errors import NotFound, StoreUnavailable
 from .changes import AccountWrite, Change, Committed, KeyPut, Snapshot, StoredAccount
 from .records import Account, KeyRecord
-from .rules import keys_after_put, live_keys, order_of
+from .rules import keys_after_put, live_keys, order_of, watermark_bound
 from .subscriptions import Applied, EventRecord, SubscriptionUpdate, updated_account
 
 __all__ = ["RegistryBase"]
@@ -141,10 +141,10 @@ class RegistryBase(ABC):
             )
             if account is None:
                 return await self._recorded(event, "recorded")
-            write = self._rewrite(read.account, account)
-            # Newer than the watermark; or of its second, for state re-read from Stripe.
-            at_most = event.created_s if same_second_ok else event.created_s - 1
-            write = dataclasses.replace(write, watermark_at_most=at_most)
+            bound = watermark_bound(event.created_s, same_second_ok=same_second_ok)
+            write = dataclasses.replace(
+                self._rewrite(read.account, account), watermark_at_most=bound
+            )
             change = Change((write,), event=event)
             committed = await self._commit(change)
             if committed == "committed":

@@ -11,7 +11,14 @@ from typing import Literal
 from ..errors import TooManyKeys
 from .records import KeyRecord, expired
 
-__all__ = ["MAX_LIVE_KEYS", "Order", "keys_after_put", "live_keys", "order_of"]
+__all__ = [
+    "MAX_LIVE_KEYS",
+    "Order",
+    "keys_after_put",
+    "live_keys",
+    "order_of",
+    "watermark_bound",
+]
 
 # A key's account travels with it (one read per hot-state miss), so an account update
 # rewrites every live key of the account in the same transaction; this bounds how many
@@ -57,3 +64,9 @@ def order_of(created_s: int, watermark: int | None) -> Order:
     if watermark is None or created_s > watermark:
         return "newer"
     return "same-second" if created_s == watermark else "older"
+
+
+def watermark_bound(created_s: int, *, same_second_ok: bool) -> int:
+    """The newest watermark the account may hold at commit for the event to apply: older
+    than the event; or of its very second, for state re-read from Stripe."""
+    return created_s if same_second_ok else created_s - 1
