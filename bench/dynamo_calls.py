@@ -22,7 +22,7 @@ from tiergate.keys import generate_key, key_digest
 from tiergate.outcomes import Admitted
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.dynamo import DynamoRegistry, connect
-from tiergate.registry.table import create_table
+from tiergate.registry.dynamo.table import create_table
 from tiergate.tiers import parse_tiers
 
 from .report import Finding, Outcome, Table

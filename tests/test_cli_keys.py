@@ -45,6 +45,35 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str],
     return code, captured.out.splitlines(), captured.err
 
 
+def admitted(key: str) -> str:
+    """What a fresh container of the deployed API answers the key: only Redis and the table
+    know it."""
+
+    async def admit() -> str:
+        gate = build_gate(Settings())
+        try:
+            outcome = await gate.admit(key, Requirement())
+        finally:
+            await gate.store.aclose()
+        return outcome.slug if isinstance(outcome, Denied) else "admitted"
+
+    return asyncio.run(admit())
+
+
+def without_hot_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UPSTASH_REDIS_REST_URL")
+    monkeypatch.delenv("UPSTASH_REDIS_REST_TOKEN")
+
+
+def assert_refused(code: int, err: str, *needles: str) -> None:
+    assert code == 2
+    assert err.startswith("tiergate: error: ")
+    assert err.count("\n") == 1, err  # one line
+    for needle in needles:
+        assert needle in err
+    assert "Traceback" not in err
+
+
 def test_the_key_lifecycle(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "table", "create")[1] == [
         f"table {env['TIERGATE_TABLE']} created, TTL on `ttl`"
@@ -81,22 +110,11 @@ def test_the_key_lifecycle(env: dict[str, str], capsys: pytest.CaptureFixture[st
 def test_a_revocation_holds_on_the_next_request(
     env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def slug_of(key: str) -> str:
-        async def admit() -> str:
-            gate = build_gate(Settings())  # a fresh container: only Redis and the table know
-            try:
-                outcome = await gate.admit(key, Requirement())
-            finally:
-                await gate.store.aclose()
-            return outcome.slug if isinstance(outcome, Denied) else "admitted"
-
-        return asyncio.run(admit())
-
     run(capsys, "table", "create")
     key = run(capsys, "keys", "create", "--account", "acme")[1][-1]
-    assert slug_of(key) == "admitted"
+    assert admitted(key) == "admitted"
     run(capsys, "keys", "revoke", key)
-    assert slug_of(key) == "revoked-key"
+    assert admitted(key) == "revoked-key"
 
 
 @pytest.mark.parametrize(
@@ -131,19 +149,91 @@ def test_keys_need_a_table(
     assert "--table NAME" in err
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        ["keys", "revoke", "{key}"],
+        ["keys", "rotate", "{key}", "--grace", "1h"],
+        ["keys", "create", "--account", "acme"],
+        ["keys", "create", "--account", "newcomer", "--tier", "pro"],
+    ],
+    ids=["revoke", "rotate", "create", "create-account"],
+)
+def test_a_change_without_the_hot_store_is_refused_before_anything_is_written(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: list[str],
+) -> None:
+    run(capsys, "table", "create")
+    key = run(capsys, "keys", "create", "--account", "acme")[1][-1]
+    without_hot_store(monkeypatch)
+    code, out, err = run(capsys, *(arg.format(key=key) for arg in change))
+    assert_refused(code, err, "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "never see")
+    assert out == []
+    listing = run(capsys, "keys", "list", "--account", "acme")[1]  # the registry alone
+    assert len(listing) == 2  # the header and the one key, still live
+    assert listing[1].split()[3] == "live"
+    assert "no account 'newcomer'" in run(capsys, "keys", "list", "--account", "newcomer")[2]
+    monkeypatch.setenv("UPSTASH_REDIS_REST_URL", env["UPSTASH_REDIS_REST_URL"])
+    monkeypatch.setenv("UPSTASH_REDIS_REST_TOKEN", env["UPSTASH_REDIS_REST_TOKEN"])
+    assert admitted(key) == "admitted"
+
+
+def test_usage_without_the_hot_store_is_refused_rather_than_zero(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "table", "create")
+    key = run(capsys, "keys", "create", "--account", "acme")[1][-1]
+    assert admitted(key) == "admitted"  # one request counted, in Redis
+    assert "used     1 of 1,000 (999 left)" in run(capsys, "usage", "acme")[1]
+    without_hot_store(monkeypatch)
+    code, out, err = run(capsys, "usage", "acme")
+    assert_refused(code, err, "counters", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN")
+    assert out == []
+
+
+def test_a_purely_local_change_is_refused_as_throwaway(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_hot_store(monkeypatch)
+    monkeypatch.delenv("TIERGATE_TABLE")
+    monkeypatch.setenv("TIERGATE_ENV", "development")
+    for argv in (["keys", "create", "--account", "a"], ["usage", "a"]):
+        code, out, err = run(capsys, *argv)
+        assert_refused(code, err, "throwaway", "TIERGATE_TABLE", "UPSTASH_REDIS_REST_URL")
+        assert out == []
+    code, _, err = run(capsys, "keys", "list", "--account", "a")
+    assert_refused(code, err, "set TIERGATE_TABLE")
+
+
+def tiergate(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The installed command, in a process of its own, with the test's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "tiergate", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_the_installed_command_prints_the_key_alone_on_its_last_line(
     env: dict[str, str],
 ) -> None:
-    def tiergate(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "tiergate", *argv],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
     assert tiergate("table", "create").returncode == 0
     done = tiergate("keys", "create", "--tier", "pro", "--account", "acme")
     assert done.returncode == 0, done.stderr
     assert parse_key(done.stdout.splitlines()[-1]) is not None
+
+
+def test_the_installed_command_refuses_a_revocation_the_api_would_never_see(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tiergate("table", "create").returncode == 0
+    key = tiergate("keys", "create", "--account", "acme").stdout.splitlines()[-1]
+    without_hot_store(monkeypatch)
+    refused = tiergate("keys", "revoke", key)
+    assert_refused(refused.returncode, refused.stderr, "UPSTASH_REDIS_REST_URL")
+    listing = tiergate("keys", "list", "--account", "acme").stdout.splitlines()
+    assert listing[1].split()[3] == "live"  # nothing half-done: the registry has it live

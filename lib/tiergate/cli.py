@@ -103,7 +103,7 @@ def _tiers(args: argparse.Namespace) -> int:
 
 
 def _table_create(args: argparse.Namespace) -> int:
-    from .registry.table import create_table
+    from .registry.dynamo.table import create_table
     from .settings import Settings
     from .wiring import dynamodb_client
 

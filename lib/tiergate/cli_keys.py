@@ -1,7 +1,10 @@
 """`tiergate keys create|list|revoke|rotate` and `tiergate usage`: the admin commands.
 
 They act on the durable registry (TIERGATE_TABLE) with the operator's AWS credentials, and
-write changes through to Redis when it is configured.
+write every change through to Redis (UPSTASH_*), which the deployed API reads. A command
+refuses, before it touches anything, when a store it needs is not configured: the in-process
+stands-in would take the change and end with the command, so it would look done and never
+reach the API.
 """
 
 from __future__ import annotations
@@ -11,16 +14,24 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .admin import Admin
 from .errors import ConfigError
 from .registry import KeyRecord
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 __all__ = ["add_admin_commands"]
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_HOT_STORE = "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN"
+
+# What a command needs: `change` writes the registry and Redis; `counters` reads Redis's
+# quota counters (and the registry); `registry` only reads the registry.
+Needs = Literal["change", "counters", "registry"]
 
 
 def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action is private
@@ -31,11 +42,11 @@ def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action i
     create.add_argument("--account", required=True)
     create.add_argument("--tier", help="the tier of a new account (default: the lowest)")
     create.add_argument("--label", default="", help="a note to tell keys apart, e.g. 'ci'")
-    create.set_defaults(run=_admin(_create))
+    create.set_defaults(run=_admin(_create, "change"))
 
     listing = actions.add_parser("list", help="an account's keys, revoked ones included")
     listing.add_argument("--account", required=True)
-    listing.set_defaults(run=_admin(_list))
+    listing.set_defaults(run=_admin(_list, "registry"))
 
     for name, run, text in (
         ("revoke", _revoke, "refuse a key from its next request on"),
@@ -46,26 +57,23 @@ def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action i
         action.add_argument("--account", help="the key's account, when KEY is a key id")
         if name == "rotate":
             action.add_argument("--grace", type=_duration, default="24h", help="e.g. 1h, 7d")
-        action.set_defaults(run=_admin(run))
+        action.set_defaults(run=_admin(run, "change"))
 
     usage = commands.add_parser("usage", help="an account's quota use this billing period")
     usage.add_argument("subject", metavar="KEY_OR_ACCOUNT")
-    usage.set_defaults(run=_admin(_usage))
+    usage.set_defaults(run=_admin(_usage, "counters"))
 
 
 def _admin(
-    command: Callable[[Admin, argparse.Namespace], Awaitable[None]],
+    command: Callable[[Admin, argparse.Namespace], Awaitable[None]], needs: Needs
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from .settings import Settings
         from .wiring import build_gate
 
         settings = Settings()
-        if not settings.table:
-            raise ConfigError(
-                "set TIERGATE_TABLE to the DynamoDB table (`tiergate table create` makes one);"
-                " the in-process registry lives only inside a running `tiergate serve`"
-            )
+        name = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
+        _require_stores(settings, name, needs)
         gate = build_gate(settings)
 
         async def main() -> None:
@@ -78,6 +86,34 @@ def _admin(
         return 0
 
     return run
+
+
+def _require_stores(settings: Settings, command: str, needs: Needs) -> None:
+    """Refuse (ConfigError: one line, exit 2) when a store the command needs is in-process."""
+    hot = bool(settings.upstash_redis_rest_url)
+    if not settings.table and not hot and needs != "registry":
+        raise ConfigError(
+            f"`tiergate {command}` would use a throwaway in-process registry and hot store that"
+            f" end with the command: set TIERGATE_TABLE (the DynamoDB registry) and {_HOT_STORE}"
+            " (the Redis the API reads)"
+        )
+    if not settings.table:
+        raise ConfigError(
+            f"`tiergate {command}` needs the registry: set TIERGATE_TABLE to the DynamoDB table"
+            " (`tiergate table create` makes one); without it the command would use an"
+            " in-process registry that ends with it"
+        )
+    if needs == "change" and not hot:
+        raise ConfigError(
+            f"`tiergate {command}` must reach the Redis the API reads: set {_HOT_STORE};"
+            " without them the change would go to a throwaway in-process store and the"
+            " deployed API would never see it"
+        )
+    if needs == "counters" and not hot:
+        raise ConfigError(
+            f"`tiergate {command}` reads this period's counters from Redis: set {_HOT_STORE};"
+            " an in-process store has none and would report 0 used"
+        )
 
 
 async def _create(admin: Admin, args: argparse.Namespace) -> None:

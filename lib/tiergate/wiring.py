@@ -56,7 +56,7 @@ def _hot_store(settings: Settings, clock: Clock) -> HotStore:
 
 def _registry(settings: Settings, clock: Clock) -> Registry:
     if not settings.table:
-        return MemoryRegistry()
+        return MemoryRegistry(clock)
     from .registry.dynamo import DynamoRegistry  # the client (boto3) is made on first use
 
     return DynamoRegistry(lambda: dynamodb_client(settings), settings.table, clock=clock)

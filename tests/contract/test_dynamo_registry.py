@@ -1,20 +1,25 @@
-"""What only the DynamoDB registry must show: its call counts, its failures, its table."""
+"""What only the DynamoDB registry must show, on every DynamoDB it runs against (a table of
+rows, as in test_registry): its call counts, its failures, its table."""
 
 from __future__ import annotations
 
 import socket
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import NoCredentialsError, ReadTimeoutError
 
+from tiergate.clock import FakeClock
 from tiergate.errors import StoreUnavailable
 from tiergate.localredis.binary import free_port
 from tiergate.registry import Account, EventRecord, KeyRecord, SubscriptionUpdate
 from tiergate.registry.dynamo import DynamoRegistry, connect
-from tiergate.registry.table import create_table
+from tiergate.registry.dynamo.table import create_table
+
+from .registries import DYNAMO_REGISTRIES, opened
 
 UPDATE = SubscriptionUpdate("acct", tier="pro", status="active", subscription_id="sub_1")
 
@@ -26,12 +31,20 @@ class Calls(Counter[str]):
         self[event_name.rsplit(".", 1)[-1]] += 1
 
 
-@pytest.fixture
-def registry_and_calls(dynamodb_endpoint: str, dynamodb_table: str) -> tuple[DynamoRegistry, Calls]:
-    client = connect("us-east-1", dynamodb_endpoint, 5.0)
-    calls = Calls()
-    client.meta.events.register("before-call.dynamodb.*", calls)
-    return DynamoRegistry(client, dynamodb_table), calls
+@pytest.fixture(params=DYNAMO_REGISTRIES)
+def registry_and_calls(
+    request: pytest.FixtureRequest, clock: FakeClock
+) -> Iterator[tuple[DynamoRegistry, Calls]]:
+    with opened(request, clock) as registry:
+        assert isinstance(registry, DynamoRegistry)
+        calls = Calls()
+        client(registry).meta.events.register("before-call.dynamodb.*", calls)
+        yield registry, calls
+
+
+def client(registry: DynamoRegistry) -> Any:
+    """The registry's boto3 client: the tests reach in to count calls and cut the line."""
+    return registry._calls.client
 
 
 async def test_a_hot_state_miss_is_one_get_item(
@@ -108,14 +121,15 @@ async def test_a_transaction_that_fails_writes_nothing_and_the_retry_applies_onc
     registry_and_calls: tuple[DynamoRegistry, Calls],
 ) -> None:
     registry, _ = registry_and_calls
-    client = registry._client  # the test reaches in to cut the line
     down = {"now": True}
 
     def drop_transactions(**_: Any) -> None:
         if down["now"]:  # every attempt, botocore's own retry included
             raise ReadTimeoutError(endpoint_url="http://dynamodb")
 
-    client.meta.events.register("before-send.dynamodb.TransactWriteItems", drop_transactions)
+    client(registry).meta.events.register(
+        "before-send.dynamodb.TransactWriteItems", drop_transactions
+    )
     record = EventRecord("e1", "customer.subscription.updated", 5, 9)
     with pytest.raises(StoreUnavailable, match="unreachable"):
         await registry.apply_event(record, UPDATE, default_tier="free")

@@ -9,9 +9,7 @@ import itertools
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from tiergate.clock import FakeClock
 from tiergate.errors import NotFound, TooManyKeys
@@ -23,53 +21,28 @@ from tiergate.registry import (
     Registry,
     SubscriptionUpdate,
 )
-from tiergate.registry.dynamo import DynamoRegistry, connect
-from tiergate.registry.memory import MemoryRegistry
-from tiergate.registry.table import create_table
+
+from .registries import ALL_REGISTRIES, CONCURRENT_REGISTRIES, opened
 
 NOW = 1_794_744_000_000
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """The DynamoDB registry's clock (it prunes keys past their rotation grace by it); the
-    in-process registry goes by the new key's `created_at_ms`, so tests move both together."""
+    """The registry's clock: whether a key is live is judged by it, in every backend."""
     return FakeClock(NOW)
 
 
-@pytest.fixture(params=["memory", "dynamo-moto", "dynamo-moto-server", "dynamodb-local"])
-def registry(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[Registry]:
-    yield from _registry(request)
+@pytest.fixture(params=ALL_REGISTRIES)
+def registry(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Registry]:
+    with opened(request, clock) as registry:
+        yield registry
 
 
-# moto's backend (in-process, and behind its server) is not safe under concurrent threads
-# (writes were lost in a transaction race here), so concurrency is held to DynamoDB Local.
-@pytest.fixture(params=["memory", "dynamodb-local"])
-def concurrent_registry(
-    request: pytest.FixtureRequest, aws_credentials: None
-) -> Iterator[Registry]:
-    yield from _registry(request)
-
-
-def _registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
-    clock: FakeClock = request.getfixturevalue("clock")
-    if request.param == "memory":
-        yield MemoryRegistry()
-    elif request.param == "dynamo-moto":
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            create_table(client, "registry")
-            yield DynamoRegistry(client, "registry", clock=clock)
-    elif request.param == "dynamo-moto-server":
-        endpoint = request.getfixturevalue("moto_server_endpoint")
-        client = connect("us-east-1", endpoint, 5.0)
-        table = f"tiergate-{uuid.uuid4().hex[:12]}"  # the server lives for the whole session
-        create_table(client, table)
-        yield DynamoRegistry(client, table, clock=clock)
-    else:
-        endpoint = request.getfixturevalue("dynamodb_endpoint")
-        table = request.getfixturevalue("dynamodb_table")
-        yield DynamoRegistry(connect("us-east-1", endpoint, 5.0), table, clock=clock)
+@pytest.fixture(params=CONCURRENT_REGISTRIES)
+def concurrent_registry(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Registry]:
+    with opened(request, clock) as registry:
+        yield registry
 
 
 def event(created_s: int, event_id: str | None = None, type_: str = "x") -> EventRecord:
@@ -165,11 +138,51 @@ async def test_a_rotated_key_follows_its_account_until_its_grace_runs_out(
     with pytest.raises(TooManyKeys):
         await registry.put_key(KeyRecord("new", "acct", created_at_ms=NOW))
     clock.advance(60_000)  # the grace is over: the old key no longer counts against the bound
-    await registry.put_key(KeyRecord("new", "acct", created_at_ms=clock.now_ms()))
+    await registry.put_key(KeyRecord("new", "acct", created_at_ms=NOW))
     found = await registry.hot_state("old")
     assert found is not None
     assert found[0].expires_at_ms == NOW + 60_000
     assert len(await registry.list_keys("acct")) == MAX_LIVE_KEYS + 1
+
+
+async def test_a_key_is_live_by_the_registrys_clock_not_by_its_creation_time(
+    registry: Registry,
+) -> None:
+    # A key made (created_at_ms) before its expiry but stored after it is not live: it does
+    # not count against the bound. (The in-process registry judged it at created_at_ms.)
+    await registry.put_account(Account("acct", tier="free"))
+    await registry.put_key(KeyRecord("lapsed", "acct", created_at_ms=1, expires_at_ms=NOW - 1))
+    for i in range(1, MAX_LIVE_KEYS):
+        await registry.put_key(KeyRecord(f"d{i}", "acct", created_at_ms=1))
+    await registry.put_key(KeyRecord("last", "acct", created_at_ms=1))
+    with pytest.raises(TooManyKeys):
+        await registry.put_key(KeyRecord("past-the-bound", "acct", created_at_ms=1))
+
+
+async def test_a_key_moved_to_a_full_account_is_refused(registry: Registry) -> None:
+    await registry.put_account(Account("full", tier="free"))
+    await registry.put_account(Account("other", tier="free"))
+    for i in range(MAX_LIVE_KEYS):
+        await registry.put_key(KeyRecord(f"d{i}", "full", created_at_ms=NOW))
+    await registry.put_key(KeyRecord("mover", "other", created_at_ms=NOW))
+    with pytest.raises(TooManyKeys):
+        await registry.put_key(KeyRecord("mover", "full", created_at_ms=NOW))
+    found = await registry.hot_state("mover")
+    assert found is not None
+    assert found[0].account_id == "other"
+    assert len(await registry.list_keys("full")) == MAX_LIVE_KEYS
+
+
+async def test_a_revoked_key_put_back_needs_room(registry: Registry) -> None:
+    await registry.put_account(Account("acct", tier="free"))
+    for i in range(MAX_LIVE_KEYS):
+        await registry.put_key(KeyRecord(f"d{i}", "acct", created_at_ms=NOW))
+    revoked = KeyRecord("d0", "acct", created_at_ms=NOW, revoked_at_ms=NOW)
+    await registry.put_key(revoked)
+    await registry.put_key(KeyRecord("new", "acct", created_at_ms=NOW))
+    with pytest.raises(TooManyKeys):
+        await registry.put_key(dataclasses.replace(revoked, revoked_at_ms=0))
+    assert await registry.get_key("d0") == revoked
 
 
 async def test_an_account_update_reaches_every_key(registry: Registry) -> None:
@@ -196,6 +209,7 @@ async def test_keys_made_while_the_account_changes_all_end_with_the_newest_accou
         found = await registry.hot_state(f"d{i}")
         assert found is not None
         assert found[1].tier == "pro"
+    assert [r.digest for r in await registry.list_keys("acct")] == [f"d{i}" for i in range(4)]
 
 
 # -- Stripe events --------------------------------------------------------------------------

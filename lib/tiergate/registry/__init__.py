@@ -1,13 +1,19 @@
-"""The registry: the durable source of truth for keys, accounts and processed Stripe events."""
+"""The registry: the durable source of truth for keys, accounts and processed Stripe events.
+
+The rules (what "live" means, the live-key bound, event ordering) are written once, in
+`rules` and `base.RegistryBase`; each backend (`memory/`, `dynamo/`) supplies primitives.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from .records import Account, KeyRecord
+from .rules import MAX_LIVE_KEYS
 from .subscriptions import Applied, EventRecord, Outcome, SubscriptionUpdate, updated_account
 
 __all__ = [
+    "MAX_LIVE_KEYS",
     "Account",
     "Applied",
     "EventRecord",
@@ -17,10 +23,6 @@ __all__ = [
     "SubscriptionUpdate",
     "updated_account",
 ]
-
-# A key's account travels with it (one read per hot-state miss), so an account update
-# rewrites every live key of the account in the same transaction; this bounds how many.
-MAX_LIVE_KEYS = 50
 
 
 class Registry(Protocol):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Account", "KeyRecord"]
+__all__ = ["Account", "KeyRecord", "expired"]
+
+
+def expired(expires_at_ms: int, now_ms: int) -> bool:
+    """Whether a key with this expiry (0: never) has run out at `now_ms`."""
+    return bool(expires_at_ms) and now_ms >= expires_at_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +22,8 @@ class KeyRecord:
     expires_at_ms: int = 0  # 0: never; set on the old key when a key is rotated
 
     def usable(self, now_ms: int) -> bool:
-        return not self.revoked_at_ms and not (self.expires_at_ms and now_ms >= self.expires_at_ms)
+        """Live: not revoked, and not expired at `now_ms` (the registry's one meaning of it)."""
+        return not self.revoked_at_ms and not expired(self.expires_at_ms, now_ms)
 
 
 @dataclass(frozen=True, slots=True)

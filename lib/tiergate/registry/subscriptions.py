@@ -1,7 +1,7 @@
 """What a Stripe event changes in an account, as plain data, and the one rule that applies it.
 
-Both registries apply events through `updated_account`, so they cannot disagree on meaning;
-they differ only in how they make "record the event, apply it if newer" atomic.
+Every registry applies events through `updated_account` (by way of `base.RegistryBase`), so
+no two can disagree on meaning; a backend only makes "record the event, apply it" atomic.
 """
 
 from __future__ import annotations

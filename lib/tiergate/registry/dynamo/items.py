@@ -16,10 +16,12 @@ Attribute names are short because every key item carries its account's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from .records import Account, KeyRecord
-from .subscriptions import EventRecord
+from ..changes import StoredAccount
+from ..records import Account, KeyRecord
+from ..subscriptions import EventRecord
 
 __all__ = [
     "Item",
@@ -36,6 +38,7 @@ __all__ = [
     "key_item",
     "key_key",
     "live_keys_of",
+    "stored_from",
     "version_of",
 ]
 
@@ -83,7 +86,7 @@ def account_fields(account: Account) -> Item:
 
 
 def account_item(
-    account: Account, *, version: int, live_keys: dict[str, int], all_keys: set[str]
+    account: Account, *, version: int, live_keys: Mapping[str, int], all_keys: frozenset[str]
 ) -> Item:
     item = {**account_key(account.account_id), **account_fields(account), "v": _n(version)}
     item["ks"] = {"M": {digest: _n(expires) for digest, expires in live_keys.items()}}
@@ -109,12 +112,19 @@ def account_from(item: Item) -> Account:
     )
 
 
+def stored_from(item: Item) -> StoredAccount:
+    """The account item as the registry's rules read it: with its version and key sets."""
+    return StoredAccount(
+        account_from(item), version_of(item), live_keys_of(item), all_keys_of(item)
+    )
+
+
 def live_keys_of(item: Item) -> dict[str, int]:
     return {digest: _int(value) for digest, value in item.get("ks", {}).get("M", {}).items()}
 
 
-def all_keys_of(item: Item) -> set[str]:
-    return set(item["ka"]["SS"]) if "ka" in item else set()
+def all_keys_of(item: Item) -> frozenset[str]:
+    return frozenset(item["ka"]["SS"]) if "ka" in item else frozenset()
 
 
 def version_of(item: Item) -> int:
