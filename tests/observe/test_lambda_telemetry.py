@@ -111,6 +111,7 @@ def test_a_429_is_one_emf_line_and_its_logs_carry_the_request_id_and_no_key(
         "request_id": "Xb1=denied", "message": "GET /v1/hello 429", "method": "GET",
         "path": "/v1/hello", "route": None, "status": 429, "duration_ms": 0,
         "key_id": parsed.key_id, "account": "demo-free", "outcome": slug,
+        "function_request_id": "req-1",  # the Lambda context's
     }  # fmt: skip
     assert key not in out.text
     assert key[8:20] not in out.text  # nor any recognisable part of it

@@ -173,6 +173,7 @@ async def test_every_answer_carries_a_request_id_and_its_lines_carry_the_same(
     assert GENERATED.fullmatch(request_id)
     if response.headers["content-type"] == "application/problem+json":
         assert response.json()["request_id"] == request_id
+        assert int(response.headers["content-length"]) == len(response.content)
     lines = read_stdout(capsys).objects
     mine = [line for line in lines if line["request_id"] == request_id]
     assert mine, lines

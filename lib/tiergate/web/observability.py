@@ -9,13 +9,12 @@ the request is done.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..keys import parse_key
 from ..observe import EmfWriter, Observation, bind, configure_logging, count
@@ -24,6 +23,7 @@ from ..outcomes import Admitted, Denied
 from ..settings import Settings
 from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_FAIL_OPEN, REASON_KEY_IN_QUERY
 from .querykey import key_in_query, key_in_query_problem
+from .stamp import StampedReply
 
 __all__ = ["OUTCOME", "ObserveMiddleware", "observe"]
 
@@ -33,8 +33,6 @@ log = logging.getLogger("tiergate")
 access_log = logging.getLogger("tiergate.access")
 
 _REQUEST_ID = b"x-request-id"
-_PROBLEM_JSON = b"application/problem+json"
-_REWRITE_MAX = 64 * 1024  # larger problem bodies pass unchanged (none of tiergate's come close)
 _INTERNAL = {
     "type": "about:blank",
     "title": "Internal Server Error",
@@ -72,7 +70,7 @@ class ObserveMiddleware:
         # Made here, so that the gate's entry lands in this dict even if a middleware in
         # between copies the scope.
         state: dict[str, Any] = scope.setdefault("state", {})
-        reply = _Reply(send, observation.request_id, rewrite=scope["method"] != "HEAD")
+        reply = StampedReply(send, observation.request_id, rewrite=scope["method"] != "HEAD")
         refused = key_in_query(
             scope.get("query_string", b""),
             gated=self._gated(scope["path"]),
@@ -89,7 +87,8 @@ class ObserveMiddleware:
                 # Logged here, once, as JSON with the request id; not re-raised, or mangum and
                 # uvicorn would print the traceback again as plain text.
                 log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
-                if not reply.started:
+                if not reply.committed:
+                    reply.discard()  # a problem the app had begun, if any: ours replaces it
                     await reply.problem(_INTERNAL)
             finally:
                 outcome = state.get(OUTCOME)
@@ -151,6 +150,9 @@ def _access(
             "key_id": parsed.key_id if parsed else None,
             "account": getattr(verdict, "account_id", None) or None,
             "outcome": outcome_name,
+            # Lambda's own id for the invocation: its REPORT line (billed duration, memory)
+            # carries this one, not API Gateway's.
+            "function_request_id": getattr(scope.get("aws.context"), "aws_request_id", None),
         },
     )
 
@@ -163,75 +165,6 @@ def _outcome_name(outcome: object) -> str | None:
             return REASON_FAIL_OPEN
         return "replayed" if outcome.replayed else "admitted"
     return None
-
-
-class _Reply:
-    """The response on its way out: stamped with X-Request-Id, and a problem+json body with a
-    ``request_id`` member (RFC 9457 extension), so the id a customer quotes is in the body."""
-
-    def __init__(self, send: Send, request_id: str, *, rewrite: bool) -> None:
-        self._send = send
-        self._request_id = request_id
-        self._rewrite = rewrite
-        self.started = False
-        self.status = 500  # what the access log says if no response ever started
-        self._held: Message | None = None  # a problem's start, until its whole body is here
-        self._chunks: list[bytes] = []
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-            self.status = message["status"]
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
-            headers.append((_REQUEST_ID, self._request_id.encode("latin-1")))
-            message = {**message, "headers": headers}
-            if self._rewrite and _is_problem(headers):
-                self._held = message
-                return
-        elif message["type"] == "http.response.body" and self._held is not None:
-            self._chunks.append(message.get("body", b""))
-            body = b"".join(self._chunks)
-            if message.get("more_body", False):
-                if len(body) <= _REWRITE_MAX:
-                    return
-                await self._release(body, more=True)  # too large to rewrite: as it is
-                return
-            await self._release(_with_request_id(body, self._request_id), more=False)
-            return
-        await self._send(message)
-
-    async def problem(self, body: dict[str, Any]) -> None:
-        """Send a problem of our own (the key-in-query 401, the crash 500)."""
-        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers = [(b"content-type", _PROBLEM_JSON), (b"content-length", b"%d" % len(content))]
-        await self.send(
-            {"type": "http.response.start", "status": body["status"], "headers": headers}
-        )
-        await self.send({"type": "http.response.body", "body": content})
-
-    async def _release(self, body: bytes, *, more: bool) -> None:
-        held, self._held = self._held, None
-        assert held is not None
-        if not more:
-            headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
-            held = {**held, "headers": [*headers, (b"content-length", b"%d" % len(body))]}
-        await self._send(held)
-        await self._send({"type": "http.response.body", "body": body, "more_body": more})
-
-
-def _is_problem(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(k.lower() == b"content-type" and v.startswith(_PROBLEM_JSON) for k, v in headers)
-
-
-def _with_request_id(body: bytes, request_id: str) -> bytes:
-    try:
-        problem = json.loads(body)
-    except ValueError:
-        return body
-    if not isinstance(problem, dict) or "request_id" in problem:
-        return body
-    problem["request_id"] = request_id
-    return json.dumps(problem, ensure_ascii=False).encode("utf-8")
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
