@@ -13,12 +13,14 @@ import importlib
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import stripe
+from fastapi import FastAPI
 from pydantic import SecretStr
 
+from tiergate.billing.webhook import WebhookProcessor
 from tiergate.clock import FakeClock
 from tiergate.demo import create_demo_keys
 from tiergate.keys import parse_key
@@ -26,7 +28,8 @@ from tiergate.registry import Account
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.web.lambda_handler import lambda_handler
-from tiergate.web.webhooks import create_webhook_app
+from tiergate.web.observability import observe
+from tiergate.web.webhooks import create_webhook_app, webhook_router
 from tiergate.wiring import build_gate
 
 from ..deploy.test_lambda_handler import Context, http_api_event
@@ -304,3 +307,28 @@ def test_the_deployed_handler_reads_service_namespace_and_level_from_its_environ
     [access] = out.access()
     assert access["level"] == "INFO"
     assert access["status"] == 403
+
+
+class _Crashing:
+    async def handle(self, payload: bytes, signature: str | None) -> str:
+        raise RuntimeError("a bug in the webhook")
+
+
+def test_a_webhook_that_crashes_is_a_500_counted_as_failed(
+    capsys: pytest.CaptureFixture[str], loop: asyncio.AbstractEventLoop
+) -> None:
+    """Stripe retries a 500 like a 503: the alarm on failed deliveries must see it too."""
+    app = FastAPI()
+    app.include_router(webhook_router(cast(WebhookProcessor, _Crashing())))
+    observe(app, Settings(), service="webhook", prefix=None)
+    handler: Handler = lambda_handler(app)
+    capsys.readouterr()
+    response = handler(event("POST", "/webhooks/stripe", "crash-1", {}, b"{}"), Context())
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"])["request_id"] == "crash-1"
+    out = read_stdout(capsys)
+    assert [(doc["outcome"], doc["Webhook"], doc["service"]) for doc in out.emf] == [
+        ("failed", 1, "webhook")
+    ]
+    [error] = [line for line in out.logs if line["level"] == "ERROR"]
+    assert "a bug in the webhook" in error["exception"]

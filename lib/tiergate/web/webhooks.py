@@ -82,6 +82,9 @@ def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
                 "The event did not complete; Stripe's retry will apply it exactly once.",
                 retry_after_s=5,
             )
+        except Exception:
+            _outcome(OUTCOME_FAILED)  # a bug: the outermost middleware logs it and answers 500
+            raise
         _outcome(outcome)
         return JSONResponse({"received": True, "outcome": outcome})
 
