@@ -17,6 +17,10 @@ from .telemetry import NAMESPACE
 __all__ = ["Settings"]
 
 
+# Lambda's level names (its advanced logging controls) in Python's spelling.
+_LAMBDA_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
+
+
 def _plain(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
 
@@ -96,6 +100,7 @@ class Settings(BaseSettings):
             *_plain("TIERGATE_LOG_LEVEL").choices,
             *_plain("POWERTOOLS_LOG_LEVEL").choices,
             *_plain("LOG_LEVEL").choices,
+            *_plain("AWS_LAMBDA_LOG_LEVEL").choices,  # Lambda's application log level
         ),
         description="the tiergate logger's level (INFO: one access line per request)",
     )
@@ -108,7 +113,10 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_any_case(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        level = value.upper()
+        return _LAMBDA_LEVELS.get(level, level)
 
     @model_validator(mode="after")
     def _complete(self) -> Settings:

@@ -24,6 +24,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_", "POWERTOOLS_")) or name in (
             "LOG_LEVEL",
+            "AWS_LAMBDA_LOG_LEVEL",
             "AWS_ENDPOINT_URL_DYNAMODB",
         ):
             monkeypatch.delenv(name)

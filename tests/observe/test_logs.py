@@ -46,7 +46,7 @@ def test_a_line_has_the_requests_fields_and_the_records_extras() -> None:
     timestamp = line.pop("timestamp")
     assert timestamp.endswith("+00:00")
     assert line == {
-        "level": "WARNING",
+        "level": "WARN",  # Lambda's word, which its log-level filter knows
         "service": "webhook",  # the request's, over the formatter's default
         "logger": "tiergate",
         "request_id": "r-9",
@@ -102,3 +102,35 @@ def test_log_json_false_leaves_the_logger_to_the_host(pristine: logging.Logger) 
     install(FastAPI(), settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
     assert pristine.handlers == []
     assert pristine.propagate is True
+
+
+@pytest.mark.parametrize(
+    ("environment", "level"),
+    [
+        pytest.param({}, "INFO", id="default"),
+        pytest.param({"LOG_LEVEL": "debug"}, "DEBUG", id="LOG_LEVEL"),
+        pytest.param({"AWS_LAMBDA_LOG_LEVEL": "WARN"}, "WARNING", id="lambda-warn"),
+        pytest.param({"AWS_LAMBDA_LOG_LEVEL": "FATAL"}, "CRITICAL", id="lambda-fatal"),
+        pytest.param(
+            {"AWS_LAMBDA_LOG_LEVEL": "WARN", "POWERTOOLS_LOG_LEVEL": "INFO"}, "INFO",
+            id="powertools-first",
+        ),
+        pytest.param(
+            {"TIERGATE_LOG_LEVEL": "ERROR", "LOG_LEVEL": "INFO"}, "ERROR", id="tiergate-first"
+        ),
+    ],
+)  # fmt: skip
+def test_the_level_comes_from_the_environment_in_python_or_lambda_words(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], level: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().log_level == level
+
+
+def test_an_unknown_level_stops_start_up_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "verbose")
+    with pytest.raises(ValueError, match=r"LOG_LEVEL[\s\S]*VERBOSE"):
+        Settings()

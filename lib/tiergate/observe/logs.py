@@ -26,6 +26,10 @@ LOGGER = "tiergate"
 # Anything shaped like one of our keys, valid or not (a mistyped key is still a leaked key).
 # The replacement names the key by its key_id, the way every other line does.
 _KEY = re.compile(r"tg_(?:live|test)_[0-9A-Za-z]{16,}")
+# Lambda filters JSON lines by their "level" (advanced logging controls) in its own words:
+# TRACE DEBUG INFO WARN ERROR FATAL. Another word counts as INFO, so a WARNING line would be
+# dropped by a function set to WARN.
+_LAMBDA_LEVEL = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 # A LogRecord's own attributes; anything else on a record came from `extra=` and is a field.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -55,7 +59,7 @@ class JsonFormatter(logging.Formatter):
             "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
                 timespec="milliseconds"
             ),
-            "level": record.levelname,
+            "level": _LAMBDA_LEVEL.get(record.levelname, record.levelname),
             "service": observation.service if observation else self.service,
             "logger": record.name,
             "request_id": observation.request_id if observation else None,
