@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
+from .telemetry import NAMESPACE
 
 __all__ = ["Settings"]
+
+
+# Lambda's level names (its advanced logging controls) in Python's spelling.
+_LAMBDA_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
 def _plain(name: str) -> AliasChoices:
@@ -75,6 +80,43 @@ class Settings(BaseSettings):
     aws_endpoint_url_dynamodb: str | None = Field(
         default=None, validation_alias=_plain("AWS_ENDPOINT_URL_DYNAMODB")
     )
+
+    # Observability, under the names AWS Lambda Powertools reads, so a function's settings
+    # mean the same to both.
+    service: str | None = Field(
+        default=None,
+        validation_alias=_plain("POWERTOOLS_SERVICE_NAME"),
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="the service dimension and log field; default api (webhook for its app)",
+    )
+    metrics_namespace: str = Field(
+        default=NAMESPACE,
+        validation_alias=_plain("POWERTOOLS_METRICS_NAMESPACE"),
+        pattern=r"^[A-Za-z0-9 ._/#:-]{1,255}$",  # what CloudWatch allows in a namespace
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO",
+        validation_alias=AliasChoices(
+            *_plain("TIERGATE_LOG_LEVEL").choices,
+            *_plain("POWERTOOLS_LOG_LEVEL").choices,
+            *_plain("LOG_LEVEL").choices,
+            *_plain("AWS_LAMBDA_LOG_LEVEL").choices,  # Lambda's application log level
+        ),
+        description="the tiergate logger's level (INFO: one access line per request)",
+    )
+    log_json: bool = Field(
+        default=True,
+        description="JSON lines on stdout from the tiergate logger; false leaves it to the"
+        " host's logging configuration",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        level = value.upper()
+        return _LAMBDA_LEVELS.get(level, level)
 
     @model_validator(mode="after")
     def _complete(self) -> Settings:

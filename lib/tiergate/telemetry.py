@@ -14,6 +14,14 @@ __all__ = [
     "DIM_REASON",
     "DIM_SERVICE",
     "NAMESPACE",
+    "OUTCOME_BAD_REQUEST",
+    "OUTCOME_FAILED",
+    "OUTCOME_INVALID_SIGNATURE",
+    "OUTCOME_NOT_CONFIGURED",
+    "REASON_FAIL_OPEN",
+    "REASON_KEY_IN_QUERY",
+    "REASON_REFUND_FAILED",
+    "REASON_STALE_REGISTRY",
     "SERVICE_API",
     "SERVICE_WEBHOOK",
     "WEBHOOK",
@@ -32,9 +40,20 @@ DENIED = "Denied"
 # uncounted, Redis down), stale-registry (the last loaded copy stood in for DynamoDB),
 # refund-failed (a non-billable answer whose refund did not reach Redis).
 DEGRADED = "Degraded"
+REASON_FAIL_OPEN = "fail-open"
+REASON_STALE_REGISTRY = "stale-registry"
+REASON_REFUND_FAILED = "refund-failed"
+# The one denial the web layer makes before the gate: an API key in the query string.
+REASON_KEY_IN_QUERY = "key-in-query"
 
 DIM_OUTCOME = "outcome"
 # One Stripe webhook delivery; outcome: what the registry made of it (applied, duplicate,
 # stale, recorded), or invalid-signature, bad-request (too large, not JSON), failed (answered
 # 5xx, so Stripe retries), not-configured.
 WEBHOOK = "Webhook"
+# The outcomes the web layer names; the registry's (applied, duplicate, stale, recorded) are
+# the webhook processor's own words.
+OUTCOME_INVALID_SIGNATURE = "invalid-signature"
+OUTCOME_BAD_REQUEST = "bad-request"
+OUTCOME_FAILED = "failed"
+OUTCOME_NOT_CONFIGURED = "not-configured"

@@ -8,9 +8,11 @@ from starlette.routing import BaseRoute
 
 from ..gate import Gate
 from ..settings import Settings
+from ..telemetry import SERVICE_API
 from ..wiring import build_gate, build_stripe, webhook_processor
 from .billing import billing_router
 from .middleware import GateMiddleware
+from .observability import observe
 from .openapi import declare_api_key
 from .requirements import all_routes, requirement_of, requires
 from .service import health_router, usage_router, warmup_router
@@ -40,6 +42,7 @@ def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None
         GateMiddleware, gate=gate, router=app.router, prefix=settings.prefix, warmup_secret=warmup
     )
     declare_api_key(app, settings.prefix)
+    observe(app, settings, service=SERVICE_API, prefix=settings.prefix)  # last: outermost
     app.state.tiergate = gate
     return gate
 

@@ -55,6 +55,7 @@ class GateMiddleware:
             requirement_of(route),
             _text(headers.get(b"idempotency-key")) or "",
         )
+        scope.setdefault("state", {})["tiergate.outcome"] = outcome
         if isinstance(outcome, Denied):
             await _send_denial(send, outcome)
             return

@@ -13,8 +13,18 @@ from ..billing.signature import InvalidSignature
 from ..billing.webhook import WebhookProcessor
 from ..errors import StoreUnavailable, StripeUnavailable
 from ..gate import Gate
+from ..observe import metrics
 from ..settings import Settings
+from ..telemetry import (
+    DIM_OUTCOME,
+    OUTCOME_FAILED,
+    OUTCOME_INVALID_SIGNATURE,
+    OUTCOME_NOT_CONFIGURED,
+    SERVICE_WEBHOOK,
+    WEBHOOK,
+)
 from ..wiring import build_gate, build_stripe, webhook_processor
+from .observability import observe
 from .problems import problem
 from .service import health_router
 
@@ -35,6 +45,7 @@ def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
     async def stripe_webhook(request: Request) -> Response:
         nonlocal unconfigured_logged
         if processor is None:
+            _outcome(OUTCOME_NOT_CONFIGURED)
             if not unconfigured_logged:
                 log.error("a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set")
                 unconfigured_logged = True
@@ -49,15 +60,18 @@ def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
         try:
             outcome = await processor.handle(payload, request.headers.get("stripe-signature"))
         except InvalidSignature as exc:
+            _outcome(OUTCOME_INVALID_SIGNATURE)
             log.warning("rejected a webhook: %s", exc)
             return problem(400, "invalid-signature", "Invalid webhook signature", str(exc))
         except UnknownPrice as exc:
             # Not recorded: once the operator adds the price, Stripe's retry applies it.
+            _outcome(OUTCOME_FAILED)
             log.error("cannot apply a Stripe event: %s", exc)
             return problem(
                 503, "tier-not-configured", "Tier not configured", str(exc), retry_after_s=60
             )
         except (StoreUnavailable, StripeUnavailable) as exc:
+            _outcome(OUTCOME_FAILED)
             log.warning("webhook not applied, Stripe will retry: %s", exc)
             return problem(
                 503,
@@ -68,9 +82,18 @@ def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
                 "The event did not complete; Stripe's retry will apply it exactly once.",
                 retry_after_s=5,
             )
+        except Exception:
+            _outcome(OUTCOME_FAILED)  # a bug: the outermost middleware logs it and answers 500
+            raise
+        _outcome(outcome)
         return JSONResponse({"received": True, "outcome": outcome})
 
     return router
+
+
+def _outcome(outcome: str) -> None:
+    """Count the delivery's outcome (telemetry.WEBHOOK), flushed with the request's metrics."""
+    metrics.count(WEBHOOK, DIM_OUTCOME, outcome)
 
 
 def create_webhook_app(settings: Settings | None = None, *, gate: Gate | None = None) -> FastAPI:
@@ -80,5 +103,6 @@ def create_webhook_app(settings: Settings | None = None, *, gate: Gate | None = 
     app = FastAPI(title="tiergate webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(health_router)
     app.include_router(webhook_router(webhook_processor(settings, gate, build_stripe(settings))))
+    observe(app, settings, service=SERVICE_WEBHOOK, prefix=None)  # last: outermost
     app.state.tiergate = gate
     return app

@@ -1,0 +1,25 @@
+"""Observability without a web framework: one request's context (its id, its service, the
+metrics it counted), JSON log lines that carry it, and CloudWatch EMF metric lines.
+
+The web layer binds a context per request (tiergate.web.observability); the rest of tiergate
+only calls ``metrics.count`` and logs to the ``tiergate`` logger, and never imports FastAPI.
+"""
+
+from __future__ import annotations
+
+from .context import Observation, bind, current
+from .logs import JsonFormatter, configure_logging
+from .metrics import EmfWriter, count
+from .requestid import accept_request_id, new_request_id
+
+__all__ = [
+    "EmfWriter",
+    "JsonFormatter",
+    "Observation",
+    "accept_request_id",
+    "bind",
+    "configure_logging",
+    "count",
+    "current",
+    "new_request_id",
+]

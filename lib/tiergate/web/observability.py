@@ -1,0 +1,174 @@
+"""The outermost middleware: every request gets an id, one access log line and its metrics.
+
+It wraps everything install() adds, so that every answer carries ``X-Request-Id`` (the gate's
+denials, 404s, webhooks, a crash turned into a 500) and every line logged while serving the
+request carries the same id. After the app ran it reads what the gate decided
+(``scope["state"]["tiergate.outcome"]``) and counts it; the counts go out as EMF once, when
+the request is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..keys import parse_key
+from ..observe import EmfWriter, Observation, bind, configure_logging, count
+from ..observe.requestid import accept_request_id, new_request_id
+from ..outcomes import Admitted, Denied
+from ..settings import Settings
+from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_FAIL_OPEN, REASON_KEY_IN_QUERY
+from .querykey import key_in_query, key_in_query_problem
+from .stamp import StampedReply
+
+__all__ = ["OUTCOME", "ObserveMiddleware", "observe"]
+
+OUTCOME = "tiergate.outcome"  # the scope["state"] entry the gate middleware sets
+
+log = logging.getLogger("tiergate")
+access_log = logging.getLogger("tiergate.access")
+
+_REQUEST_ID = b"x-request-id"
+_INTERNAL = {
+    "type": "about:blank",
+    "title": "Internal Server Error",
+    "status": 500,
+    "detail": "The server failed while answering; the failure is logged under this request id.",
+}
+
+
+def observe(app: FastAPI, settings: Settings, *, service: str, prefix: str | None) -> None:
+    """Log as JSON and add the middleware to `app`. Call it after every other
+    ``add_middleware``: Starlette makes the last one added the outermost."""
+    service = settings.service or service
+    if settings.log_json:
+        configure_logging(service, settings.log_level)
+    writer = EmfWriter(settings.metrics_namespace)
+    app.add_middleware(ObserveMiddleware, service=service, writer=writer, prefix=prefix)
+
+
+class ObserveMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, service: str, writer: EmfWriter, prefix: str | None
+    ) -> None:
+        self.app = app
+        self._service = service
+        self._writer = writer
+        self._prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = _headers(scope)
+        observation = Observation(_request_id(scope, headers), self._service)
+        # Made here, so that the gate's entry lands in this dict even if a middleware in
+        # between copies the scope.
+        state: dict[str, Any] = scope.setdefault("state", {})
+        reply = StampedReply(send, observation.request_id, rewrite=scope["method"] != "HEAD")
+        refused = key_in_query(
+            scope.get("query_string", b""),
+            gated=self._gated(scope["path"]),
+            has_header=b"x-api-key" in headers,
+        )
+        with bind(observation):
+            try:
+                if refused:
+                    count(DENIED, DIM_REASON, REASON_KEY_IN_QUERY)
+                    await reply.problem(key_in_query_problem())
+                else:
+                    await self.app(scope, receive, reply.send)
+            except Exception:
+                # Logged here, once, as JSON with the request id; not re-raised, or mangum and
+                # uvicorn would print the traceback again as plain text.
+                log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
+                if not reply.committed:
+                    reply.discard()  # a problem the app had begun, if any: ours replaces it
+                    await reply.problem(_INTERNAL)
+            finally:
+                outcome = state.get(OUTCOME)
+                _count(outcome)
+                name = REASON_KEY_IN_QUERY if refused else _outcome_name(outcome)
+                _access(scope, headers, outcome, name, reply.status, started)
+                self._writer.flush(observation)
+
+    def _gated(self, path: str) -> bool:
+        prefix = self._prefix
+        return prefix is not None and (path == prefix or path.startswith(prefix + "/"))
+
+
+def _request_id(scope: Scope, headers: dict[bytes, bytes]) -> str:
+    """API Gateway's id on Lambda (it is in API Gateway's own access log too), else a safe
+    one the caller sent, else a new one."""
+    event = scope.get("aws.event")
+    if isinstance(event, dict):
+        context = event.get("requestContext")
+        if isinstance(context, dict):
+            found = accept_request_id(context.get("requestId"))
+            if found:
+                return found
+    return accept_request_id(headers.get(_REQUEST_ID)) or new_request_id()
+
+
+def _count(outcome: object) -> None:
+    if isinstance(outcome, Denied):
+        count(DENIED, DIM_REASON, outcome.slug)
+    elif isinstance(outcome, Admitted) and outcome.degraded:
+        count(DEGRADED, DIM_REASON, REASON_FAIL_OPEN)
+
+
+def _access(
+    scope: Scope,
+    headers: dict[bytes, bytes],
+    outcome: object,
+    outcome_name: str | None,
+    status: int,
+    started: float,
+) -> None:
+    """The request's one access line. Never the query string (it may hold a key) nor the key:
+    the key appears as its key_id."""
+    route = getattr(scope.get("route"), "path", None)  # the template, e.g. /v1/items/{id}
+    raw_key = headers.get(b"x-api-key")
+    parsed = parse_key(raw_key.decode("latin-1")) if raw_key else None
+    verdict = getattr(outcome, "verdict", None)
+    access_log.info(
+        "%s %s %d",
+        scope["method"],
+        route or scope["path"],
+        status,
+        extra={
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "key_id": parsed.key_id if parsed else None,
+            "account": getattr(verdict, "account_id", None) or None,
+            "outcome": outcome_name,
+            # Lambda's own id for the invocation: its REPORT line (billed duration, memory)
+            # carries this one, not API Gateway's.
+            "function_request_id": getattr(scope.get("aws.context"), "aws_request_id", None),
+        },
+    )
+
+
+def _outcome_name(outcome: object) -> str | None:
+    if isinstance(outcome, Denied):
+        return outcome.slug
+    if isinstance(outcome, Admitted):
+        if outcome.degraded:
+            return REASON_FAIL_OPEN
+        return "replayed" if outcome.replayed else "admitted"
+    return None
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        found.setdefault(name, value)  # the first of repeated headers wins, as in the gate
+    return found

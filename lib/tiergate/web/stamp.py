@@ -1,0 +1,89 @@
+"""A response on its way out, stamped with the request's id: the ``X-Request-Id`` header on
+every answer, and a ``request_id`` member (an RFC 9457 extension) in every problem+json body,
+so that the id a customer quotes in a support request is the one in the logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import Message, Send
+
+__all__ = ["StampedReply"]
+
+_REQUEST_ID = b"x-request-id"
+_PROBLEM_JSON = b"application/problem+json"
+_REWRITE_MAX = 64 * 1024  # larger problem bodies pass unchanged (none of tiergate's come close)
+
+
+class StampedReply:
+    """Wraps the ASGI `send` of one request. A problem's start is held until its body is
+    complete, so the body can gain its member and the Content-Length its new size."""
+
+    def __init__(self, send: Send, request_id: str, *, rewrite: bool) -> None:
+        self._send = send
+        self._request_id = request_id
+        self._rewrite = rewrite
+        self.committed = False  # a response start has gone to the server: no turning back
+        self.status = 500  # what the access log says if no response ever started
+        self._held: Message | None = None  # a problem's start, until its whole body is here
+        self._chunks: list[bytes] = []
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
+            headers.append((_REQUEST_ID, self._request_id.encode("latin-1")))
+            message = {**message, "headers": headers}
+            if self._rewrite and _is_problem(headers):
+                self._held = message
+                return
+            self.committed = True
+        elif message["type"] == "http.response.body" and self._held is not None:
+            self._chunks.append(message.get("body", b""))
+            body = b"".join(self._chunks)
+            if message.get("more_body", False):
+                if len(body) <= _REWRITE_MAX:
+                    return
+                await self._release(body, more=True)  # too large to rewrite: as it is
+                return
+            await self._release(_with_request_id(body, self._request_id), more=False)
+            return
+        await self._send(message)
+
+    async def problem(self, body: dict[str, Any]) -> None:
+        """Send a problem of our own (the key-in-query 401, the crash 500)."""
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = [(b"content-type", _PROBLEM_JSON), (b"content-length", b"%d" % len(content))]
+        await self.send(
+            {"type": "http.response.start", "status": body["status"], "headers": headers}
+        )
+        await self.send({"type": "http.response.body", "body": content})
+
+    def discard(self) -> None:
+        self._held, self._chunks = None, []
+
+    async def _release(self, body: bytes, *, more: bool) -> None:
+        held, self._held, self._chunks = self._held, None, []
+        assert held is not None
+        self.committed = True
+        if not more:
+            headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
+            held = {**held, "headers": [*headers, (b"content-length", b"%d" % len(body))]}
+        await self._send(held)
+        await self._send({"type": "http.response.body", "body": body, "more_body": more})
+
+
+def _is_problem(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and v.startswith(_PROBLEM_JSON) for k, v in headers)
+
+
+def _with_request_id(body: bytes, request_id: str) -> bytes:
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(problem, dict) or "request_id" in problem:
+        return body
+    problem["request_id"] = request_id
+    return json.dumps(problem, ensure_ascii=False).encode("utf-8")
