@@ -14,14 +14,11 @@ from .packaged import Packaged
 # The one dimension each metric carries beside `service` (telemetry.py's docstring).
 BESIDE_SERVICE = {t.DENIED: t.DIM_REASON, t.DEGRADED: t.DIM_REASON, t.WEBHOOK: t.DIM_OUTCOME}
 
-# The reason and outcome values, which telemetry.py names only in its comments so far. The
-# last four are spelt as the emitting code's constants will be (tiergate.telemetry's
-# REASON_*, OUTCOME_*): imports from there once it has them. The denial reasons are the
-# gate's problem slugs.
+# The denial reasons are the gate's problem slugs.
 BURST, QUOTA, LIMITER_UNAVAILABLE = "burst-exceeded", "quota-exhausted", "limiter-unavailable"
-REASON_FAIL_OPEN = "fail-open"
-OUTCOME_FAILED, OUTCOME_NOT_CONFIGURED = "failed", "not-configured"
-OUTCOME_INVALID_SIGNATURE = "invalid-signature"
+REASON_FAIL_OPEN = t.REASON_FAIL_OPEN
+OUTCOME_FAILED, OUTCOME_NOT_CONFIGURED = t.OUTCOME_FAILED, t.OUTCOME_NOT_CONFIGURED
+OUTCOME_INVALID_SIGNATURE = t.OUTCOME_INVALID_SIGNATURE
 
 Watched = tuple[str, str, str]  # (metric, service, reason or outcome)
 
