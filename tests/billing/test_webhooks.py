@@ -170,7 +170,7 @@ async def test_a_registry_failure_answers_503_and_the_retry_applies_once(
     evt = upgrade()
     response = await deliver(billing, evt)
     assert response.status_code == 503
-    assert response.json()["type"] == "urn:tiergate:problem:store-unavailable"
+    assert response.json()["type"] == "urn:tiergate:problem:event-not-applied"
     assert await tier_and_status(billing) == ("free", "active")
     assert (await billing.get("/v1/pro/hello", key)).status_code == 403
     assert outcome(await deliver(billing, evt)) == "applied"
