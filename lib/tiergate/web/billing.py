@@ -46,7 +46,9 @@ _CHECKOUT_ANSWERS = problem_responses(
     "billing-not-configured",
     *_UNAVAILABLE,
 )
-_PORTAL_ANSWERS = problem_responses("no-billing-account", "billing-not-configured", *_UNAVAILABLE)
+_PORTAL_ANSWERS = problem_responses(
+    "no-billing-account", "payload-too-large", "billing-not-configured", *_UNAVAILABLE
+)
 
 
 def billing_router(prefix: str, gate: Gate, stripe: StripeApi | None, return_url: str) -> APIRouter:
@@ -124,11 +126,9 @@ def _for_sale(names: list[str]) -> type[CheckoutRequest]:
     def add_enum(schema: dict[str, Any]) -> None:
         schema["properties"]["tier"]["enum"] = list(names)
 
-    class ForSale(CheckoutRequest):
-        model_config = ConfigDict(title="CheckoutRequest", json_schema_extra=add_enum)
-
-    ForSale.__name__ = ForSale.__qualname__ = "CheckoutRequest"
-    return ForSale
+    # Named as the base, so that the document's schema is called CheckoutRequest.
+    config = ConfigDict(json_schema_extra=add_enum)
+    return type("CheckoutRequest", (CheckoutRequest,), {"model_config": config})
 
 
 def _unavailable(exc: Exception) -> Response:
