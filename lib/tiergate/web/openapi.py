@@ -105,7 +105,9 @@ def _gate(
     gate_answers: dict[int | str, dict[str, Any]],
 ) -> None:
     operation.setdefault("security", [{SCHEME: []}])
-    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+    parameters = operation.setdefault("parameters", [])
+    if not any(p.get("name", "").lower() == "idempotency-key" for p in parameters):
+        parameters.append(IDEMPOTENCY_KEY)
     for status, response in responses.items():
         if status.startswith("2"):
             response.setdefault("headers", {}).update(LIMIT_HEADERS)

@@ -106,7 +106,8 @@ async def send_denial(send: Send, denied: Denied) -> None:
 def problem(slug: str, /, **context: Any) -> Response:
     """A route's own problem (billing, webhooks) with the facts its detail names."""
     status, headers, body = render(Denied(slug, context=context))
-    return Response(body, status, headers=dict(headers[1:]), media_type=PROBLEM_JSON)
+    extra = {name: value for name, value in headers if name != "Content-Type"}
+    return Response(body, status, headers=extra, media_type=PROBLEM_JSON)
 
 
 def blank_problem(
