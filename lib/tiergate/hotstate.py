@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .registry.records import Account, KeyRecord
-from .tiers import Tiers
+from .tiers import Tiers, check_limits
 
 __all__ = [
     "SUSPENDED_STATUSES",
@@ -62,6 +62,9 @@ def key_state(record: KeyRecord) -> KeyState:
 
 def account_state(account: Account, tiers: Tiers, past_due_grace_ms: int) -> AccountState:
     tier = tiers.require(account.tier)
+    limit = tier.limit if account.limit_override is None else account.limit_override
+    burst = tier.burst if account.burst_override is None else account.burst_override
+    check_limits(f"account {account.account_id!r}'s overrides", limit=limit, burst=burst)
     suspend_at = 0
     if account.status == "past_due" and account.past_due_since_ms:
         suspend_at = account.past_due_since_ms + past_due_grace_ms
@@ -70,8 +73,8 @@ def account_state(account: Account, tiers: Tiers, past_due_grace_ms: int) -> Acc
         tier=tier.name,
         rank=tier.rank,
         status=account.status,
-        limit=tier.limit if account.limit_override is None else account.limit_override,
-        burst=tier.burst if account.burst_override is None else account.burst_override,
+        limit=limit,
+        burst=burst,
         period_start_ms=account.period_start_ms,
         period_end_ms=account.period_end_ms,
         suspend_at_ms=suspend_at,

@@ -1,20 +1,18 @@
-"""What the gate answers: admitted, or denied with a problem (RFC 9457) that says why."""
+"""What the gate answers: admitted, or denied for a reason (a slug) with the facts behind it.
+
+How a denial reads over HTTP (status, title, wording, Retry-After) is the web layer's one
+table, ``web/answers.py``; the core says only what happened and why.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from .decision import Code, Verdict
-from .ratelimit import retry_after_s
-
-if TYPE_CHECKING:
-    from .gate import Requirement
 
 __all__ = ["Admitted", "Denied", "denial"]
-
-PROBLEM_TYPE = "urn:tiergate:problem:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,83 +34,36 @@ class Admitted:
 
 @dataclass(frozen=True, slots=True)
 class Denied:
-    status: int
-    slug: str
-    title: str
-    detail: str
-    retry_after_s: int | None = None
-    verdict: Verdict | None = None
-    now_ms: int = 0
-    extensions: dict[str, Any] = field(default_factory=dict)
+    """A refusal: its reason and the facts a caller needs to act on it."""
 
-    def problem(self) -> dict[str, Any]:
-        return {
-            "type": PROBLEM_TYPE + self.slug,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            **self.extensions,
-        }
+    slug: str  # the reason, e.g. "quota-exhausted"; web/answers.py has a row for each
+    verdict: Verdict | None = None  # the limiter's answer, when it gave one
+    now_ms: int = 0
+    context: Mapping[str, object] = field(default_factory=dict)  # e.g. required_tier="pro"
+
+
+class _Need(Protocol):
+    """What a route asks for (gate.Requirement), as far as a denial reports it."""
+
+    @property
+    def tier(self) -> str | None: ...
+
+    @property
+    def feature(self) -> str | None: ...
 
 
 def denial(
     slug: str,
     *,
     verdict: Verdict | None = None,
-    need: Requirement | None = None,
+    need: _Need | None = None,
     now_ms: int = 0,
     **context: str,
 ) -> Denied:
-    v = verdict or Verdict(Code.UNKNOWN_KEY)
-    retry = retry_after_s(v.retry_after_ms) if v.retry_after_ms else None
-    extensions: dict[str, Any] = {}
-    if slug == "missing-key":
-        status, title, detail = 401, "Missing API key", "Send your API key in the X-API-Key header."
-    elif slug == "invalid-key":
-        status, title = 401, "Invalid API key"
-        detail = "The X-API-Key header does not hold a valid API key; check it was copied whole."
-    elif slug == "wrong-environment":
-        status, title = 401, "Wrong key environment"
-        detail = (
-            f"This is a {context['env']} key; this deployment accepts {context['expected']} keys."
-        )
-    elif slug == "invalid-idempotency-key":
-        status, title = 400, "Invalid Idempotency-Key"
-        detail = "Idempotency-Key must be 1 to 255 printable ASCII characters."
-    elif slug == "revoked-key":
-        status, title = 403, "API key revoked"
-        detail = "This API key was revoked, or has expired after a rotation; use a current key."
-    elif slug == "billing-suspended":
-        status, title = 402, "Payment required"
-        detail = (
-            f"Access is suspended: the subscription is {v.status.replace('_', ' ')}."
-            " Update the payment method to restore it."
-        )
-        extensions = {"subscription_status": v.status}
-    elif slug == "tier-too-low":
-        required = need.tier if need else ""
-        status, title = 403, "Tier too low"
-        detail = f"This route needs the {required} tier or above; this key's tier is {v.tier}."
-        extensions = {"tier": v.tier, "required_tier": required}
-    elif slug == "feature-not-in-tier":
-        feature = need.feature if need else ""
-        status, title = 403, "Feature not in tier"
-        detail = f"This route needs the {feature!r} feature, which the {v.tier} tier lacks."
-        extensions = {"tier": v.tier, "required_feature": feature}
-    elif slug == "burst-exceeded":
-        status, title = 429, "Too many requests"
-        detail = f"The {v.tier} tier allows {v.burst} requests per second; retry in {retry} s."
-    elif slug == "quota-exhausted":
-        resets = datetime.fromtimestamp(v.period_end_ms / 1000, tz=UTC).isoformat()
-        status, title = 429, "Quota exhausted"
-        detail = f"The quota of {v.limit} for this billing period is used up; it resets {resets}."
-        extensions = {"limit": v.limit, "used": v.used, "resets_at": resets}
-    elif slug == "tier-not-configured":
-        status, title = 503, "Tier not configured"
-        detail = "This key's account is on a tier this deployment does not define; contact support."
-    elif slug == "limiter-unavailable":
-        status, title, retry = 503, "Limiter unavailable", 1
-        detail = "The rate limiter could not be reached; retry shortly."
-    else:  # pragma: no cover - every slug the gate uses is listed above
-        raise ValueError(f"unknown denial {slug!r}")
-    return Denied(status, slug, title, detail, retry, verdict, now_ms, extensions)
+    """A denial for `slug`; `need` adds what the route required (required_tier, ...)."""
+    facts = dict(context)
+    if need is not None and need.tier:
+        facts.setdefault("required_tier", need.tier)
+    if need is not None and need.feature:
+        facts.setdefault("required_feature", need.feature)
+    return Denied(slug, verdict, now_ms, facts)

@@ -23,11 +23,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import TierConfigError
 
-__all__ = ["ManyTiersWarning", "Tier", "Tiers", "load_tiers"]
+__all__ = [
+    "MAX_BURST",
+    "MAX_LIMIT",
+    "MAX_PRICE",
+    "ManyTiersWarning",
+    "Tier",
+    "Tiers",
+    "check_limits",
+    "load_tiers",
+]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _FEATURE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _ADVISED_MAX_TIERS = 4
+# GCRA spaces a tier's requests 1,000,000 // burst microseconds apart: past a million per
+# second that is 0 and the limiter cannot count.
+MAX_BURST = 1_000_000
+# A month's quota at a million requests per second is 2.6e12; counts stay exact integers in
+# Redis's Lua (doubles, exact to 2**53) far beyond it.
+MAX_LIMIT = 10**13
+MAX_PRICE = 1_000_000  # dollars per month: a typo guard, not a business rule
 
 
 class ManyTiersWarning(UserWarning):
@@ -38,10 +54,12 @@ class _TierSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     limit: int = Field(
-        ge=0, strict=True, description="billable requests per billing period (month)"
+        ge=0, le=MAX_LIMIT, strict=True, description="billable requests per billing period (month)"
     )
-    price: float = Field(ge=0, strict=True, description="dollars per month")
-    burst: int = Field(ge=1, strict=True, description="requests per second")
+    price: float = Field(
+        ge=0, le=MAX_PRICE, strict=True, allow_inf_nan=False, description="dollars per month"
+    )
+    burst: int = Field(ge=1, le=MAX_BURST, strict=True, description="requests per second")
     on_error: Literal["deny", "allow"] = Field(
         default="deny", description="when the limiter is unreachable: 503, or let requests in"
     )
@@ -159,6 +177,15 @@ def _tier(origin: str, rank: int, name: str, spec: Any) -> Tier:
         features=frozenset(parsed.features),
         stripe_price=parsed.stripe_price,
     )
+
+
+def check_limits(where: str, *, limit: int, burst: int) -> None:
+    """TierConfigError naming `where` unless limit and burst are ones the limiter can enforce
+    (the same bounds as a tier's; for an account's overrides)."""
+    if not 0 <= limit <= MAX_LIMIT:
+        raise TierConfigError(f"{where}: limit {limit} is outside 0..{MAX_LIMIT:,}")
+    if not 1 <= burst <= MAX_BURST:
+        raise TierConfigError(f"{where}: burst {burst} is outside 1..{MAX_BURST:,}")
 
 
 class _DuplicateKey(ValueError):

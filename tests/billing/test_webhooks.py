@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 from typing import Any
@@ -170,7 +171,7 @@ async def test_a_registry_failure_answers_503_and_the_retry_applies_once(
     evt = upgrade()
     response = await deliver(billing, evt)
     assert response.status_code == 503
-    assert response.json()["type"] == "urn:tiergate:problem:store-unavailable"
+    assert response.json()["type"] == "urn:tiergate:problem:event-not-applied"
     assert await tier_and_status(billing) == ("free", "active")
     assert (await billing.get("/v1/pro/hello", key)).status_code == 403
     assert outcome(await deliver(billing, evt)) == "applied"
@@ -302,3 +303,19 @@ async def test_the_webhook_deploys_alone(billing: Billing, stripe_url: str) -> N
         assert json.loads(response.content) == {"received": True, "outcome": "applied"}
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/v1/hello")).status_code == 404  # no API routes here
+
+
+async def test_an_account_whose_overrides_cannot_be_enforced_answers_503_until_fixed(
+    billing: Billing,
+) -> None:
+    key = await billing.account()
+    account = await billing.gate.registry.get_account("acme")
+    assert account is not None
+    await billing.gate.registry.put_account(dataclasses.replace(account, burst_override=0))
+    response = await deliver(billing, upgrade())
+    assert response.status_code == 503
+    assert response.json()["type"] == "urn:tiergate:problem:tier-not-configured"
+    assert "Retry-After" not in response.headers
+    gated = await billing.get("/v1/hello", key)
+    assert gated.status_code == 503  # not a 500 per request
+    assert gated.json()["type"] == "urn:tiergate:problem:tier-not-configured"

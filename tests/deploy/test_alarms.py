@@ -8,14 +8,16 @@ import re
 from typing import Any
 
 from tiergate import telemetry as t
+from tiergate.web.answers import ANSWERS
 
 from .packaged import Packaged
 
 # The one dimension each metric carries beside `service` (telemetry.py's docstring).
 BESIDE_SERVICE = {t.DENIED: t.DIM_REASON, t.DEGRADED: t.DIM_REASON, t.WEBHOOK: t.DIM_OUTCOME}
 
-# The denial reasons are the gate's problem slugs.
+# The denial reasons are the gate's problem slugs, the keys of the answers table.
 BURST, QUOTA, LIMITER_UNAVAILABLE = "burst-exceeded", "quota-exhausted", "limiter-unavailable"
+assert {BURST, QUOTA, LIMITER_UNAVAILABLE} <= ANSWERS.keys()
 REASON_FAIL_OPEN = t.REASON_FAIL_OPEN
 OUTCOME_FAILED, OUTCOME_NOT_CONFIGURED = t.OUTCOME_FAILED, t.OUTCOME_NOT_CONFIGURED
 OUTCOME_INVALID_SIGNATURE = t.OUTCOME_INVALID_SIGNATURE

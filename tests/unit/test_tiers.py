@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tiergate.decision import gcra
 from tiergate.errors import TierConfigError
-from tiergate.tiers import ManyTiersWarning, load_tiers
+from tiergate.hotstate import account_state
+from tiergate.registry import Account
+from tiergate.tiers import MAX_BURST, MAX_LIMIT, MAX_PRICE, ManyTiersWarning, load_tiers
 
 
 def test_default_tiers_are_the_documented_ones() -> None:
@@ -94,3 +98,54 @@ def test_a_stripe_price_names_one_tier() -> None:
     }
     with pytest.raises(TierConfigError, match="same stripe_price"):
         load_tiers(json.dumps(twice))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    [
+        ("burst", 1_000_001, "1000000"),  # GCRA's interval would be 0 µs: a 500 per request
+        ("burst", 10**12, "1000000"),
+        ("limit", 10**13 + 1, "10000000000000"),
+        ("price", 1e7, "1000000"),
+    ],
+)
+def test_a_limit_past_what_the_gate_can_enforce_names_the_tier_and_field(
+    field: str, value: int | float, bound: str
+) -> None:
+    spec: dict[str, int | float] = {"limit": 10, "price": 1, "burst": 5, field: value}
+    with pytest.raises(TierConfigError, match=rf"tier 'team': {field}: .*{bound}"):
+        load_tiers(json.dumps({"team": spec}))
+
+
+@pytest.mark.parametrize("price", ["Infinity", "NaN"])
+def test_a_price_must_be_finite(price: str) -> None:
+    with pytest.raises(TierConfigError, match="tier 'team': price"):
+        load_tiers(f'{{"team": {{"limit": 1, "price": {price}, "burst": 1}}}}')
+
+
+def test_the_bounds_themselves_are_accepted_and_the_limiter_counts_at_them() -> None:
+    tiers = load_tiers(
+        json.dumps({"max": {"limit": MAX_LIMIT, "price": MAX_PRICE, "burst": MAX_BURST}})
+    )
+    assert tiers["max"].burst == MAX_BURST
+    first = gcra(0, 1_000, MAX_BURST)
+    second = gcra(first.tat_us, 1_000, MAX_BURST)
+    assert first.allowed
+    assert second.allowed
+    assert second.remaining == MAX_BURST - 2
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"burst_override": 0}, "burst 0 is outside 1..1,000,000"),
+        ({"burst_override": 2_000_000}, "burst 2000000 is outside 1..1,000,000"),
+        ({"limit_override": -1}, "limit -1 is outside 0..10,000,000,000,000"),
+    ],
+)
+def test_an_accounts_overrides_are_held_to_the_same_bounds(
+    override: dict[str, Any], message: str
+) -> None:
+    account = Account(account_id="acme", tier="free", **override)
+    with pytest.raises(TierConfigError, match=f"account 'acme'.*{message}"):
+        account_state(account, load_tiers(), past_due_grace_ms=0)

@@ -143,3 +143,19 @@ async def test_include_router_dependencies_enforce_the_tier(hr: Harness) -> None
     body = assert_problem(await hr.call("/v1/admin/ping", pro), 403, "tier-too-low")
     assert body["required_tier"] == "enterprise"
     assert (await hr.call("/v1/admin/ping", enterprise)).status_code == 200
+
+
+def test_a_tier_the_limiter_cannot_count_stops_start_up() -> None:
+    tiers = '{"free": {"limit": 10, "price": 0, "burst": 1000001}}'
+    with pytest.raises(TierConfigError, match="tier 'free': burst"):
+        build_gate(Settings(tiers=tiers), clock=FakeClock(NOW_MS))
+
+
+@pytest.mark.parametrize("burst", [0, 2_000_000])
+async def test_an_override_the_limiter_cannot_count_is_a_503_not_a_500(
+    h: Harness, burst: int
+) -> None:
+    key = await h.add_account("free", burst_override=burst)
+    response = await h.call("/v1/hello", key)
+    assert_problem(response, 503, "tier-not-configured")
+    assert "Retry-After" not in response.headers

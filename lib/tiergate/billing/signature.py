@@ -3,6 +3,10 @@
 ``Stripe-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">[,v1=...]`` — several
 ``v1`` entries appear while Stripe rolls a secret, and several secrets are accepted here so
 the operator can roll theirs (``STRIPE_WEBHOOK_SECRET=whsec_new,whsec_old``).
+
+Everything about the header is bounded before it is used (its length, the timestamp's digits,
+the number and shape of signatures), and no error repeats what was sent: the header is
+attacker-controlled until the HMAC matches.
 """
 
 from __future__ import annotations
@@ -10,25 +14,56 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import TiergateError
 
-__all__ = ["InvalidSignature", "verify"]
+__all__ = ["MAX_DEPTH", "MAX_HEADER", "InvalidSignature", "check_header", "verify"]
+
+# Stripe's header is about 90 characters a signature (t=, v1=, sometimes v0=); 4 KiB holds
+# dozens, far more than a secret being rolled ever needs.
+MAX_HEADER = 4096
+_MAX_SIGNATURES = 16
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds: 10 digits until the year 2286
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")  # hex SHA-256, as Stripe writes it
+# Stripe's events nest about ten levels (event, data, object, items, data, price, ...).
+MAX_DEPTH = 64
 
 
 class InvalidSignature(TiergateError):
     """The webhook is not provably from Stripe, or not now: one type for every reason."""
 
 
+def check_header(header: str | None) -> tuple[int, list[str]]:
+    """The header's timestamp and v1 signatures, or InvalidSignature; cheap, reads no body."""
+    if not header:
+        raise InvalidSignature("no Stripe-Signature header")
+    if len(header) > MAX_HEADER:
+        raise InvalidSignature(f"Stripe-Signature is longer than {MAX_HEADER} characters")
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        # fullmatch on ASCII classes: "²" and other Unicode digits, or 5,000 digits (past
+        # int()'s limit), are not a timestamp here; non-hex text is not a signature.
+        if name == "t" and _TIMESTAMP.fullmatch(value):
+            timestamp = int(value)
+        elif name == "v1" and _SIGNATURE.fullmatch(value):
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise InvalidSignature("Stripe-Signature needs t= and at least one v1= signature")
+    if len(signatures) > _MAX_SIGNATURES:
+        raise InvalidSignature(f"Stripe-Signature has more than {_MAX_SIGNATURES} signatures")
+    return timestamp, signatures
+
+
 def verify(
     payload: bytes, header: str | None, secrets: Sequence[str], *, tolerance_s: int, now_s: int
 ) -> dict[str, Any]:
     """The event the payload carries, once its signature and timestamp check out."""
-    if not header:
-        raise InvalidSignature("no Stripe-Signature header")
-    timestamp, signatures = _parse(header)
+    timestamp, signatures = check_header(header)
     if abs(now_s - timestamp) > tolerance_s:
         raise InvalidSignature(
             f"signature timestamp is {now_s - timestamp:+d} s from now;"
@@ -43,6 +78,11 @@ def verify(
             matched |= hmac.compare_digest(signature, candidate)
     if not matched:
         raise InvalidSignature("no signature matches a configured webhook secret")
+    if not _nested_within(payload, MAX_DEPTH):
+        # json.loads recurses once a level: deep enough, that is a RecursionError.
+        raise InvalidSignature(
+            f"the signed body is not JSON, or nests deeper than {MAX_DEPTH} levels"
+        )
     try:
         event = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
@@ -60,20 +100,23 @@ def verify(
     return event
 
 
-def _parse(header: str) -> tuple[int, list[str]]:
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for part in header.split(","):
-        name, _, value = part.strip().partition("=")
-        # Headers arrive decoded as Latin-1: only ASCII is worth reading. (int() refuses
-        # digits such as "²" that isdigit() accepts, and compare_digest refuses non-ASCII
-        # text; either would otherwise escape as a 500 rather than this error's 400.)
-        if not value.isascii():
-            continue
-        if name == "t" and value.isdigit():
-            timestamp = int(value)
-        elif name == "v1" and value:
-            signatures.append(value)
-    if timestamp is None or not signatures:
-        raise InvalidSignature("Stripe-Signature needs t= and at least one v1= signature")
-    return timestamp, signatures
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nested_within(payload: bytes, limit: int) -> bool:
+    """Whether the brackets of JSON `payload` balance, nested at most `limit` deep.
+
+    Strings are dropped, then all but brackets; each pass removes the innermost pairs, one
+    level. All of it runs in C, at most `limit` passes over the body.
+    """
+    brackets = _STRING.sub(b"", payload).translate(None, _NOT_BRACKET)
+    for _ in range(limit):
+        if not brackets:
+            return True
+        shorter = _INNERMOST.sub(b"", brackets)
+        if len(shorter) == len(brackets):
+            return False  # unbalanced, so not JSON at all
+        brackets = shorter
+    return not brackets

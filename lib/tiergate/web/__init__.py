@@ -11,9 +11,10 @@ from ..settings import Settings
 from ..telemetry import SERVICE_API
 from ..wiring import build_gate, build_stripe, webhook_processor
 from .billing import billing_router
+from .handlers import install_problem_handlers
 from .middleware import GateMiddleware
 from .observability import observe
-from .openapi import declare_api_key
+from .openapi import declare_api
 from .requirements import all_routes, requirement_of, requires
 from .service import health_router, usage_router, warmup_router
 from .webhooks import webhook_router
@@ -41,7 +42,8 @@ def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None
     app.add_middleware(
         GateMiddleware, gate=gate, router=app.router, prefix=settings.prefix, warmup_secret=warmup
     )
-    declare_api_key(app, settings.prefix)
+    declare_api(app, settings.prefix)
+    install_problem_handlers(app)
     observe(app, settings, service=SERVICE_API, prefix=settings.prefix)  # last: outermost
     app.state.tiergate = gate
     return gate

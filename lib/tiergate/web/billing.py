@@ -6,61 +6,76 @@ the key, never from the body, so nobody can start a checkout for someone else's 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..billing import StripeApi
 from ..errors import StoreUnavailable, StripeRejected, StripeUnavailable
 from ..gate import Gate
 from ..outcomes import Admitted
+from .bodies import bounded_route
+from .openapi import problem_responses
 from .problems import problem
 from .requirements import requires
 
-__all__ = ["billing_router"]
+__all__ = ["CHECKOUT_BODY_LIMIT", "billing_router"]
+
+# {"tier": "<at most 64 characters>"} is under 100 bytes; a few KiB leaves room for a
+# client's extra fields without letting a large body be read into memory.
+CHECKOUT_BODY_LIMIT = 4096
 
 
 class CheckoutRequest(BaseModel):
-    tier: str = Field(description="the tier to subscribe to", examples=["pro"])
+    tier: str = Field(
+        max_length=64, description="the tier to subscribe to (one with a Stripe price)"
+    )
 
 
 class BillingUrl(BaseModel):
     url: str
 
 
+_UNAVAILABLE = ("stripe-rejected", "stripe-unavailable", "store-unavailable")
+_CHECKOUT_ANSWERS = problem_responses(
+    "unknown-tier",
+    "tier-not-for-sale",
+    "already-subscribed",
+    "payload-too-large",
+    "billing-not-configured",
+    *_UNAVAILABLE,
+)
+_PORTAL_ANSWERS = problem_responses(
+    "no-billing-account", "payload-too-large", "billing-not-configured", *_UNAVAILABLE
+)
+
+
 def billing_router(prefix: str, gate: Gate, stripe: StripeApi | None, return_url: str) -> APIRouter:
-    router = APIRouter(prefix=f"{prefix}/billing", tags=["billing"])
+    router = APIRouter(
+        prefix=f"{prefix}/billing",
+        tags=["billing"],
+        route_class=bounded_route(CHECKOUT_BODY_LIMIT),
+    )
     success = f"{_base(return_url)}checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
     cancel = f"{_base(return_url)}checkout=canceled"
+    for_sale = [t.name for t in gate.tiers.values() if t.stripe_price]
 
-    @router.post(
-        "/checkout", summary="A Stripe Checkout URL to subscribe to a tier", response_model=None
-    )
     async def checkout(
         body: CheckoutRequest, admitted: Annotated[Admitted, requires(cost=0)]
     ) -> BillingUrl | Response:
         if stripe is None:
-            return _not_configured()
+            return problem("billing-not-configured")
         tier = gate.tiers.get(body.tier)
         if tier is None:
-            known = ", ".join(gate.tiers)
-            return problem(
-                400, "unknown-tier", "Unknown tier", f"No tier {body.tier!r}; tiers: {known}."
-            )
+            return problem("unknown-tier", requested=body.tier, known=", ".join(gate.tiers))
         if not tier.stripe_price:
-            return problem(
-                400, "tier-not-for-sale", "Tier not for sale", f"The {tier.name} tier has no price."
-            )
+            return problem("tier-not-for-sale", requested=tier.name)
         try:
             account = await gate.registry.get_account(admitted.verdict.account_id)
             if account is not None and account.subscription_id:
                 return problem(
-                    409,
-                    "already-subscribed",
-                    "Already subscribed",
-                    f"This account has a subscription on the {account.tier} tier; change"
-                    f" plans in the Billing Portal (POST {prefix}/billing/portal).",
+                    "already-subscribed", current=account.tier, portal=f"{prefix}/billing/portal"
                 )
             url = await stripe.checkout_url(
                 account_id=admitted.verdict.account_id,
@@ -73,22 +88,28 @@ def billing_router(prefix: str, gate: Gate, stripe: StripeApi | None, return_url
             return _unavailable(exc)
         return BillingUrl(url=url)
 
+    # The body's schema lists this deployment's tiers for sale, known only now.
+    checkout.__annotations__["body"] = _for_sale(for_sale)
+    router.post(
+        "/checkout",
+        summary="A Stripe Checkout URL to subscribe to a tier",
+        response_model=None,
+        responses={200: {"model": BillingUrl}, **_CHECKOUT_ANSWERS},
+    )(checkout)
+
     @router.post(
-        "/portal", summary="A Stripe Billing Portal URL to manage the plan", response_model=None
+        "/portal",
+        summary="A Stripe Billing Portal URL to manage the plan",
+        response_model=None,
+        responses={200: {"model": BillingUrl}, **_PORTAL_ANSWERS},
     )
     async def portal(admitted: Annotated[Admitted, requires(cost=0)]) -> BillingUrl | Response:
         if stripe is None:
-            return _not_configured()
+            return problem("billing-not-configured")
         try:
             account = await gate.registry.get_account(admitted.verdict.account_id)
             if account is None or not account.customer_id:
-                return problem(
-                    409,
-                    "no-billing-account",
-                    "No billing account yet",
-                    "This account has never checked out;"
-                    f" start with POST {prefix}/billing/checkout.",
-                )
+                return problem("no-billing-account", checkout=f"{prefix}/billing/checkout")
             url = await stripe.portal_url(customer_id=account.customer_id, return_url=return_url)
         except (StoreUnavailable, StripeUnavailable, StripeRejected) as exc:
             return _unavailable(exc)
@@ -97,21 +118,24 @@ def billing_router(prefix: str, gate: Gate, stripe: StripeApi | None, return_url
     return router
 
 
-def _not_configured() -> Response:
-    return problem(
-        503,
-        "billing-not-configured",
-        "Billing not configured",
-        "This deployment has no STRIPE_SECRET_KEY.",
-    )
+def _for_sale(names: list[str]) -> type[CheckoutRequest]:
+    """CheckoutRequest whose schema gives `tier` an enum of `names` (none: any string)."""
+    if not names:
+        return CheckoutRequest
+
+    def add_enum(schema: dict[str, Any]) -> None:
+        schema["properties"]["tier"]["enum"] = list(names)
+
+    # Named as the base, so that the document's schema is called CheckoutRequest.
+    config = ConfigDict(json_schema_extra=add_enum)
+    return type("CheckoutRequest", (CheckoutRequest,), {"model_config": config})
 
 
 def _unavailable(exc: Exception) -> Response:
     if isinstance(exc, StripeRejected):
-        return problem(502, "stripe-rejected", "Stripe refused the request", str(exc))
-    slug = "stripe-unavailable" if isinstance(exc, StripeUnavailable) else "store-unavailable"
+        return problem("stripe-rejected", reason=str(exc))
     return problem(
-        503, slug, "Temporarily unavailable", "Billing is unreachable; retry.", retry_after_s=5
+        "stripe-unavailable" if isinstance(exc, StripeUnavailable) else "store-unavailable"
     )
 
 

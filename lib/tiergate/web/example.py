@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from ..gate import Gate
 from ..outcomes import Admitted
 from ..settings import Settings
 from . import install, requires
-from .problems import PROBLEM_JSON
 
 __all__ = ["create_app"]
 
@@ -32,24 +29,5 @@ def create_app(settings: Settings | None = None, *, gate: Gate | None = None) ->
     async def pro_hello() -> dict[str, str]:
         return {"message": "hello, pro"}
 
-    app.add_exception_handler(HTTPException, _http_problem)
-    app.add_exception_handler(RequestValidationError, _validation_problem)
     install(app, settings, gate=gate)
     return app
-
-
-async def _http_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    body = {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code}
-    return JSONResponse(body, exc.status_code, headers=exc.headers, media_type=PROBLEM_JSON)
-
-
-async def _validation_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    body = {
-        "type": "about:blank",
-        "title": "Invalid request",
-        "status": 422,
-        "detail": "; ".join(str(e.get("msg", e)) for e in exc.errors()),
-    }
-    return JSONResponse(body, 422, media_type=PROBLEM_JSON)

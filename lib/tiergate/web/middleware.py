@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..gate import Gate
 from ..outcomes import Admitted, Denied
-from .problems import admitted_headers, denied_headers, problem_body
+from .problems import admitted_headers, send_denial
 from .requirements import all_routes, requirement_of
 
 __all__ = ["GateMiddleware"]
@@ -57,7 +57,7 @@ class GateMiddleware:
         )
         scope.setdefault("state", {})["tiergate.outcome"] = outcome
         if isinstance(outcome, Denied):
-            await _send_denial(send, outcome)
+            await send_denial(send, outcome)
             return
         await self._serve(outcome, scope, receive, send)
 
@@ -107,11 +107,3 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
-
-
-async def _send_denial(send: Send, denied: Denied) -> None:
-    body = problem_body(denied.problem())
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in denied_headers(denied)]
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": denied.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from ..outcomes import PROBLEM_TYPE
 from ..telemetry import REASON_KEY_IN_QUERY
+from .answers import ANSWERS, PROBLEM_TYPE
 
 __all__ = ["key_in_query", "key_in_query_problem"]
 
@@ -40,13 +40,10 @@ def key_in_query(query_string: bytes, *, gated: bool, has_header: bool) -> bool:
 
 
 def key_in_query_problem() -> dict[str, object]:
+    answer = ANSWERS[REASON_KEY_IN_QUERY]
     return {
         "type": PROBLEM_TYPE + REASON_KEY_IN_QUERY,
-        "title": "API key in the query string",
-        "status": 401,
-        "detail": (
-            "Send the API key in the X-API-Key header, never in the URL: query strings are"
-            " written to access logs, proxies and browser history. Treat a key sent this way"
-            " as exposed and rotate it."
-        ),
+        "title": answer.title,
+        "status": answer.status,
+        "detail": answer.detail,
     }

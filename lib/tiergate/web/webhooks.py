@@ -9,14 +9,15 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..billing.events import UnknownPrice
-from ..billing.signature import InvalidSignature
+from ..billing.signature import InvalidSignature, check_header
 from ..billing.webhook import WebhookProcessor
-from ..errors import StoreUnavailable, StripeUnavailable
+from ..errors import ConfigError, StoreUnavailable, StripeUnavailable
 from ..gate import Gate
 from ..observe import metrics
 from ..settings import Settings
 from ..telemetry import (
     DIM_OUTCOME,
+    OUTCOME_BAD_REQUEST,
     OUTCOME_FAILED,
     OUTCOME_INVALID_SIGNATURE,
     OUTCOME_NOT_CONFIGURED,
@@ -24,15 +25,20 @@ from ..telemetry import (
     WEBHOOK,
 )
 from ..wiring import build_gate, build_stripe, webhook_processor
+from .bodies import BodyTooLarge, read_body, too_large
+from .handlers import install_problem_handlers
 from .observability import observe
 from .problems import problem
 from .service import health_router
 
-__all__ = ["WEBHOOK_PATH", "create_webhook_app", "webhook_router"]
+__all__ = ["WEBHOOK_BODY_LIMIT", "WEBHOOK_PATH", "create_webhook_app", "webhook_router"]
 
 log = logging.getLogger("tiergate")
 
 WEBHOOK_PATH = "/webhooks/stripe"
+# Stripe's events are a few KiB (an invoice with its first lines, a subscription with its
+# items); 256 KiB is far above any of them and bounds what an unsigned POST can cost.
+WEBHOOK_BODY_LIMIT = 256 * 1024
 
 
 def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
@@ -49,39 +55,35 @@ def webhook_router(processor: WebhookProcessor | None) -> APIRouter:
             if not unconfigured_logged:
                 log.error("a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set")
                 unconfigured_logged = True
-            return problem(
-                503,
-                "webhooks-not-configured",
-                "Webhooks not configured",
-                "Set STRIPE_WEBHOOK_SECRET to receive Stripe events.",
-                retry_after_s=60,
-            )
-        payload = await request.body()  # the raw bytes: the signature covers exactly these
+            return problem("webhooks-not-configured")
+        signature = request.headers.get("stripe-signature")
         try:
-            outcome = await processor.handle(payload, request.headers.get("stripe-signature"))
+            # The header first: a POST that cannot be from Stripe costs no body read.
+            check_header(signature)
+            payload = await read_body(request, WEBHOOK_BODY_LIMIT)  # the signed bytes
+            outcome = await processor.handle(payload, signature)
         except InvalidSignature as exc:
             _outcome(OUTCOME_INVALID_SIGNATURE)
             log.warning("rejected a webhook: %s", exc)
-            return problem(400, "invalid-signature", "Invalid webhook signature", str(exc))
+            return problem("invalid-signature", reason=str(exc))
+        except BodyTooLarge as exc:
+            _outcome(OUTCOME_BAD_REQUEST)
+            log.warning("rejected a webhook: %s", exc)
+            return too_large(exc)
         except UnknownPrice as exc:
             # Not recorded: once the operator adds the price, Stripe's retry applies it.
             _outcome(OUTCOME_FAILED)
             log.error("cannot apply a Stripe event: %s", exc)
-            return problem(
-                503, "tier-not-configured", "Tier not configured", str(exc), retry_after_s=60
-            )
+            return problem("unknown-price", reason=str(exc))
+        except ConfigError as exc:
+            # The account's tier or limits are not configured: the operator's to fix.
+            _outcome(OUTCOME_FAILED)
+            log.error("cannot apply a Stripe event: %s", exc)
+            return problem("tier-not-configured")
         except (StoreUnavailable, StripeUnavailable) as exc:
             _outcome(OUTCOME_FAILED)
             log.warning("webhook not applied, Stripe will retry: %s", exc)
-            return problem(
-                503,
-                "store-unavailable",
-                "Temporarily unavailable",
-                # Either nothing was committed, or the registry committed and Redis missed
-                # the write-through; the redelivery completes both, so one sentence fits.
-                "The event did not complete; Stripe's retry will apply it exactly once.",
-                retry_after_s=5,
-            )
+            return problem("event-not-applied")
         except Exception:
             _outcome(OUTCOME_FAILED)  # a bug: the outermost middleware logs it and answers 500
             raise
@@ -101,6 +103,7 @@ def create_webhook_app(settings: Settings | None = None, *, gate: Gate | None = 
     settings = settings or Settings()
     gate = gate or build_gate(settings)
     app = FastAPI(title="tiergate webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(webhook_router(webhook_processor(settings, gate, build_stripe(settings))))
     observe(app, settings, service=SERVICE_WEBHOOK, prefix=None)  # last: outermost

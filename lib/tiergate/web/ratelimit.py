@@ -5,7 +5,7 @@ Two policies: "burst" (requests per second) and "quota" (billable units per bill
 
 from __future__ import annotations
 
-from .decision import Verdict
+from ..decision import Verdict
 
 __all__ = ["ratelimit_headers", "retry_after_s"]
 

@@ -1,0 +1,90 @@
+"""The served OpenAPI document against the served answers: Schemathesis, every check, bounded.
+
+The example app runs under uvicorn on a loopback port with billing configured (the Stripe
+stand-in) and tiers for sale, and the run carries a valid key of the top tier, so that the
+gated operations answer for real rather than 401 alone. Examples are derandomised (a fixed
+seed, no example database) and bounded per operation, so a run is the same every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from pydantic import SecretStr
+from schemathesis import Case
+
+from tiergate.clock import FakeClock
+from tiergate.demo import create_demo_keys
+from tiergate.localredis.background import serve_in_thread
+from tiergate.settings import Settings
+from tiergate.web.example import create_app
+from tiergate.wiring import build_gate
+
+from ..support.fakestripe import FakeStripe, running_fake_stripe
+from .conftest import NOW_MS
+
+MAX_EXAMPLES = 30  # per operation and generation mode
+SEED = 9457
+TIERS = json.dumps(
+    {
+        "free": {"limit": 10**9, "price": 0, "burst": 1_000_000},
+        "pro": {"limit": 10**9, "price": 29, "burst": 1_000_000, "stripe_price": "price_pro"},
+        "enterprise": {
+            "limit": 10**9,
+            "price": 199,
+            "burst": 1_000_000,
+            "stripe_price": "price_ent",
+        },
+    }
+)
+
+
+def _settings(stripe_url: str = "http://127.0.0.1:9") -> Settings:
+    return Settings(
+        tiers=TIERS,
+        stripe_secret_key=SecretStr("sk_test_tiergate"),
+        stripe_api_base=stripe_url,
+        stripe_webhook_secret=SecretStr("whsec_x"),
+    )
+
+
+# Schemathesis makes one test per operation when the module is collected, so the document is
+# loaded then, from an app built as the served one is (a test checks the served one is equal).
+DOCUMENT = create_app(_settings()).openapi()
+schema = schemathesis.openapi.from_dict(DOCUMENT)
+schema.config.seed = SEED
+schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, database="none")
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    key: str  # the enterprise demo key: every gated operation admits it
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    clock = FakeClock(NOW_MS)  # frozen: the burst never refills, so it is set to the most
+    with running_fake_stripe(FakeStripe(clock=clock, webhook_secret="whsec_x")) as stripe_url:
+        settings = _settings(stripe_url)
+        gate = build_gate(settings, clock=clock)
+        key = asyncio.run(create_demo_keys(gate))["enterprise"]
+        with serve_in_thread(create_app(settings, gate=gate)) as url:
+            yield Served(url, key)
+
+
+def test_the_served_document_is_the_one_tested(served: Served) -> None:
+    assert httpx.get(f"{served.url}/openapi.json").json() == DOCUMENT
+
+
+@schema.parametrize()
+def test_the_openapi_document_agrees_with_the_answers(case: Case[Any], served: Served) -> None:
+    # Every check Schemathesis has, as its CLI's --checks all.
+    case.call_and_validate(base_url=served.url, headers={"X-API-Key": served.key})
