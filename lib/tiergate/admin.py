@@ -11,7 +11,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from .errors import NotFound, StoreUnavailable, TiergateError
+from .errors import NotFound, NotWrittenThrough, StoreUnavailable, TiergateError
 from .gate import Gate
 from .hotstate import account_state
 from .keys import generate_key, parse_key
@@ -22,10 +22,6 @@ __all__ = ["Admin", "NewKey", "NotWrittenThrough", "Usage"]
 
 _KEY_ID_LEN = 12  # `keys list` shows digest[:12], the same key id the logs use
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")  # also safe in Redis key names
-
-
-class NotWrittenThrough(TiergateError):
-    """The registry has the change but the hot store could not be told; rerun the command."""
 
 
 @dataclass(frozen=True, slots=True)

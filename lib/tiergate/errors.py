@@ -7,25 +7,40 @@ The tree::
     │   └── TierConfigError         the tiers document is malformed
     ├── StoreUnavailable            a store did not answer in time or answered garbage;
     │                               the gate turns it into 503 or fail-open per tier
+    ├── NotWrittenThrough           an admin change reached the registry but not Redis; rerun
     ├── NotFound                    a key or account named by an admin command does not exist
     ├── TooManyKeys                 an account already has the most live keys it may have
     ├── StripeUnavailable           Stripe kept failing within the retry budget; 503
-    └── StripeRejected              Stripe refused a call (bad price, unknown customer)
+    ├── StripeRejected              Stripe refused a call (bad price, unknown customer)
+    ├── InvalidSignature            a webhook not provably from Stripe, or not now; 400
+    ├── UnknownPrice                a subscription's price no tier sells; 503 until added
+    └── BodyTooLarge                a request body over the route's bound; 413
 
-Requests never see these as tracebacks: the web layer maps outcomes to problem+json bodies.
+    GateNotInstalled (RuntimeError) a route declares requires() in an app never install()ed:
+                                    a programming error, raised on the first such request
+    ManyTiersWarning (UserWarning)  more tiers than buyers compare at a glance
+
+Requests never see these as tracebacks: the web layer maps outcomes to problem+json bodies,
+and the CLI prints one line and exits 2.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BodyTooLarge",
     "ConfigError",
+    "GateNotInstalled",
+    "InvalidSignature",
+    "ManyTiersWarning",
     "NotFound",
+    "NotWrittenThrough",
     "StoreUnavailable",
     "StripeRejected",
     "StripeUnavailable",
     "TierConfigError",
     "TiergateError",
     "TooManyKeys",
+    "UnknownPrice",
 ]
 
 
@@ -59,3 +74,31 @@ class StripeUnavailable(TiergateError):
 
 class StripeRejected(TiergateError):
     """Stripe refused a call: the request or the configuration is wrong, retrying won't help."""
+
+
+class NotWrittenThrough(TiergateError):
+    """The registry has the change but the hot store could not be told; rerun the command."""
+
+
+class InvalidSignature(TiergateError):
+    """The webhook is not provably from Stripe, or not now: one type for every reason."""
+
+
+class UnknownPrice(TiergateError):
+    """A subscription's price is sold by no configured tier: the operator must add it."""
+
+
+class BodyTooLarge(TiergateError):
+    """The request's body is, or says it is, larger than the route accepts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body over {limit} bytes")
+        self.limit = limit
+
+
+class GateNotInstalled(RuntimeError):
+    """A route uses requires() but the app was never passed to tiergate.install()."""
+
+
+class ManyTiersWarning(UserWarning):
+    """More tiers than buyers can compare at a glance."""

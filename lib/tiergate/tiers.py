@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import TierConfigError
+from .errors import ManyTiersWarning, TierConfigError
 
 __all__ = [
     "MAX_BURST",
@@ -44,10 +44,6 @@ MAX_BURST = 1_000_000
 # Redis's Lua (doubles, exact to 2**53) far beyond it.
 MAX_LIMIT = 10**13
 MAX_PRICE = 1_000_000  # dollars per month: a typo guard, not a business rule
-
-
-class ManyTiersWarning(UserWarning):
-    """More tiers than buyers can compare at a glance."""
 
 
 class _TierSpec(BaseModel):

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import TiergateError
+from ..errors import UnknownPrice
 from ..registry import SubscriptionUpdate
 from ..tiers import Tiers
 
@@ -33,10 +33,6 @@ _ENDED = frozenset({"canceled", "incomplete_expired"})
 # An invoice event asserts only the payment's outcome; the subscription events that Stripe
 # sends with it carry the rest.
 _INVOICE_STATUS = {"invoice.paid": "active", "invoice.payment_failed": "past_due"}
-
-
-class UnknownPrice(TiergateError):
-    """A subscription's price is sold by no configured tier: the operator must add it."""
 
 
 def interpret(event: Mapping[str, Any], tiers: Tiers) -> SubscriptionUpdate | None:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import TiergateError
+from ..errors import InvalidSignature
 
 __all__ = ["MAX_DEPTH", "MAX_HEADER", "InvalidSignature", "check_header", "verify"]
 
@@ -30,10 +30,6 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds: 10 digits until the yea
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")  # hex SHA-256, as Stripe writes it
 # Stripe's events nest about ten levels (event, data, object, items, data, price, ...).
 MAX_DEPTH = 64
-
-
-class InvalidSignature(TiergateError):
-    """The webhook is not provably from Stripe, or not now: one type for every reason."""
 
 
 def check_header(header: str | None) -> tuple[int, list[str]]:

@@ -14,17 +14,10 @@ from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive
 
+from ..errors import BodyTooLarge
 from .problems import problem
 
 __all__ = ["BodyTooLarge", "bounded_route", "read_body", "too_large"]
-
-
-class BodyTooLarge(Exception):
-    """The request's body is, or says it is, larger than the route accepts."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body over {limit} bytes")
-        self.limit = limit
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from starlette.routing import BaseRoute
 
+from ..errors import GateNotInstalled
 from ..gate import Requirement
 from ..outcomes import Admitted
 
@@ -32,10 +33,6 @@ __all__ = [
     "requirement_of",
     "requires",
 ]
-
-
-class GateNotInstalled(RuntimeError):
-    """A route uses requires() but the app was never passed to tiergate.install()."""
 
 
 class RequirementDependency:
