@@ -120,9 +120,10 @@ def _infra_check(args: argparse.Namespace) -> int:
     import importlib
     from pathlib import Path
 
-    from .infra.check import check_serverless, check_vercel, read_serverless
+    from tiergate_tools.infra.check import check_serverless, check_vercel, read_serverless
+    from tiergate_tools.infra.routemap import app_routes
+
     from .settings import Settings
-    from .web.routemap import app_routes
 
     root = Path(args.root).resolve()
     module_name, _, attribute = args.app.partition(":")

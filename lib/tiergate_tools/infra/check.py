@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from tiergate.errors import ConfigError
+
 from .routes import AppRoute, api_gateway_pattern, sample_path, vercel_pattern
 
 __all__ = ["Function", "check_serverless", "check_vercel", "read_serverless"]

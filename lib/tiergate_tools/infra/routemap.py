@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from ..errors import ConfigError
-from ..gate import Gate
-from ..infra.routes import AppRoute
-from .requirements import all_routes, requirement_of
+from tiergate.errors import ConfigError
+from tiergate.gate import Gate
+from tiergate.web.requirements import all_routes, requirement_of
+
+from .routes import AppRoute
 
 __all__ = ["app_routes"]
 
