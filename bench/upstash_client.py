@@ -1,0 +1,335 @@
+"""The Upstash call's CPU: the client's per call, by transport, and the local server's.
+
+The REST server (`tiergate local-redis`, over its own redis-server) and each client run in
+processes of their own, so each one's CPU is its own: a client's from `time.process_time`
+around its calls, the server's from /proc between the phases. Every client makes the same
+upstash-redis call (a GET of a short value), sequentially and from 32 concurrent tasks:
+
+* httpx's default transport without `sniffio`, as before it was a dependency: the client
+  runs on a copy of this venv's site-packages without that one package, so each request's
+  four failed imports cost what they cost there;
+* the same with `sniffio`;
+* httpx on aiohttp (`httpx-aiohttp`), the faster transport on PyPI;
+* tiergate's lean transport, as `store.upstash.connect` builds it.
+
+The import table shows what each transport costs a cold start: the time to import its
+stack and build one client in a fresh interpreter (best of a few, the files in the page
+cache), and the size of the distributions it adds to the package (byte code not counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import os
+import secrets
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from upstash_redis.asyncio import Redis
+
+from .report import Finding, Outcome, Table, fmt_int
+
+__all__ = ["measure"]
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = secrets.token_urlsafe(24)  # the parent's; children are handed it
+CONCURRENCY = 32
+VARIANTS = {
+    "httpx, no sniffio": "httpx",
+    "httpx + sniffio": "httpx",
+    "httpx on aiohttp": "aiohttp",
+    "lean (tiergate)": "lean",
+}
+# Timed in a fresh interpreter: the stack's imports and one client built, for a URL that is
+# never called. tiergate's modules other than the transport are imported first, untimed, in
+# every variant alike (so are the standard modules they share with httpx).
+_UNTIMED = "import tiergate.decision, tiergate.errors, tiergate.hotstate, tiergate.store.scripts"
+_URL = "https://bench.invalid"
+_REDIS = f"upstash_redis.asyncio.Redis({_URL!r}, 't', rest_retries=0)"
+_IMPORTS = {
+    "httpx": f"import upstash_redis.asyncio; {_REDIS}",
+    "aiohttp": (
+        f"import httpx, httpx_aiohttp, upstash_redis.asyncio; r = {_REDIS};"
+        " httpx.AsyncClient(transport=httpx_aiohttp.AiohttpTransport())"
+    ),
+    "lean": f"from tiergate.store.upstash import connect; connect({_URL!r}, 't')",
+}
+_ADDED_DISTRIBUTIONS = {
+    "httpx + sniffio": ["sniffio"],
+    "httpx on aiohttp": [
+        "httpx-aiohttp", "aiohttp", "aiohappyeyeballs", "aiosignal", "attrs", "frozenlist",
+        "multidict", "propcache", "yarl",
+    ],
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClientRun:
+    seq_cpu_us: float
+    seq_wall_us: float
+    con_cpu_us: float
+    con_rate: float
+    server_cpu_us: float  # the server's CPU per call over both phases
+
+
+def measure(calls: int, import_runs: int) -> Outcome:
+    runs: dict[str, ClientRun | None] = {}
+    with _server() as (url, server_pid), _site_without("sniffio") as no_sniffio:
+        for name, kind in VARIANTS.items():
+            if kind == "aiohttp" and not _installed("httpx-aiohttp"):
+                runs[name] = None
+                continue
+            site = no_sniffio if name == "httpx, no sniffio" else None
+            runs[name] = _client_run(kind, url, calls, server_pid, site)
+    imports = {
+        name: _import_ms(_IMPORTS[kind], import_runs)
+        for name, kind in VARIANTS.items()
+        if runs[name] is not None
+    }
+    return _outcome(runs, imports, calls)
+
+
+def _outcome(runs: dict[str, ClientRun | None], imports: dict[str, float], calls: int) -> Outcome:
+    base = runs["httpx, no sniffio"]
+    lean = runs["lean (tiergate)"]
+    assert base is not None
+    assert lean is not None
+    cpu = Table(
+        f"Upstash call CPU: one upstash-redis GET, {calls:,} calls each way",
+        columns=("client transport", "client CPU/call seq", "x", f"at {CONCURRENCY} concurrent",
+                 "x", f"calls/s at {CONCURRENCY}", "server CPU/call"),
+    )  # fmt: skip
+    for name, run in runs.items():
+        if run is None:
+            cpu.add(name, "not installed", "", "", "", "", "")
+            continue
+        cpu.add(
+            name,
+            f"{run.seq_cpu_us:,.0f} us",
+            f"{run.seq_cpu_us / base.seq_cpu_us:.2f}",
+            f"{run.con_cpu_us:,.0f} us",
+            f"{run.con_cpu_us / base.con_cpu_us:.2f}",
+            fmt_int(run.con_rate),
+            f"{run.server_cpu_us:,.0f} us",
+        )
+    cpu.notes.append("client and server in separate processes; x: against httpx without sniffio")
+    cold = Table(
+        "Upstash client stack: cold import and size",
+        columns=("client transport", "import + client built", "added to the package"),
+    )
+    for name, ms in imports.items():
+        added = _ADDED_DISTRIBUTIONS.get(name, [])
+        size = sum(_dist_bytes(d) for d in added)
+        cold.add(name, f"{ms:,.0f} ms", f"{size / 1e6:,.2f} MB ({len(added)} dists)")
+    cold.notes.append(
+        "best of a few fresh interpreters; lean: upstash-redis, httpx and tiergate's transport"
+    )
+    return Outcome(
+        tables=[cpu, cold],
+        findings=[
+            Finding(
+                "Upstash call client CPU, sequential",
+                f"{lean.seq_cpu_us:,.0f} us",
+                f"{base.seq_cpu_us:,.0f} us (httpx default)",
+                "-",
+                None,
+            ),
+            Finding(
+                f"Upstash call client CPU, {CONCURRENCY} concurrent",
+                f"{lean.con_cpu_us:,.0f} us",
+                f"{base.con_cpu_us:,.0f} us (httpx default)",
+                "-",
+                None,
+            ),
+            Finding(
+                "local Upstash server CPU per call",
+                f"{lean.server_cpu_us:,.0f} us",
+                "-",
+                "-",
+                None,
+            ),
+        ],
+    )
+
+
+# -- the parent's side ------------------------------------------------------------------
+
+
+@contextmanager
+def _server() -> Iterator[tuple[str, int]]:
+    """`tiergate local-redis` on a free port; yields its URL and pid. Output goes to a file."""
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tiergate", "local-redis", "--port", "0", "--token", TOKEN],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, text=True,
+        )  # fmt: skip
+        try:
+            yield _announced_url(process, out), process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _announced_url(process: subprocess.Popen[str], out: IO[str]) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # bounded start-up polling
+        out.seek(0)
+        for line in out.read().splitlines():
+            if line.startswith("UPSTASH_REDIS_REST_URL="):
+                return line.split()[0].split("=", 1)[1]
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    out.seek(0)
+    raise RuntimeError(f"tiergate local-redis did not start: {out.read()[-2000:]}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    # utime and stime, fields 14 and 15 of /proc/PID/stat, after the parenthesised name.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _client_run(kind: str, url: str, calls: int, server_pid: int, site: str | None) -> ClientRun:
+    server_before = _cpu_seconds(server_pid)
+    command = [sys.executable, "-m", "bench.upstash_client", "client", kind, url, TOKEN, str(calls)]
+    if site is not None:
+        command = [sys.executable, "-S", "-c", _ON_SITE.format(site=site), *command[3:]]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {kind} client failed:\n{done.stderr[-3000:]}")
+    server_cpu = _cpu_seconds(server_pid) - server_before
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # warm-up calls count too: the server served them
+    served = calls * 2 + result["warmup"]
+    return ClientRun(
+        result["seq_cpu_us"],
+        result["seq_wall_us"],
+        result["con_cpu_us"],
+        result["con_rate"],
+        server_cpu / served * 1e6,
+    )
+
+
+# A child on a given site directory instead of the venv's (-S: no site-packages of its own).
+_ON_SITE = (
+    "import runpy, site, sys; site.addsitedir({site!r}); sys.path.insert(0, '.');"
+    " sys.argv = ['bench.upstash_client', *sys.argv[1:]];"
+    " runpy.run_module('bench.upstash_client', run_name='__main__', alter_sys=True)"
+)
+
+
+@contextmanager
+def _site_without(package: str) -> Iterator[str]:
+    """A directory of links to this venv's site-packages, less `package` and its metadata."""
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        for entry in purelib.iterdir():
+            name = entry.name.lower()
+            if name == package or name.startswith(f"{package}-") or name == f"{package}.py":
+                continue
+            (Path(tmp) / entry.name).symlink_to(entry)
+        yield tmp
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _dist_bytes(distribution: str) -> int:
+    files = importlib.metadata.distribution(distribution).files or []
+    total = 0
+    for file in files:
+        if "__pycache__" in file.parts:
+            continue  # byte code is rebuilt, or not shipped
+        path = Path(str(file.locate()))
+        if path.is_file():
+            total += path.stat().st_size
+    return total
+
+
+def _import_ms(timed: str, runs: int) -> float:
+    code = (
+        f"{_UNTIMED}\nimport time\nt = time.perf_counter()\n{timed}\nprint(time.perf_counter() - t)"
+    )
+    best = float("inf")
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        )
+        best = min(best, float(done.stdout.strip()))
+    return best * 1000
+
+
+# -- the client's side (a child process) ------------------------------------------------
+
+
+async def _client(kind: str, url: str, token: str, calls: int) -> dict[str, float]:
+    redis = _make_client(kind, url, token)
+    await redis.set("bench:upstash-client", "x" * 32)
+    warmup = 50
+    for _ in range(warmup):
+        await redis.get("bench:upstash-client")
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        await redis.get("bench:upstash-client")
+    seq_cpu, seq_wall = time.process_time() - cpu, time.perf_counter() - wall
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await redis.get("bench:upstash-client")
+
+    per_task = calls // CONCURRENCY
+    extra = calls - per_task * CONCURRENCY
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(per_task + (i < extra)) for i in range(CONCURRENCY)))
+    con_cpu, con_wall = time.process_time() - cpu, time.perf_counter() - wall
+    await redis.close()
+    return {
+        "seq_cpu_us": seq_cpu / calls * 1e6,
+        "seq_wall_us": seq_wall / calls * 1e6,
+        "con_cpu_us": con_cpu / calls * 1e6,
+        "con_rate": calls / con_wall,
+        "warmup": warmup + 1,
+    }
+
+
+def _make_client(kind: str, url: str, token: str) -> Redis:
+    if kind == "lean":
+        from tiergate.store.upstash import connect
+
+        return connect(url, token)
+    redis = Redis(url, token, rest_retries=0, allow_telemetry=False, read_your_writes=False)
+    if kind == "aiohttp":
+        import httpx
+        from httpx_aiohttp import AiohttpTransport
+
+        from tiergate.store.transport import use_client
+
+        use_client(redis, httpx.AsyncClient(transport=AiohttpTransport(), timeout=10))
+    return redis
+
+
+def _child(argv: list[str]) -> int:
+    _, kind, url, token, calls = argv
+    result = asyncio.run(_client(kind, url, token, int(calls)))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1:]))
