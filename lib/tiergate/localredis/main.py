@@ -6,6 +6,7 @@ two environment variables to point an Upstash client at, and serves until interr
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import socket
 import threading
@@ -19,7 +20,12 @@ from ..errors import ConfigError
 from .binary import LocalRedisError, ping, spawn_redis_server
 from .server import create_app
 
-__all__ = ["parse_redis_address", "run"]
+__all__ = ["DEFAULT_TOKEN", "parse_redis_address", "run"]
+
+# The token `tiergate local-redis` has when none is given: fine on loopback, where only this
+# machine can reach the server, and refused on any other address, since whoever knows it
+# (it is printed in the docs) could then run every redis command, EVAL included.
+DEFAULT_TOKEN = "local-dev-token"
 
 
 def run(host: str, port: int, token: str, redis: str | None) -> None:
@@ -30,6 +36,11 @@ def run(host: str, port: int, token: str, redis: str | None) -> None:
     """
     if not token:
         raise ConfigError("the token must not be empty")
+    if token == DEFAULT_TOKEN and not _is_loopback(host):
+        raise ConfigError(
+            f"--host {host} serves every redis command to the network: "
+            "give a token of your own with --token"
+        )
     with ExitStack() as stack:
         stack.enter_context(_termination_unwinds())
         if redis is None:
@@ -101,6 +112,16 @@ def _termination_unwinds() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (a name must be "localhost" to count)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False  # another name, or "" (every interface)
 
 
 def _url_host(host: str) -> str:
