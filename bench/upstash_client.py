@@ -1,8 +1,8 @@
 """The Upstash call's CPU: the client's per call, by transport, and the local server's.
 
-The REST server (`tiergate local-redis`, over its own redis-server) and each client run in
-processes of their own, so each one's CPU is its own: a client's from `time.process_time`
-around its calls, the server's from /proc between the phases. Every client makes the same
+The REST server (`tiergate local-redis`) and each client run in processes of their own, so
+each one's CPU is its own: a client's from `time.process_time` around its calls, the
+server's from /proc between the phases; redis-server is a third. Every client makes the same
 upstash-redis call (a GET of a short value), sequentially and from 32 concurrent tasks:
 
 * httpx's default transport without `sniffio`, as before it was a dependency: the client
@@ -11,6 +11,9 @@ upstash-redis call (a GET of a short value), sequentially and from 32 concurrent
 * the same with `sniffio`;
 * httpx on aiohttp (`httpx-aiohttp`), the faster transport on PyPI;
 * tiergate's lean transport, as `store.upstash.connect` builds it.
+
+The server table puts `tiergate local-redis` next to the same REST app under uvicorn
+(which served it before it had its own HTTP/1.1 server), for the same client and calls.
 
 The import table shows what each transport costs a cold start: the time to import its
 stack and build one client in a fresh interpreter (best of a few, the files in the page
@@ -36,6 +39,8 @@ from pathlib import Path
 from typing import IO
 
 from upstash_redis.asyncio import Redis
+
+from tiergate.localredis.binary import spawn_redis_server
 
 from .report import Finding, Outcome, Table, fmt_int
 
@@ -84,19 +89,37 @@ class ClientRun:
 
 def measure(calls: int, import_runs: int) -> Outcome:
     runs: dict[str, ClientRun | None] = {}
-    with _server() as (url, server_pid), _site_without("sniffio") as no_sniffio:
-        for name, kind in VARIANTS.items():
-            if kind == "aiohttp" and not _installed("httpx-aiohttp"):
-                runs[name] = None
-                continue
-            site = no_sniffio if name == "httpx, no sniffio" else None
-            runs[name] = _client_run(kind, url, calls, server_pid, site)
+    with spawn_redis_server() as redis, _site_without("sniffio") as no_sniffio:
+        with _server("lean", redis) as (url, server_pid):
+            for name, kind in VARIANTS.items():
+                if kind == "aiohttp" and not _installed("httpx-aiohttp"):
+                    runs[name] = None
+                    continue
+                site = no_sniffio if name == "httpx, no sniffio" else None
+                runs[name] = _client_run(kind, url, calls, server_pid, site)
+        with _server("uvicorn", redis) as (url, server_pid):
+            on_uvicorn = _client_run("lean", url, calls, server_pid, None)
     imports = {
         name: _import_ms(_IMPORTS[kind], import_runs)
         for name, kind in VARIANTS.items()
         if runs[name] is not None
     }
-    return _outcome(runs, imports, calls)
+    outcome = _outcome(runs, imports, calls)
+    lean = runs["lean (tiergate)"]
+    assert lean is not None
+    servers = Table(
+        "Local Upstash server CPU per call (lean client, same calls)",
+        columns=("server", "CPU/call", "x"),
+    )
+    servers.add("the REST app under uvicorn (h11)", f"{on_uvicorn.server_cpu_us:,.0f} us", "1.00")
+    servers.add(
+        "tiergate local-redis (its own HTTP/1.1 server)",
+        f"{lean.server_cpu_us:,.0f} us",
+        f"{lean.server_cpu_us / on_uvicorn.server_cpu_us:.2f}",
+    )
+    servers.notes.append("both over the same redis-server; redis's own CPU not counted")
+    outcome.tables.append(servers)
+    return outcome
 
 
 def _outcome(runs: dict[str, ClientRun | None], imports: dict[str, float], calls: int) -> Outcome:
@@ -165,12 +188,33 @@ def _outcome(runs: dict[str, ClientRun | None], imports: dict[str, float], calls
 # -- the parent's side ------------------------------------------------------------------
 
 
+# The same REST app under uvicorn, announcing its URL as `tiergate local-redis` does.
+_ON_UVICORN = """
+import socket, sys, uvicorn
+from tiergate.localredis.server import create_app
+host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+sock.bind(("127.0.0.1", 0))
+print(f"UPSTASH_REDIS_REST_URL=http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+uvicorn.Server(uvicorn.Config(create_app(host, port, token), log_level="warning")).run(
+    sockets=[sock]
+)
+"""
+
+
 @contextmanager
-def _server() -> Iterator[tuple[str, int]]:
-    """`tiergate local-redis` on a free port; yields its URL and pid. Output goes to a file."""
+def _server(kind: str, redis: tuple[str, int]) -> Iterator[tuple[str, int]]:
+    """The REST server over `redis` on a free port: `tiergate local-redis` ("lean") or the
+    app under uvicorn; yields its URL and pid. Its output goes to a file, never a pipe."""
+    host, port = redis
+    if kind == "lean":
+        command = ["-m", "tiergate", "local-redis", "--port", "0", "--token", TOKEN,
+                   "--redis", f"{host}:{port}"]  # fmt: skip
+    else:
+        command = ["-c", _ON_UVICORN, host, str(port), TOKEN]
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tiergate", "local-redis", "--port", "0", "--token", TOKEN],
+            [sys.executable, *command],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, text=True,
         )  # fmt: skip
         try:
@@ -191,7 +235,7 @@ def _announced_url(process: subprocess.Popen[str], out: IO[str]) -> str:
             break
         time.sleep(0.05)
     out.seek(0)
-    raise RuntimeError(f"tiergate local-redis did not start: {out.read()[-2000:]}")
+    raise RuntimeError(f"the REST server did not start: {out.read()[-2000:]}")
 
 
 def _cpu_seconds(pid: int) -> float:

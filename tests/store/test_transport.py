@@ -18,7 +18,7 @@ import pytest
 from upstash_redis.asyncio import Redis
 
 from tiergate.localredis.background import UpstashEndpoint
-from tiergate.store.transport import LeanTransport, lean_client, use_client
+from tiergate.store.transport import LeanTransport, lean_client, ssl_context_of, use_client
 from tiergate.store.upstash import connect
 
 # A handler answers one parsed request (method, body) on a connection, or returns None to
@@ -98,6 +98,8 @@ async def test_connect_sends_through_the_lean_transport(upstash: UpstashEndpoint
     client = redis._http._client
 
     assert isinstance(client._transport, LeanTransport)
+    # The TLS context upstash-redis's own client built is reused, not built a second time.
+    assert client._transport._ssl_context is not None
     assert await redis.set("transport:k", "v")
     assert await redis.get("transport:k") == "v"
     pipeline = redis.pipeline()
@@ -296,6 +298,14 @@ async def test_https_verifies_the_server(certificate: tuple[Path, Path]) -> None
         async with lean_client(5) as default:  # certifi's CAs do not know this certificate
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 await default.get(server.url)
+
+
+def test_the_reused_tls_context_is_upstash_redis_own() -> None:
+    redis = Redis("https://example.invalid", "t")
+    own = redis._http._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+    assert ssl_context_of(redis) is own
+    assert ssl_context_of(object()) is None  # type: ignore[arg-type]
 
 
 def test_use_client_leaves_an_unknown_client_alone(caplog: pytest.LogCaptureFixture) -> None:

@@ -27,16 +27,30 @@ from upstash_redis.asyncio import Redis
 
 from .http11 import ParsedResponse, ProtocolError, parse_response
 
-__all__ = ["LeanTransport", "lean_client", "use_client"]
+__all__ = ["LeanTransport", "lean_client", "ssl_context_of", "use_client"]
 
 _log = logging.getLogger(__name__)
 
 _Origin = tuple[str, str, int]
 
 
-def lean_client(timeout_s: float) -> httpx.AsyncClient:
+def lean_client(timeout_s: float, ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
     """An httpx client on `LeanTransport`; each phase of a call bounded by `timeout_s`."""
-    return httpx.AsyncClient(transport=LeanTransport(), timeout=timeout_s)
+    return httpx.AsyncClient(transport=LeanTransport(ssl_context=ssl_context), timeout=timeout_s)
+
+
+def ssl_context_of(redis: Redis) -> ssl.SSLContext | None:
+    """The TLS context `redis`'s own httpx client made, for the lean transport to reuse.
+
+    Building one (certifi's CA bundle loaded) takes ~50 ms, and upstash-redis's constructor
+    has already paid for it; making a second one on the first request would double that cost
+    of a cold start. It sits in httpx's and httpcore's private attributes, so it is looked
+    for with care: None (the transport then makes its own) if it is not where expected.
+    """
+    client = getattr(getattr(redis, "_http", None), "_client", None)
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    context = getattr(pool, "_ssl_context", None)
+    return context if isinstance(context, ssl.SSLContext) else None
 
 
 def use_client(redis: Redis, client: httpx.AsyncClient) -> bool:

@@ -19,7 +19,7 @@ from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
 from .scripts import GATE, REFUND, Script
-from .transport import lean_client, use_client
+from .transport import lean_client, ssl_context_of, use_client
 
 __all__ = ["UpstashStore", "connect", "gate_script_args"]
 
@@ -35,7 +35,7 @@ def connect(url: str, token: str, *, timeout_s: float = 10.0) -> Redis:
     container: the pool of keep-alive connections lives in it.
     """
     redis = Redis(url, token, rest_retries=0, allow_telemetry=False, read_your_writes=False)
-    use_client(redis, lean_client(timeout_s))
+    use_client(redis, lean_client(timeout_s, ssl_context=ssl_context_of(redis)))
     return redis
 
 
