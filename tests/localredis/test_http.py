@@ -51,7 +51,11 @@ def test_one_write_per_answer_and_keep_alive(rest_url: str) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "version"),
-    [(b"Connection: close", b"HTTP/1.1"), (b"X-Nothing: 1", b"HTTP/1.0")],
+    [
+        (b"Connection: close", b"HTTP/1.1"),
+        (b"Connection: Keep-Alive, Close", b"HTTP/1.1"),
+        (b"X-Nothing: 1", b"HTTP/1.0"),
+    ],
 )
 def test_close_when_asked_or_http10(rest_url: str, extra: bytes, version: bytes) -> None:
     answer = exchange(rest_url, request(PING, extra, version=version) + request())
@@ -68,6 +72,7 @@ def test_close_when_asked_or_http10(rest_url: str, extra: bytes, version: bytes)
         (b"POST / HTTP/1.1\r\nno colon\r\n\r\n", b"400"),
         (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", b"400"),
         (b"POST / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", b"413"),
     ],
 )
 def test_requests_it_does_not_take_are_answered_and_closed(

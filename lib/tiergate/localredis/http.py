@@ -26,8 +26,9 @@ __all__ = ["serve"]
 
 _log = logging.getLogger(__name__)
 _MAX_HEAD = 64 * 1024
+_MAX_BODY = 64 * 1024 * 1024  # far above any command a client sends; bounds the memory
 _REASONS = {200: b"OK", 400: b"Bad Request", 401: b"Unauthorized", 405: b"Method Not Allowed",
-            500: b"Internal Server Error", 501: b"Not Implemented",
+            413: b"Content Too Large", 500: b"Internal Server Error", 501: b"Not Implemented",
             503: b"Service Unavailable"}  # fmt: skip
 
 
@@ -97,7 +98,10 @@ class _Connection:
         lengths = {value for name, value in headers if name == b"content-length"}
         if len(lengths) > 1 or not all(v.isdigit() for v in lengths):
             raise _Refused(400, "bad Content-Length")
-        body = await self._reader.readexactly(int(lengths.pop())) if lengths else b""
+        length = int(lengths.pop()) if lengths else 0
+        if length > _MAX_BODY:
+            raise _Refused(413, f"request body over {_MAX_BODY} bytes")
+        body = await self._reader.readexactly(length) if length else b""
         path, _, query = target.partition(b"?")
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": version,
@@ -107,7 +111,8 @@ class _Connection:
         }  # fmt: skip
         reply = _Reply()
         await self._app(scope, _receiver(body, self._reader), reply.send)
-        keep_alive = version == "1.1" and (b"connection", b"close") not in headers
+        closes = any(n == b"connection" and b"close" in v.lower() for n, v in headers)
+        keep_alive = version == "1.1" and not closes
         self._writer.write(reply.encode(keep_alive))
         await self._writer.drain()
         return keep_alive
