@@ -22,8 +22,6 @@ cache), and the size of the distributions it adds to the package (byte code not 
 
 from __future__ import annotations
 
-import asyncio
-import importlib.metadata
 import json
 import os
 import secrets
@@ -38,44 +36,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from upstash_redis.asyncio import Redis
-
 from tiergate.localredis.binary import spawn_redis_server
 
+from .client_imports import ADDED_DISTRIBUTIONS, dist_bytes, import_ms, installed
 from .report import Finding, Outcome, Table, fmt_int
+from .upstash_calls import CONCURRENCY
 
 __all__ = ["measure"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = secrets.token_urlsafe(24)  # the parent's; children are handed it
-CONCURRENCY = 32
 VARIANTS = {
     "httpx, no sniffio": "httpx",
     "httpx + sniffio": "httpx",
     "httpx on aiohttp": "aiohttp",
     "lean (tiergate)": "lean",
 }
-# Timed in a fresh interpreter: the stack's imports and one client built, for a URL that is
-# never called. tiergate's modules other than the transport are imported first, untimed, in
-# every variant alike (so are the standard modules they share with httpx).
-_UNTIMED = "import tiergate.decision, tiergate.errors, tiergate.hotstate, tiergate.store.scripts"
-_URL = "https://bench.invalid"
-_REDIS = f"upstash_redis.asyncio.Redis({_URL!r}, 't', rest_retries=0)"
-_IMPORTS = {
-    "httpx": f"import upstash_redis.asyncio; {_REDIS}",
-    "aiohttp": (
-        f"import httpx, httpx_aiohttp, upstash_redis.asyncio; r = {_REDIS};"
-        " httpx.AsyncClient(transport=httpx_aiohttp.AiohttpTransport())"
-    ),
-    "lean": f"from tiergate.store.upstash import connect; connect({_URL!r}, 't')",
-}
-_ADDED_DISTRIBUTIONS = {
-    "httpx + sniffio": ["sniffio"],
-    "httpx on aiohttp": [
-        "httpx-aiohttp", "aiohttp", "aiohappyeyeballs", "aiosignal", "attrs", "frozenlist",
-        "multidict", "propcache", "yarl",
-    ],
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,7 +68,7 @@ def measure(calls: int, import_runs: int) -> Outcome:
     with spawn_redis_server() as redis, _site_without("sniffio") as no_sniffio:
         with _server("lean", redis) as (url, server_pid):
             for name, kind in VARIANTS.items():
-                if kind == "aiohttp" and not _installed("httpx-aiohttp"):
+                if kind == "aiohttp" and not installed("httpx-aiohttp"):
                     runs[name] = None
                     continue
                 site = no_sniffio if name == "httpx, no sniffio" else None
@@ -100,7 +76,7 @@ def measure(calls: int, import_runs: int) -> Outcome:
         with _server("uvicorn", redis) as (url, server_pid):
             on_uvicorn = _client_run("lean", url, calls, server_pid, None)
     imports = {
-        name: _import_ms(_IMPORTS[kind], import_runs)
+        name: import_ms(kind, import_runs)
         for name, kind in VARIANTS.items()
         if runs[name] is not None
     }
@@ -151,8 +127,8 @@ def _outcome(runs: dict[str, ClientRun | None], imports: dict[str, float], calls
         columns=("client transport", "import + client built", "added to the package"),
     )
     for name, ms in imports.items():
-        added = _ADDED_DISTRIBUTIONS.get(name, [])
-        size = sum(_dist_bytes(d) for d in added)
+        added = ADDED_DISTRIBUTIONS.get(name, [])
+        size = sum(dist_bytes(d) for d in added)
         cold.add(name, f"{ms:,.0f} ms", f"{size / 1e6:,.2f} MB ({len(added)} dists)")
     cold.notes.append(
         "best of a few fresh interpreters; lean: upstash-redis, httpx and tiergate's transport"
@@ -246,7 +222,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _client_run(kind: str, url: str, calls: int, server_pid: int, site: str | None) -> ClientRun:
     server_before = _cpu_seconds(server_pid)
-    command = [sys.executable, "-m", "bench.upstash_client", "client", kind, url, TOKEN, str(calls)]
+    command = [sys.executable, "-m", "bench.upstash_calls", kind, url, TOKEN, str(calls)]
     if site is not None:
         command = [sys.executable, "-S", "-c", _ON_SITE.format(site=site), *command[3:]]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -268,8 +244,8 @@ def _client_run(kind: str, url: str, calls: int, server_pid: int, site: str | No
 # A child on a given site directory instead of the venv's (-S: no site-packages of its own).
 _ON_SITE = (
     "import runpy, site, sys; site.addsitedir({site!r}); sys.path.insert(0, '.');"
-    " sys.argv = ['bench.upstash_client', *sys.argv[1:]];"
-    " runpy.run_module('bench.upstash_client', run_name='__main__', alter_sys=True)"
+    " sys.argv = ['bench.upstash_calls', *sys.argv[1:]];"
+    " runpy.run_module('bench.upstash_calls', run_name='__main__', alter_sys=True)"
 )
 
 
@@ -284,96 +260,3 @@ def _site_without(package: str) -> Iterator[str]:
                 continue
             (Path(tmp) / entry.name).symlink_to(entry)
         yield tmp
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-def _dist_bytes(distribution: str) -> int:
-    files = importlib.metadata.distribution(distribution).files or []
-    total = 0
-    for file in files:
-        if "__pycache__" in file.parts:
-            continue  # byte code is rebuilt, or not shipped
-        path = Path(str(file.locate()))
-        if path.is_file():
-            total += path.stat().st_size
-    return total
-
-
-def _import_ms(timed: str, runs: int) -> float:
-    code = (
-        f"{_UNTIMED}\nimport time\nt = time.perf_counter()\n{timed}\nprint(time.perf_counter() - t)"
-    )
-    best = float("inf")
-    for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
-        )
-        best = min(best, float(done.stdout.strip()))
-    return best * 1000
-
-
-# -- the client's side (a child process) ------------------------------------------------
-
-
-async def _client(kind: str, url: str, token: str, calls: int) -> dict[str, float]:
-    redis = _make_client(kind, url, token)
-    await redis.set("bench:upstash-client", "x" * 32)
-    warmup = 50
-    for _ in range(warmup):
-        await redis.get("bench:upstash-client")
-    cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(calls):
-        await redis.get("bench:upstash-client")
-    seq_cpu, seq_wall = time.process_time() - cpu, time.perf_counter() - wall
-
-    async def worker(n: int) -> None:
-        for _ in range(n):
-            await redis.get("bench:upstash-client")
-
-    per_task = calls // CONCURRENCY
-    extra = calls - per_task * CONCURRENCY
-    cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker(per_task + (i < extra)) for i in range(CONCURRENCY)))
-    con_cpu, con_wall = time.process_time() - cpu, time.perf_counter() - wall
-    await redis.close()
-    return {
-        "seq_cpu_us": seq_cpu / calls * 1e6,
-        "seq_wall_us": seq_wall / calls * 1e6,
-        "con_cpu_us": con_cpu / calls * 1e6,
-        "con_rate": calls / con_wall,
-        "warmup": warmup + 1,
-    }
-
-
-def _make_client(kind: str, url: str, token: str) -> Redis:
-    if kind == "lean":
-        from tiergate.store.upstash import connect
-
-        return connect(url, token)
-    redis = Redis(url, token, rest_retries=0, allow_telemetry=False, read_your_writes=False)
-    if kind == "aiohttp":
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
-
-        from tiergate.store.transport import use_client
-
-        use_client(redis, httpx.AsyncClient(transport=AiohttpTransport(), timeout=10))
-    return redis
-
-
-def _child(argv: list[str]) -> int:
-    _, kind, url, token, calls = argv
-    result = asyncio.run(_client(kind, url, token, int(calls)))
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1:]))

@@ -2,10 +2,11 @@
 
 The gate's only I/O on the hot path is one small JSON POST to Upstash. Through httpx's
 default transport (httpcore and h11) that call cost more client CPU than the rest of the
-request, and more again under concurrency; an aiohttp transport roughly halves it but costs
-13 MB of dependencies and ~100 ms of cold import. This transport is stdlib asyncio: one
-`asyncio.Protocol` per connection that parses the reply as it arrives (`http11.py`), and a
-pool of idle connections per origin. `python -m bench` measures all three side by side.
+request, and more again under concurrency; an aiohttp transport roughly halves it but adds
+11 MB of dependencies and ~200 ms to a cold start. This transport is stdlib asyncio: one
+`asyncio.Protocol` per connection that parses the reply as it arrives (`connection.py`,
+`http11.py`), and a pool of idle connections per origin. `python -m bench` measures all
+three side by side.
 
 What it does not do, on purpose: proxies, HTTP/2, request bodies streamed in pieces (they are
 read whole first), retries. A request that fails is an httpx error, and its connection is
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import select
 import ssl
 import time
 from collections import deque
@@ -25,7 +25,7 @@ from contextlib import suppress
 import httpx
 from upstash_redis.asyncio import Redis
 
-from .http11 import ParsedResponse, ProtocolError, parse_response
+from .connection import Connection
 
 __all__ = ["LeanTransport", "lean_client", "ssl_context_of", "use_client"]
 
@@ -93,7 +93,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
-        self._idle: dict[_Origin, list[_Connection]] = {}
+        self._idle: dict[_Origin, list[Connection]] = {}
         self._open = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
@@ -130,7 +130,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 conn.close()
         self._idle.clear()
 
-    async def _acquire(self, origin: _Origin, timeouts: dict[str, float | None]) -> _Connection:
+    async def _acquire(self, origin: _Origin, timeouts: dict[str, float | None]) -> Connection:
         while True:
             idle = self._idle.get(origin)
             while idle:
@@ -170,14 +170,14 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 return True
         return False
 
-    async def _connect(self, origin: _Origin, connect_s: float | None) -> _Connection:
+    async def _connect(self, origin: _Origin, connect_s: float | None) -> Connection:
         scheme, host, port = origin
         context = self._ssl() if scheme == "https" else None
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(connect_s):
                 _, conn = await loop.create_connection(
-                    _Connection, host, port, ssl=context, server_hostname=host if context else None
+                    Connection, host, port, ssl=context, server_hostname=host if context else None
                 )
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
@@ -192,7 +192,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             self._ssl_context = httpx.create_ssl_context()
         return self._ssl_context
 
-    def _release(self, conn: _Connection | None, origin: _Origin | None = None) -> None:
+    def _release(self, conn: Connection | None, origin: _Origin | None = None) -> None:
         """Return `conn` to the idle pool (None: the request's connection was closed)."""
         if conn is not None and origin is not None and not self._closed:
             conn.idle_since = time.monotonic()
@@ -203,7 +203,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             self._open -= 1
         self._wake_one()
 
-    def _discard(self, conn: _Connection) -> None:
+    def _discard(self, conn: Connection) -> None:
         conn.close()
         self._open -= 1
 
@@ -229,94 +229,3 @@ def _serialise(request: httpx.Request, body: bytes) -> bytes:
             raise httpx.LocalProtocolError(f"line break in the header {name!r}")
         lines.append(b"%s: %s" % (name, value))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-class _Connection(asyncio.Protocol):
-    """One connection; `exchange` sends a request and resolves when its reply is parsed."""
-
-    def __init__(self) -> None:
-        self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
-        self._waiter: asyncio.Future[ParsedResponse] | None = None
-        self._head = False
-        self._eof = False
-        self._loop = asyncio.get_running_loop()
-        self.idle_since = time.monotonic()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        self._deliver()
-
-    def eof_received(self) -> bool:
-        self._eof = True
-        self._deliver()
-        return False  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._eof = True
-        self._deliver()
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(
-                httpx.ReadError(f"the connection was lost: {exc}" if exc else "connection lost")
-            )
-
-    def _deliver(self) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        try:
-            reply = parse_response(self._buffer, head=self._head, eof=self._eof)
-        except ProtocolError as exc:
-            waiter.set_exception(httpx.RemoteProtocolError(str(exc)))
-            return
-        if reply is not None:
-            del self._buffer[: reply.consumed]
-            waiter.set_result(reply)
-
-    async def exchange(self, payload: bytes, *, head: bool, read_s: float | None) -> ParsedResponse:
-        assert self._transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
-        self._head = head
-        try:
-            self._transport.write(payload)
-        except (OSError, RuntimeError) as exc:
-            raise httpx.WriteError(f"cannot send the request: {exc}") from exc
-        try:
-            async with asyncio.timeout(read_s):
-                return await self._waiter
-        except TimeoutError:
-            raise httpx.ReadTimeout("the server did not answer in time") from None
-        finally:
-            self._waiter = None
-
-    def reusable(self, keepalive_expiry: float) -> bool:
-        transport = self._transport
-        if transport is None or transport.is_closing() or self._eof or self._buffer:
-            return False
-        if time.monotonic() - self.idle_since > keepalive_expiry:
-            return False
-        if self._loop is not asyncio.get_running_loop():
-            return False  # made in an earlier event loop (a test's, a previous run's)
-        # A socket that is readable while idle holds an EOF (or garbage) the event loop has not
-        # delivered yet, e.g. after a Lambda thaw: sending on it would fail after the fact.
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return True
-        return not _readable(sock.fileno())
-
-    def close(self) -> None:
-        if self._transport is not None:
-            with suppress(RuntimeError):  # its event loop may be closed already
-                self._transport.close()
-
-
-def _readable(fd: int) -> bool:
-    if hasattr(select, "poll"):  # not on Windows; select() there, and no fd limit to mind
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([fd], [], [], 0)[0])
