@@ -315,3 +315,11 @@ def test_use_client_leaves_an_unknown_client_alone(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.WARNING):
         assert not use_client(Elsewhere(), httpx.AsyncClient())  # type: ignore[arg-type]
     assert "its own transport stays" in caplog.text
+
+
+def test_sniffio_is_installed_for_httpcore() -> None:
+    """httpcore imports sniffio on every request through httpx's default transport (other
+    clients than the gate's still use it); anyio no longer brings it, so it is a dependency."""
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None
