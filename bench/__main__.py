@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from tiergate.localredis.resp import RespPool
 
-from . import burst, coldstart, concurrency, dynamo_calls, latency, memory, roundtrips
+from . import (
+    burst,
+    coldstart,
+    concurrency,
+    dynamo_calls,
+    latency,
+    memory,
+    roundtrips,
+    upstash_client,
+)
 from .report import Finding, Outcome, Table, render
 from .stack import Stack, running_stack
 
@@ -33,6 +42,8 @@ class Volumes:
     registry_requests: int = 1_000
     registry_events: int = 50
     cold_runs: int = 21
+    upstash_client_calls: int = 1_000
+    upstash_client_imports: int = 4
 
 
 FULL = Volumes()
@@ -46,6 +57,8 @@ QUICK = Volumes(
     registry_requests=200,
     registry_events=10,
     cold_runs=3,
+    upstash_client_calls=300,
+    upstash_client_imports=2,
 )
 
 
@@ -75,6 +88,9 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
                                             v.upstash_latency_requests)),
         ("registry", lambda: dynamo_calls.measure(stack, v.registry_requests,
                                                   v.registry_events)),
+        ("upstash client", lambda: asyncio.to_thread(upstash_client.measure,
+                                                      v.upstash_client_calls,
+                                                      v.upstash_client_imports)),
         ("cold start", lambda: asyncio.to_thread(coldstart.measure, v.cold_runs)),
     ]  # fmt: skip
     findings: list[Finding] = []

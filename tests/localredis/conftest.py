@@ -13,7 +13,7 @@ import httpx
 import pytest
 from upstash_redis.asyncio import Redis
 
-from tiergate.localredis.background import serve_in_thread
+from tiergate.localredis.background import serve_rest_in_thread
 from tiergate.localredis.server import create_app
 
 TOKEN = "localredis-test-token"
@@ -21,7 +21,7 @@ TOKEN = "localredis-test-token"
 
 @pytest.fixture(scope="session")
 def rest_url(redis_addr: tuple[str, int]) -> Iterator[str]:
-    with serve_in_thread(create_app(*redis_addr, TOKEN)) as url:
+    with serve_rest_in_thread(create_app(*redis_addr, TOKEN)) as url:
         yield url
 
 

@@ -4,7 +4,7 @@ Nothing on PyPI serves Upstash's REST protocol locally, so tiergate ships this f
 tests and for local development (``tiergate local-redis``)::
 
     with spawn_redis_server() as (host, port):
-        app = create_app(host, port, token="dev")   # a Starlette app; serve with uvicorn
+        app = create_app(host, port, token="dev")   # an ASGI app; http.serve or uvicorn
 """
 
 from __future__ import annotations

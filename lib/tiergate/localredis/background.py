@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,9 +14,16 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from .binary import spawn_redis_server
+from .http import serve
 from .server import create_app
 
-__all__ = ["UpstashEndpoint", "local_upstash", "local_upstash_with_redis", "serve_in_thread"]
+__all__ = [
+    "UpstashEndpoint",
+    "local_upstash",
+    "local_upstash_with_redis",
+    "serve_in_thread",
+    "serve_rest_in_thread",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +57,35 @@ def serve_in_thread(app: ASGIApp, startup_timeout: float = 10.0) -> Iterator[str
 
 
 @contextmanager
+def serve_rest_in_thread(app: ASGIApp, startup_timeout: float = 10.0) -> Iterator[str]:
+    """Like `serve_in_thread`, on the local Upstash server's own lean HTTP server (http.py)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    started = threading.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(serve(app, sock, stop, started.set),), daemon=True
+    )
+    thread.start()
+    try:
+        if not started.wait(startup_timeout):
+            raise RuntimeError("the server in the background thread did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()
+        sock.close()
+
+
+@contextmanager
 def local_upstash(redis_host: str, redis_port: int, token: str) -> Iterator[UpstashEndpoint]:
     """Serve Upstash's REST protocol on a free loopback port, over the given redis-server."""
-    with serve_in_thread(create_app(redis_host, redis_port, token)) as url:
+    with serve_rest_in_thread(create_app(redis_host, redis_port, token)) as url:
         yield UpstashEndpoint(url, token)
 
 

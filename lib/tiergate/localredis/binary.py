@@ -1,17 +1,24 @@
 """Find and run a throwaway redis-server on a loopback port.
 
 The server keeps nothing on disk (no RDB snapshots, no AOF) and stops when the context
-manager exits, so tests and `tiergate local-redis` leave no state behind.
+manager exits, so tests and `tiergate local-redis` leave no state behind. On Linux it also
+dies with the process that started it, even one killed with SIGKILL (which runs no cleanup):
+the kernel sends it SIGTERM when its parent goes (prctl PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import IO
 
@@ -122,8 +129,44 @@ def _start(executable: str, port: int, workdir: str, log: IO[bytes]) -> subproce
     ]  # fmt: skip
     # The executable is an absolute path from find_redis_server; no shell is involved.
     return subprocess.Popen(  # noqa: S603
-        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        preexec_fn=_die_with_parent(),
     )
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has the kernel SIGTERM the child when this process dies (Linux).
+
+    The death signal follows the *thread* that forked, so it is armed only from the main
+    thread, whose end is the process's; elsewhere (and off Linux) there is none, and the
+    context manager's own stop is all there is.
+    """
+    if (
+        not sys.platform.startswith("linux")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the child
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        # Runs in the child between fork and exec: a foreign call and a system call, no
+        # imports and no locks, so the threads this process may have cannot deadlock it.
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def _wait_until_ready(

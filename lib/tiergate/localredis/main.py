@@ -6,6 +6,8 @@ two environment variables to point an Upstash client at, and serves until interr
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import signal
 import socket
 import threading
@@ -13,13 +15,17 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 
-import uvicorn
-
 from ..errors import ConfigError
 from .binary import LocalRedisError, ping, spawn_redis_server
+from .http import serve
 from .server import create_app
 
-__all__ = ["parse_redis_address", "run"]
+__all__ = ["DEFAULT_TOKEN", "parse_redis_address", "run"]
+
+# The token `tiergate local-redis` has when none is given: fine on loopback, where only this
+# machine can reach the server, and refused on any other address, since whoever knows it
+# (it is printed in the docs) could then run every redis command, EVAL included.
+DEFAULT_TOKEN = "local-dev-token"  # noqa: S105 - public by design, hence the refusal
 
 
 def run(host: str, port: int, token: str, redis: str | None) -> None:
@@ -30,6 +36,11 @@ def run(host: str, port: int, token: str, redis: str | None) -> None:
     """
     if not token:
         raise ConfigError("the token must not be empty")
+    if token == DEFAULT_TOKEN and not _is_loopback(host):
+        raise ConfigError(
+            f"--host {host} serves every redis command to the network: "
+            "give a token of your own with --token"
+        )
     with ExitStack() as stack:
         stack.enter_context(_termination_unwinds())
         if redis is None:
@@ -46,8 +57,10 @@ def run(host: str, port: int, token: str, redis: str | None) -> None:
             f"UPSTASH_REDIS_REST_TOKEN={token}",
             flush=True,
         )
-        config = uvicorn.Config(create_app(redis_host, redis_port, token), log_level="warning")
-        uvicorn.Server(config).run(sockets=[listener])
+        # Ctrl-C (KeyboardInterrupt) and SIGTERM (SystemExit, below) end asyncio.run, whose
+        # cancellation runs the app's shutdown; then the ExitStack stops redis-server.
+        app = create_app(redis_host, redis_port, token)
+        asyncio.run(serve(app, listener, stop=asyncio.Event()))
 
 
 def parse_redis_address(address: str) -> tuple[str, int]:
@@ -82,8 +95,8 @@ def _listen(host: str, port: int) -> socket.socket:
 def _termination_unwinds() -> Iterator[None]:
     """Turn SIGTERM/SIGHUP into SystemExit while serving, so `finally` blocks run.
 
-    uvicorn shuts down gracefully on SIGTERM and then re-raises it; under the default
-    handler that kills the process before the spawned redis-server is stopped, orphaning it.
+    Under the default handlers they kill the process at once, before the spawned
+    redis-server is stopped (on Linux the kernel then stops it; elsewhere it is orphaned).
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be installed from the main thread
@@ -101,6 +114,16 @@ def _termination_unwinds() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (a name must be "localhost" to count)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False  # another name, or "" (every interface)
 
 
 def _url_host(host: str) -> str:

@@ -1,4 +1,4 @@
-"""The Upstash REST protocol as a Starlette app in front of a real redis-server.
+"""The Upstash REST protocol as an ASGI app in front of a real redis-server.
 
 Endpoints, as Upstash serves them:
 
@@ -10,264 +10,189 @@ Endpoints, as Upstash serves them:
 Auth is ``Authorization: Bearer <token>`` (or ``?_token=``). With ``Upstash-Encoding: base64``
 every string in a result is base64-encoded except the simple-string reply ``OK``, which is
 what the upstash-redis clients expect when they decode.
+
+A plain ASGI callable rather than a framework app: per call, a framework's routing, request
+and response objects and middleware cost more CPU than the redis round trip, and this server
+stands in for Upstash in every test and benchmark (`python -m bench` measures it).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from base64 import b64encode
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
-from urllib.parse import unquote_to_bytes
+import logging
+from urllib.parse import parse_qsl
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
+from .commands import (
+    BadRequest,
+    JSONValue,
+    entry,
+    one_command,
+    path_command,
+    refuse_connection_state,
+    several_commands,
+    to_json,
+)
 from .resp import Arg, RespError, RespPool, RespProtocolError, RespValue
+from .scripts import ScriptShas
 
-__all__ = ["create_app"]
+__all__ = ["UpstashRestApp", "create_app"]
 
-JSONValue: TypeAlias = "str | int | list[JSONValue] | None"
-# An endpoint's body once auth passed: (pool, request, base64 results?) -> response.
-_Handler: TypeAlias = Callable[[RespPool, Request, bool], Awaitable[Response]]
-
-# Commands that change the state of a pooled connection (which later requests reuse) or
-# never return a normal reply. Transactions go through /multi-exec instead of MULTI/EXEC.
-_REFUSED = frozenset(
-    {
-        "HELLO", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT", "CLIENT", "RESET",
-        "QUIT", "AUTH", "MONITOR", "SYNC", "PSYNC", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
-        "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "SHUTDOWN",
-    }
-)  # fmt: skip
+_log = logging.getLogger(__name__)
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_Answer = tuple[int, "JSONValue | list[dict[str, JSONValue]] | dict[str, JSONValue]"]
 
 
-class _BadRequest(Exception):
-    """The request cannot be turned into redis commands; answered with 400."""
-
-
-def create_app(redis_host: str, redis_port: int, token: str, *, pool_size: int = 128) -> Starlette:
+def create_app(
+    redis_host: str, redis_port: int, token: str, *, pool_size: int = 128
+) -> UpstashRestApp:
     """The REST server for redis at `redis_host:redis_port`, accepting bearer `token`.
 
     The connection pool is opened in the app's lifespan and closed at shutdown, so the app
     must be served with lifespan enabled (uvicorn does so by default).
     """
-    if not token:
-        raise ValueError("the REST token must not be empty")
-    api = _Api(redis_host, redis_port, token)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        api.pool = RespPool(redis_host, redis_port, max_size=pool_size)
-        try:
-            yield
-        finally:
-            pool, api.pool = api.pool, None
-            await pool.close()
-
-    routes = [
-        Route("/", api.single, methods=["POST"]),
-        Route("/pipeline", api.pipeline, methods=["POST"]),
-        Route("/multi-exec", api.multi_exec, methods=["POST"]),
-        Route("/{path:path}", api.path_form, methods=["GET", "POST", "PUT"]),
-    ]
-    return Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={HTTPException: _http_exception},  # e.g. 405 as JSON, like the rest
-    )
+    return UpstashRestApp(redis_host, redis_port, token, pool_size=pool_size)
 
 
-class _Api:
-    def __init__(self, redis_host: str, redis_port: int, token: str) -> None:
-        self.redis_address = f"{redis_host}:{redis_port}"
+class UpstashRestApp:
+    def __init__(self, redis_host: str, redis_port: int, token: str, *, pool_size: int) -> None:
+        if not token:
+            raise ValueError("the REST token must not be empty")
+        self.redis_host, self.redis_port = redis_host, redis_port
         self.pool: RespPool | None = None
+        self._pool_size = pool_size
         self._token = token.encode()
+        self._scripts = ScriptShas()
 
-    # -- endpoints ---------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            body = await _read_body(receive)
+            if body is None:
+                # The client hung up before its request was whole (its own timeout, most
+                # likely): there is nobody to answer, and nothing was sent to redis.
+                _log.debug("client disconnected before its request body was read")
+                return
+            status, content = await self._answer(scope, body)
+            payload = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+            data = payload.encode("utf-8", "replace")
+            headers = [*_JSON_HEADERS, (b"content-length", b"%d" % len(data))]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
 
-    async def single(self, request: Request) -> Response:
-        return await self._guarded(request, self._single)
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.pool = RespPool(self.redis_host, self.redis_port, max_size=self._pool_size)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                pool, self.pool = self.pool, None
+                if pool is not None:
+                    await pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
-    async def pipeline(self, request: Request) -> Response:
-        return await self._guarded(request, self._pipeline)
+    async def _answer(self, scope: Scope, body: bytes) -> _Answer:
+        """Auth, then the endpoint; client mistakes become 400 and redis outages 503."""
+        headers = dict(scope["headers"])
+        if not self._authorized(headers.get(b"authorization", b""), scope["query_string"]):
+            return 401, {"error": "Unauthorized"}
+        pool = self.pool
+        if pool is None:
+            return 503, {"error": "ERR the server is not started (serve it with lifespan on)"}
+        b64 = headers.get(b"upstash-encoding", b"").strip().lower() == b"base64"
+        path, method = scope["path"], scope["method"]
+        try:
+            if method == "POST" and path == "/":
+                return await self._one(pool, one_command(body), b64)
+            if method == "POST" and path == "/pipeline":
+                return await self._pipeline(pool, several_commands(body), b64)
+            if method == "POST" and path == "/multi-exec":
+                return await self._multi_exec(pool, several_commands(body), b64)
+            if method in ("GET", "POST", "PUT"):
+                raw_path = scope.get("raw_path") or path.encode()
+                command = path_command(raw_path, scope["query_string"], body)
+                return await self._one(pool, command, b64)
+            return 405, {"error": "Method Not Allowed"}
+        except BadRequest as exc:
+            return 400, {"error": str(exc)}
+        except (OSError, EOFError, RespProtocolError) as exc:
+            # OSError covers refused/reset connections and timeouts; EOFError a redis that
+            # hung up mid-reply. Either way the client gets JSON, never a traceback.
+            address = f"{self.redis_host}:{self.redis_port}"
+            return 503, {"error": f"ERR redis at {address} is unavailable: {exc!r}"}
 
-    async def multi_exec(self, request: Request) -> Response:
-        return await self._guarded(request, self._multi_exec)
-
-    async def path_form(self, request: Request) -> Response:
-        return await self._guarded(request, self._path_form)
-
-    async def _single(self, pool: RespPool, request: Request, b64: bool) -> Response:
-        command = _command(await _json_body(request))
-        return await self._one(pool, command, b64)
-
-    async def _path_form(self, pool: RespPool, request: Request, b64: bool) -> Response:
-        return await self._one(pool, await _path_command(request), b64)
-
-    async def _one(self, pool: RespPool, command: list[Arg], b64: bool) -> Response:
-        _refuse_connection_state(command)
-        reply = await pool.execute(*command)
+    async def _one(self, pool: RespPool, command: list[Arg], b64: bool) -> _Answer:
+        refuse_connection_state(command)
+        command, instead = self._scripts.rewrite(command)
+        reply = _instead(await pool.execute(*command), instead)
         if isinstance(reply, RespError):
-            return _error(400, reply.message)
-        return JSONResponse({"result": _to_json(reply, b64)})
+            return 400, {"error": reply.message}
+        return 200, {"result": to_json(reply, b64)}
 
-    async def _pipeline(self, pool: RespPool, request: Request, b64: bool) -> Response:
-        commands = _commands(await _json_body(request))
+    async def _pipeline(self, pool: RespPool, commands: list[list[Arg]], b64: bool) -> _Answer:
         entries: list[dict[str, JSONValue]] = [{} for _ in commands]
-        runnable: list[tuple[int, list[Arg]]] = []
+        runnable: list[tuple[int, list[Arg], bytes | None]] = []
         for i, command in enumerate(commands):
             try:
-                _refuse_connection_state(command)
-            except _BadRequest as exc:
+                refuse_connection_state(command)
+            except BadRequest as exc:
                 entries[i] = {"error": str(exc)}  # that command fails, the others still run
             else:
-                runnable.append((i, command))
+                runnable.append((i, *self._scripts.rewrite(command)))
         if runnable:
-            replies = await pool.execute_many([c for _, c in runnable])
-            for (i, _), reply in zip(runnable, replies, strict=True):
-                entries[i] = _entry(reply, b64)
-        return JSONResponse(entries)
+            replies = await pool.execute_many([c for _, c, _ in runnable])
+            for (i, _, instead), reply in zip(runnable, replies, strict=True):
+                entries[i] = entry(_instead(reply, instead), b64)
+        return 200, entries
 
-    async def _multi_exec(self, pool: RespPool, request: Request, b64: bool) -> Response:
-        commands = _commands(await _json_body(request))
+    async def _multi_exec(self, pool: RespPool, commands: list[list[Arg]], b64: bool) -> _Answer:
         for command in commands:
-            _refuse_connection_state(command)
+            refuse_connection_state(command)
         if not commands:
-            return JSONResponse([])
+            return 200, []
+        rewritten = [self._scripts.rewrite(c) for c in commands]
         # One connection, one write: MULTI, the commands, EXEC. Redis queues them and runs
         # them with no other client's command in between.
-        replies = await pool.execute_many([["MULTI"], *commands, ["EXEC"]])
+        replies = await pool.execute_many([["MULTI"], *(c for c, _ in rewritten), ["EXEC"]])
         outcome = replies[-1]
         if isinstance(outcome, RespError):
             # EXECABORT: a command was rejected while queueing (arity, unknown command) and
             # nothing ran. Name that command's error, which EXECABORT's text does not.
             queued = [r for r in replies[1:-1] if isinstance(r, RespError)]
             detail = f" ({queued[0].message})" if queued else ""
-            return _error(400, outcome.message + detail)
+            return 400, {"error": outcome.message + detail}
         if not isinstance(outcome, list):
-            return _error(400, "EXECABORT transaction was not executed")
-        return JSONResponse([_entry(reply, b64) for reply in outcome])
+            return 400, {"error": "EXECABORT transaction was not executed"}
+        return 200, [
+            entry(_instead(reply, instead), b64)
+            for reply, (_, instead) in zip(outcome, rewritten, strict=True)
+        ]
 
-    # -- shared plumbing ---------------------------------------------------------------
-
-    async def _guarded(self, request: Request, handler: _Handler) -> Response:
-        """Auth, then the handler; client mistakes become 400 and redis outages 503."""
-        if not self._authorized(request):
-            return _error(401, "Unauthorized")
-        pool = self.pool
-        if pool is None:
-            return _error(503, "ERR the server is not started (serve it with lifespan on)")
-        b64 = request.headers.get("upstash-encoding", "").strip().lower() == "base64"
-        try:
-            return await handler(pool, request, b64)
-        except _BadRequest as exc:
-            return _error(400, str(exc))
-        except (OSError, EOFError, RespProtocolError) as exc:
-            # OSError covers refused/reset connections and timeouts; EOFError a redis that
-            # hung up mid-reply. Either way the client gets JSON, never a traceback.
-            return _error(503, f"ERR redis at {self.redis_address} is unavailable: {exc!r}")
-
-    def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        scheme, _, credential = header.partition(" ")
-        if scheme.lower() != "bearer":
-            credential = request.query_params.get("_token", "")
-        return hmac.compare_digest(credential.strip().encode(), self._token)
+    def _authorized(self, header: bytes, query_string: bytes) -> bool:
+        scheme, _, credential = header.partition(b" ")
+        if scheme.lower() != b"bearer":
+            query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+            credential = next((v for k, v in query if k == "_token"), "").encode()
+        return hmac.compare_digest(credential.strip(), self._token)
 
 
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
+def _instead(reply: RespValue, instead: bytes | None) -> RespValue:
+    """Redis's reply, or the one to give instead (only ever for a reply that succeeded)."""
+    return instead if instead is not None and isinstance(reply, bytes) else reply
 
 
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        raise _BadRequest('ERR empty request body; send a JSON array such as ["PING"]')
-    try:
-        # Numbers keep the exact text the client sent ("10", "1.5", "1e3"), which is the
-        # string form redis receives. Non-standard NaN/Infinity are passed on the same way.
-        return json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
-    except (ValueError, RecursionError) as exc:
-        raise _BadRequest(f"ERR request body is not valid JSON: {exc}") from None
-
-
-def _commands(body: Any) -> list[list[Arg]]:
-    if not isinstance(body, list):
-        raise _BadRequest('ERR expected a JSON array of commands, e.g. [["GET","k"]]')
-    return [_command(c) for c in body]
-
-
-def _command(body: Any) -> list[Arg]:
-    if not isinstance(body, list) or not body:
-        raise _BadRequest('ERR a command is a non-empty JSON array, e.g. ["GET","k"]')
-    args: list[Arg] = []
-    for item in body:
-        if isinstance(item, bool):  # before str: JSON true/false go as their JSON text
-            args.append("true" if item else "false")
-        elif isinstance(item, str):  # numbers are already strings (see _json_body)
-            args.append(item)
-        else:
-            raise _BadRequest(
-                f"ERR command arguments must be strings or numbers, got {json.dumps(item)}"
-            )
-    return args
-
-
-async def _path_command(request: Request) -> list[Arg]:
-    # raw_path keeps %2F inside an argument distinct from the / between arguments.
-    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    raw = raw.split(b"?", 1)[0]
-    args: list[Arg] = [unquote_to_bytes(part) for part in raw.split(b"/") if part]
-    if not args:
-        raise _BadRequest("ERR no command in the path, e.g. /get/key")
-    body = await request.body()
-    if body:
-        args.append(body)
-    for key, value in request.query_params.multi_items():
-        if key != "_token":
-            args += [key, value] if value else [key]
-    return args
-
-
-def _refuse_connection_state(command: Sequence[Arg]) -> None:
-    name = command[0]
-    text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-    if text.upper() in _REFUSED:
-        raise _BadRequest(
-            f"ERR command '{text}' is not supported over REST"
-            + (" (use the /multi-exec endpoint)" if text.upper() in {"MULTI", "EXEC"} else "")
-        )
-
-
-def _entry(reply: RespValue, b64: bool) -> dict[str, JSONValue]:
-    if isinstance(reply, RespError):
-        return {"error": reply.message}
-    return {"result": _to_json(reply, b64)}
-
-
-def _to_json(value: RespValue, b64: bool) -> JSONValue:
-    """RESP2 -> JSON: integers as numbers, nil as null, arrays nested, strings maybe base64."""
-    if isinstance(value, list):
-        return [_to_json(v, b64) for v in value]
-    if isinstance(value, bytes):
-        return b64encode(value).decode("ascii") if b64 else value.decode("utf-8", "replace")
-    if isinstance(value, RespError):
-        # Only reachable nested inside an array (e.g. a Lua table holding an error); JSON
-        # results cannot carry an error object there, so it travels as its message.
-        value = value.message
-    if isinstance(value, str):
-        if not b64 or value == "OK":
-            return value
-        return b64encode(value.encode()).decode("ascii")
-    return value
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None if the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
