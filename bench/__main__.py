@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tiergate.localredis.resp import RespPool
+from tiergate_tools.localredis.resp import RespPool
 
 from . import (
     burst,

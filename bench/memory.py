@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tiergate.decision import Check
-from tiergate.localredis.resp import RespPool, RespValue
 from tiergate.periods import calendar_month
 from tiergate.store.scripts import GATE
+from tiergate_tools.localredis.resp import RespPool, RespValue
 
 from .baseline import WINDOW_MS, member, record, sweep_and_count
 from .report import Finding, Outcome, Table, fmt_bytes

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from upstash_redis.asyncio import Redis
 
-from tiergate.localredis.background import serve_in_thread
-from tiergate.localredis.binary import spawn_redis_server
-from tiergate.localredis.server import create_app
 from tiergate.store.upstash import UpstashStore, connect
+from tiergate_tools.localredis.background import serve_in_thread
+from tiergate_tools.localredis.binary import spawn_redis_server
+from tiergate_tools.localredis.server import create_app
 
 from .counting import RequestCounter
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tiergate.localredis.binary import spawn_redis_server
+from tiergate_tools.localredis.binary import spawn_redis_server
 
 from .client_imports import ADDED_DISTRIBUTIONS, dist_bytes, import_ms, installed
 from .report import Finding, Outcome, Table, fmt_int
@@ -167,7 +167,7 @@ def _outcome(runs: dict[str, ClientRun | None], imports: dict[str, float], calls
 # The same REST app under uvicorn, announcing its URL as `tiergate local-redis` does.
 _ON_UVICORN = """
 import socket, sys, uvicorn
-from tiergate.localredis.server import create_app
+from tiergate_tools.localredis.server import create_app
 host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
 sock.bind(("127.0.0.1", 0))

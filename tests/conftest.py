@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tiergate.localredis.background import UpstashEndpoint, local_upstash
-from tiergate.localredis.binary import spawn_redis_server
 from tiergate.registry.dynamo import connect
 from tiergate.registry.dynamo.table import create_table
+from tiergate_tools.localredis.background import UpstashEndpoint, local_upstash
+from tiergate_tools.localredis.binary import spawn_redis_server
 
 from .support.dynamodb_local import running_dynamodb_local
 from .support.moto_server import running_moto_server

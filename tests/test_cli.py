@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tiergate.cli import main
-from tiergate.localredis.binary import free_port
+from tiergate_tools.localredis.binary import free_port
 
 
 @pytest.fixture(autouse=True)

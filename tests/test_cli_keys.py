@@ -13,10 +13,10 @@ import pytest
 from tiergate.cli import main
 from tiergate.gate import Requirement
 from tiergate.keys import parse_key
-from tiergate.localredis.background import UpstashEndpoint
 from tiergate.outcomes import Denied
 from tiergate.settings import Settings
 from tiergate.wiring import build_gate
+from tiergate_tools.localredis.background import UpstashEndpoint
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from tiergate.cli import main
-from tiergate.localredis.binary import free_port
 from tiergate.registry.dynamo import connect
+from tiergate_tools.localredis.binary import free_port
 
 
 @pytest.fixture(autouse=True)

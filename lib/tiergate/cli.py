@@ -153,7 +153,7 @@ def _infra_check(args: argparse.Namespace) -> int:
 
 
 def _local_redis(args: argparse.Namespace) -> int:
-    from .localredis.main import run
+    from tiergate_tools.localredis.main import run
 
     run(host=args.host, port=args.port, token=args.token, redis=args.redis)
     return 0

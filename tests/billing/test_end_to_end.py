@@ -11,11 +11,11 @@ import pytest
 
 from tiergate.admin import Admin
 from tiergate.clock import FakeClock
-from tiergate.localredis.background import UpstashEndpoint
 from tiergate.registry.dynamo import DynamoRegistry
 from tiergate.store.upstash import UpstashStore
 from tiergate.web.example import create_app
 from tiergate.wiring import build_gate
+from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..support.fakestripe import FakeStripe
 from .conftest import billing_settings

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tiergate.clock import FakeClock
-from tiergate.localredis.background import UpstashEndpoint
 from tiergate.store import HotStore
 from tiergate.store.memory import MemoryStore
 from tiergate.store.upstash import UpstashStore, connect
+from tiergate_tools.localredis.background import UpstashEndpoint
 
 NOW = 1_763_208_000_000  # 2025-11-15T12:00:00Z
 _namespaces = itertools.count()

@@ -14,10 +14,10 @@ from botocore.exceptions import NoCredentialsError, ReadTimeoutError
 
 from tiergate.clock import FakeClock
 from tiergate.errors import StoreUnavailable
-from tiergate.localredis.binary import free_port
 from tiergate.registry import Account, EventRecord, KeyRecord, SubscriptionUpdate
 from tiergate.registry.dynamo import DynamoRegistry, connect
 from tiergate.registry.dynamo.table import create_table
+from tiergate_tools.localredis.binary import free_port
 
 from .registries import DYNAMO_REGISTRIES, opened
 

@@ -18,13 +18,13 @@ from tiergate.decision import Code
 from tiergate.errors import StoreUnavailable
 from tiergate.gate import Gate
 from tiergate.keys import generate_key, key_digest
-from tiergate.localredis.background import UpstashEndpoint
 from tiergate.registry import Account, KeyRecord
 from tiergate.settings import Settings
 from tiergate.store.scripts import GATE, REFUND
 from tiergate.store.upstash import UpstashStore, connect
 from tiergate.web.example import create_app
 from tiergate.wiring import build_gate
+from tiergate_tools.localredis.background import UpstashEndpoint
 
 from .conftest import NOW
 from .test_hot_store import ask, seed

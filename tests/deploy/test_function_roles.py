@@ -22,12 +22,12 @@ from fastapi import FastAPI
 
 from tiergate.admin import Admin
 from tiergate.clock import FakeClock
-from tiergate.localredis.background import UpstashEndpoint
 from tiergate.registry.dynamo import DynamoRegistry
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.web.webhooks import create_webhook_app
 from tiergate.wiring import build_gate, dynamodb_client
+from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..billing.conftest import NOW_MS, SECRET, billing_settings
 from ..support.fakestripe import FakeStripe, running_fake_stripe

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from upstash_redis.asyncio import Redis
 
-from tiergate.localredis.background import serve_rest_in_thread
-from tiergate.localredis.server import create_app
+from tiergate_tools.localredis.background import serve_rest_in_thread
+from tiergate_tools.localredis.server import create_app
 
 TOKEN = "localredis-test-token"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tiergate.localredis.binary import ping
+from tiergate_tools.localredis.binary import ping
 
 
 class LocalRedis:

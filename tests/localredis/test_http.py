@@ -12,8 +12,8 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
-from tiergate.localredis.background import serve_in_thread, serve_rest_in_thread
-from tiergate.localredis.server import create_app
+from tiergate_tools.localredis.background import serve_in_thread, serve_rest_in_thread
+from tiergate_tools.localredis.server import create_app
 
 from .conftest import TOKEN
 

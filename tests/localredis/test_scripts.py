@@ -10,7 +10,7 @@ from upstash_ratelimit.asyncio import FixedWindow, Ratelimit, SlidingWindow, Tok
 from upstash_ratelimit.limiter import Limiter
 from upstash_redis.asyncio import Redis
 
-from tiergate.localredis.scripts import strip_upstash_flags
+from tiergate_tools.localredis.scripts import strip_upstash_flags
 
 FLAGGED = "#!lua flags=allow-key-locking\nreturn ARGV[1] .. ':' .. KEYS[1]"
 

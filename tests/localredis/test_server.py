@@ -14,16 +14,16 @@ from upstash_redis.asyncio import Redis
 from upstash_redis.errors import UpstashError
 
 from tiergate.errors import ConfigError, TiergateError
-from tiergate.localredis.background import serve_in_thread
-from tiergate.localredis.binary import (
+from tiergate_tools.localredis.background import serve_in_thread
+from tiergate_tools.localredis.binary import (
     RedisServerNotFound,
     find_redis_server,
     free_port,
     ping,
     spawn_redis_server,
 )
-from tiergate.localredis.main import parse_redis_address
-from tiergate.localredis.server import create_app
+from tiergate_tools.localredis.main import parse_redis_address
+from tiergate_tools.localredis.server import create_app
 
 from .conftest import TOKEN
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from upstash_redis.asyncio import Redis
 
-from tiergate.localredis.background import UpstashEndpoint
 from tiergate.store.transport import LeanTransport, lean_client, ssl_context_of, use_client
 from tiergate.store.upstash import connect
+from tiergate_tools.localredis.background import UpstashEndpoint
 
 # A handler answers one parsed request (method, body) on a connection, or returns None to
 # hang up without answering.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tiergate.localredis.binary import free_port
+from tiergate_tools.localredis.binary import free_port
 
 __all__ = ["find_jar", "running_dynamodb_local"]
 

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tiergate.clock import Clock
-from tiergate.localredis.background import serve_in_thread
+from tiergate_tools.localredis.background import serve_in_thread
 
 __all__ = ["Delivery", "FakeStripe", "running_fake_stripe"]
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tiergate.localredis.binary import free_port
+from tiergate_tools.localredis.binary import free_port
 
 __all__ = ["running_moto_server"]
 

@@ -22,10 +22,10 @@ from schemathesis import Case
 
 from tiergate.clock import FakeClock
 from tiergate.demo import create_demo_keys
-from tiergate.localredis.background import serve_in_thread
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build_gate
+from tiergate_tools.localredis.background import serve_in_thread
 
 from ..support.fakestripe import FakeStripe, running_fake_stripe
 from .conftest import NOW_MS

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 
-from ..errors import ConfigError
+from tiergate.errors import ConfigError
+
 from .binary import LocalRedisError, ping, spawn_redis_server
 from .http import serve
 from .server import create_app

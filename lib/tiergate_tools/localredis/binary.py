@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import IO
 
-from ..errors import TiergateError
+from tiergate.errors import TiergateError
 
 __all__ = [
     "LocalRedisError",
