@@ -102,7 +102,13 @@ class Settings(BaseSettings):
             *_plain("LOG_LEVEL").choices,
             *_plain("AWS_LAMBDA_LOG_LEVEL").choices,  # Lambda's application log level
         ),
-        description="the tiergate logger's level (INFO: one access line per request)",
+        description="the tiergate logger's level (INFO keeps the access lines)",
+    )
+    access_log: Literal["all", "problems", "off"] = Field(
+        default="problems",
+        description="which requests get an access line: every one, those answered with a"
+        " problem (4xx, 5xx) or let in degraded, or none. API Gateway's access log already"
+        " has every request; a line per success costs more than the gate itself",
     )
     log_json: bool = Field(
         default=True,

@@ -80,7 +80,7 @@ class Api:
 
 
 async def make_api(**settings: Any) -> tuple[Api, httpx.AsyncClient]:
-    built = Settings(**{"tiers": TIERS, **settings})
+    built = Settings(**{"tiers": TIERS, "access_log": "all", **settings})
     gate = build_gate(built, clock=FakeClock(NOW_MS))
     transport = httpx.ASGITransport(app=app_for(built, gate), raise_app_exceptions=True)
     client = httpx.AsyncClient(transport=transport, base_url="http://test")
@@ -270,3 +270,19 @@ async def test_a_broken_stdout_never_breaks_an_answer(
     response = await api.get("/v1/hello", key)
     assert response.status_code == 429
     assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("access_log", "logged"),
+    [("problems", ["/v1/nowhere"]), ("all", ["/healthz", "/v1/nowhere"]), ("off", [])],
+)
+async def test_which_requests_get_an_access_line(
+    capsys: pytest.CaptureFixture[str], access_log: str, logged: list[str]
+) -> None:
+    """By default only problems: a line per success would cost more than the gate itself."""
+    api, client = await make_api(access_log=access_log)
+    async with client:
+        capsys.readouterr()
+        assert (await api.get("/healthz")).status_code == 200
+        assert (await api.get("/v1/nowhere")).status_code in (401, 404)
+    assert [line["path"] for line in read_stdout(capsys).access()] == logged

@@ -1,4 +1,5 @@
-"""The outermost middleware: every request gets an id, one access log line and its metrics.
+"""The outermost middleware: every request gets an id, its metrics and an access log line
+(by default only when it was answered with a problem: TIERGATE_ACCESS_LOG).
 
 It wraps everything install() adds, so that every answer carries ``X-Request-Id`` (the gate's
 denials, 404s, webhooks, a crash turned into a 500) and every line logged while serving the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +29,8 @@ from .stamp import StampedReply
 __all__ = ["OUTCOME", "ObserveMiddleware", "observe"]
 
 OUTCOME = "tiergate.outcome"  # the scope["state"] entry the gate middleware sets
+
+AccessLog = Literal["all", "problems", "off"]
 
 log = logging.getLogger("tiergate")
 access_log = logging.getLogger("tiergate.access")
@@ -48,17 +51,30 @@ def observe(app: FastAPI, settings: Settings, *, service: str, prefix: str | Non
     if settings.log_json:
         configure_logging(service, settings.log_level)
     writer = EmfWriter(settings.metrics_namespace)
-    app.add_middleware(ObserveMiddleware, service=service, writer=writer, prefix=prefix)
+    app.add_middleware(
+        ObserveMiddleware,
+        service=service,
+        writer=writer,
+        prefix=prefix,
+        access_log=settings.access_log,
+    )
 
 
 class ObserveMiddleware:
     def __init__(
-        self, app: ASGIApp, *, service: str, writer: EmfWriter, prefix: str | None
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        writer: EmfWriter,
+        prefix: str | None,
+        access_log: AccessLog = "problems",
     ) -> None:
         self.app = app
         self._service = service
         self._writer = writer
         self._prefix = prefix
+        self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,9 +109,15 @@ class ObserveMiddleware:
             finally:
                 outcome = state.get(OUTCOME)
                 _count(outcome)
-                name = REASON_KEY_IN_QUERY if refused else _outcome_name(outcome)
-                _access(scope, headers, outcome, name, reply.status, started)
+                if self._logs(reply.status, outcome):
+                    name = REASON_KEY_IN_QUERY if refused else _outcome_name(outcome)
+                    _access(scope, headers, outcome, name, reply.status, started)
                 self._writer.flush(observation)
+
+    def _logs(self, status: int, outcome: object) -> bool:
+        if self._access_log == "problems":
+            return status >= 400 or (isinstance(outcome, Admitted) and outcome.degraded)
+        return self._access_log == "all"
 
     def _gated(self, path: str) -> bool:
         prefix = self._prefix
