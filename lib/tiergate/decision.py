@@ -17,14 +17,26 @@ from typing import Any
 from .hotstate import SUSPENDED_STATUSES, AccountState, KeyState
 from .periods import current_period
 
-__all__ = ["Check", "Code", "Effects", "Verdict", "billing_period", "decide", "gcra"]
+__all__ = [
+    "IN_FLIGHT",
+    "KEPT",
+    "NOT_KEPT",
+    "Check",
+    "Code",
+    "Effects",
+    "IdempotencyRecord",
+    "Verdict",
+    "billing_period",
+    "decide",
+    "gcra",
+]
 
 
 class Code(IntEnum):
     """Outcome codes; the Lua script returns the same numbers."""
 
     ADMIT = 0
-    REPLAY = 1  # an Idempotency-Key seen before: admitted, not charged again
+    REPLAY = 1  # an Idempotency-Key's first response, served again: not charged
     KEY_MISS = 2  # no hot state for the key: load it from the registry
     ACCOUNT_MISS = 3  # no hot state for the key's account
     UNKNOWN_KEY = 4  # the registry has no such key (cached briefly)
@@ -34,6 +46,15 @@ class Code(IntEnum):
     FEATURE = 8  # the route needs a feature the tier lacks
     BURST = 9
     QUOTA = 10
+    KEY_REUSED = 11  # the Idempotency-Key named a different request
+    IN_FLIGHT = 12  # the Idempotency-Key's first request is still being served
+    NOT_KEPT = 13  # the Idempotency-Key's first response was too large to keep for replays
+
+
+# States of an Idempotency-Key's record (the store writes the same letters).
+IN_FLIGHT = "p"  # charged, the endpoint has not answered yet
+KEPT = "d"  # answered; the response is kept for replays
+NOT_KEPT = "n"  # answered and charged; the response was too large to keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +66,9 @@ class Check:
     min_rank: int = 0
     feature: str = ""
     cost: int = 1
-    idempotency_key: str = ""
+    idempotency_key: str = ""  # its hash (idempotency.key_hash); "" without the header
+    fingerprint: str = ""  # of the request the key names
+    request_id: str = ""  # the gate's, per request: it owns the key's record while in flight
     month_start_ms: int = 0  # the calendar month, used when the account has no subscription
     month_end_ms: int = 0
 
@@ -64,6 +87,7 @@ class Verdict:
     period_start_ms: int = 0
     period_end_ms: int = 0
     retry_after_ms: int = 0  # the real wait: next burst token, or the period's end
+    response: str = ""  # REPLAY: the kept response (idempotency.encode_response)
 
     @property
     def admitted(self) -> bool:
@@ -76,8 +100,18 @@ class Effects:
 
     tat_us: int
     burst_ttl_ms: int
+    charge: int  # quota units this request adds
     used: int
-    mark_idempotency: bool
+    hold: bool  # create the Idempotency-Key's record, in flight, owned by the request id
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The record an Idempotency-Key already has, as the store found it."""
+
+    fingerprint: str
+    state: str  # IN_FLIGHT, KEPT or NOT_KEPT
+    response: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +151,10 @@ def decide(
     account: AccountState | None,
     stored_tat_us: int,
     used: int,
-    replay: bool,
+    held: IdempotencyRecord | None,
 ) -> tuple[Verdict, Effects | None]:
-    """The whole admission decision; `used` is the quota count of the period it returns."""
+    """The whole admission decision; `used` is the quota count of the period it returns and
+    `held` the record of the request's Idempotency-Key, when it has one."""
     if key is None:
         return Verdict(Code.KEY_MISS), None
     if not key.account_id:
@@ -149,6 +184,13 @@ def decide(
         return _with(base, Code.TIER), None
     if check.feature and check.feature not in account.features:
         return _with(base, Code.FEATURE), None
+    if held is not None:
+        if held.fingerprint != check.fingerprint:
+            return _with(base, Code.KEY_REUSED), None
+        if held.state == IN_FLIGHT:
+            return _with(base, Code.IN_FLIGHT), None
+        if held.state != KEPT:
+            return _with(base, Code.NOT_KEPT), None
     step = gcra(stored_tat_us, check.now_ms, account.burst)
     if not step.allowed:
         return _with(
@@ -158,29 +200,17 @@ def decide(
             burst_reset_ms=step.reset_ms,
             retry_after_ms=step.retry_after_ms,
         ), None
-    charge = 0 if replay else check.cost
-    if used + charge > account.limit:
-        return _with(
-            base,
-            Code.QUOTA,
-            burst_remaining=step.remaining,
-            burst_reset_ms=step.reset_ms,
-            retry_after_ms=end - check.now_ms,
-        ), None
-    verdict = _with(
-        base,
-        Code.REPLAY if replay else Code.ADMIT,
-        burst_remaining=step.remaining,
-        burst_reset_ms=step.reset_ms,
-        used=used + charge,
+    admitted = _with(base, Code.ADMIT, burst_remaining=step.remaining, burst_reset_ms=step.reset_ms)
+    if held is not None:  # a replay spends a burst token (a retry storm is a storm) and no quota
+        replay = _with(admitted, Code.REPLAY, response=held.response)
+        return replay, Effects(step.tat_us, step.reset_ms, 0, used, hold=False)
+    if used + check.cost > account.limit:
+        return _with(admitted, Code.QUOTA, retry_after_ms=end - check.now_ms), None
+    used += check.cost
+    hold = bool(check.idempotency_key)
+    return _with(admitted, Code.ADMIT, used=used), Effects(
+        step.tat_us, step.reset_ms, check.cost, used, hold
     )
-    effects = Effects(
-        tat_us=step.tat_us,
-        burst_ttl_ms=step.reset_ms,
-        used=used + charge,
-        mark_idempotency=bool(check.idempotency_key) and not replay,
-    )
-    return verdict, effects
 
 
 def _with(base: Verdict, code: Code, **changes: Any) -> Verdict:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .decision import Code, Verdict
+from .idempotency import MAX_FINGERPRINTED_BODY, MAX_KEPT_RESPONSE, ResponseCopy
 from .ratelimit import retry_after_s
 
 if TYPE_CHECKING:
@@ -21,9 +22,11 @@ PROBLEM_TYPE = "urn:tiergate:problem:"
 class Admitted:
     verdict: Verdict
     cost: int
-    idempotency_key: str = ""
+    idempotency_key: str = ""  # its hash, when the request held one
     now_ms: int = 0
     degraded: bool = False  # let in without a limiter answer (the tier's fail-open policy)
+    request_id: str = ""  # the gate's id for this request; it owns the key's record
+    replay: ResponseCopy | None = None  # REPLAY: the key's first response, to send again
 
     @property
     def charged(self) -> bool:
@@ -79,6 +82,28 @@ def denial(
     elif slug == "invalid-idempotency-key":
         status, title = 400, "Invalid Idempotency-Key"
         detail = "Idempotency-Key must be 1 to 255 printable ASCII characters."
+    elif slug == "idempotency-body-too-large":
+        status, title = 413, "Body too large for Idempotency-Key"
+        detail = (
+            f"A request with an Idempotency-Key may carry at most {MAX_FINGERPRINTED_BODY:,}"
+            " bytes of body."
+        )
+    elif slug == "idempotency-key-reused":
+        status, title = 422, "Idempotency-Key already used"
+        detail = (
+            "This Idempotency-Key was used for a different request (method, path, cost or"
+            " body); send a new key for a new request."
+        )
+    elif slug == "idempotency-in-flight":
+        status, title, retry = 409, "Request with this Idempotency-Key in flight", 1
+        detail = "The first request with this Idempotency-Key is still being served; retry."
+    elif slug == "idempotency-response-not-kept":
+        status, title = 422, "Response not kept"
+        detail = (
+            "The request with this Idempotency-Key was served and billed, but its response was"
+            f" larger than {MAX_KEPT_RESPONSE:,} bytes and cannot be replayed; send a new key"
+            " to run it again."
+        )
     elif slug == "revoked-key":
         status, title = 403, "API key revoked"
         detail = "This API key was revoked, or has expired after a rotation; use a current key."

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     redis_namespace: str = Field(default="tg", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     past_due_grace_days: float = Field(default=3, ge=0)
     idempotency_ttl: int = Field(default=86_400, ge=1, description="seconds")
+    idempotency_inflight_ttl: int = Field(
+        default=60,
+        ge=1,
+        description="seconds an Idempotency-Key stays in flight (409) if its request never"
+        " answers; longer than the function timeout",
+    )
     refund_client_errors: bool = Field(
         default=False, description="refund 4xx answers too (5xx are always refunded)"
     )

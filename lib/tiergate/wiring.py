@@ -40,8 +40,9 @@ def build_gate(settings: Settings, *, clock: Clock | None = None) -> Gate:
 
 def _hot_store(settings: Settings, clock: Clock) -> HotStore:
     ttl_ms = settings.idempotency_ttl * 1000
+    inflight_ms = settings.idempotency_inflight_ttl * 1000
     if not settings.upstash_redis_rest_url:
-        return MemoryStore(clock, idempotency_ttl_ms=ttl_ms)
+        return MemoryStore(clock, idempotency_ttl_ms=ttl_ms, inflight_ttl_ms=inflight_ms)
     from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
 
     token = settings.upstash_redis_rest_token
@@ -51,6 +52,7 @@ def _hot_store(settings: Settings, clock: Clock) -> HotStore:
         namespace=settings.redis_namespace,
         timeout_s=settings.redis_timeout,
         idempotency_ttl_ms=ttl_ms,
+        inflight_ttl_ms=inflight_ms,
     )
 
 

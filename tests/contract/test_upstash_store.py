@@ -21,7 +21,7 @@ from tiergate.keys import generate_key, key_digest
 from tiergate.localredis.background import UpstashEndpoint
 from tiergate.registry import Account, KeyRecord
 from tiergate.settings import Settings
-from tiergate.store.scripts import GATE, REFUND
+from tiergate.store.scripts import COMPLETE, GATE, REFUND
 from tiergate.store.upstash import UpstashStore, connect
 from tiergate.web.example import create_app
 from tiergate.wiring import build_gate
@@ -34,7 +34,7 @@ _namespaces = itertools.count()
 
 async def test_script_load_returns_the_sha_the_code_computed(upstash: UpstashEndpoint) -> None:
     redis = connect(upstash.url, upstash.token)
-    for script in (GATE, REFUND):
+    for script in (GATE, REFUND, COMPLETE):
         assert await redis.script_load(script.source) == script.sha
     await redis.close()
 

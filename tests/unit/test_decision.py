@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tiergate.decision import Check, Code, billing_period, decide, gcra
+from tiergate.decision import (
+    IN_FLIGHT,
+    KEPT,
+    NOT_KEPT,
+    Check,
+    Code,
+    IdempotencyRecord,
+    billing_period,
+    decide,
+    gcra,
+)
 from tiergate.hotstate import UNKNOWN_KEY, AccountState, KeyState
 from tiergate.periods import calendar_month
 
@@ -125,7 +135,7 @@ def test_calendar_month_edges(now: int, expected: tuple[int, int]) -> None:
 
 class TestDecide:
     def test_admits_and_says_what_to_write(self) -> None:
-        verdict, effects = decide(check(cost=3), KeyState("acct"), account(), 0, 2, False)
+        verdict, effects = decide(check(cost=3), KeyState("acct"), account(), 0, 2, None)
         assert verdict.code == Code.ADMIT
         assert verdict.used == 5
         assert effects is not None
@@ -156,34 +166,64 @@ class TestDecide:
     def test_denials_consume_nothing(
         self, key: KeyState | None, acct: AccountState | None, req: Check, code: Code
     ) -> None:
-        verdict, effects = decide(req, key, acct, 0, 0, False)
+        verdict, effects = decide(req, key, acct, 0, 0, None)
         assert verdict.code == code
         assert effects is None
 
     def test_past_due_within_grace_is_admitted(self) -> None:
         acct = account(status="past_due", suspend_at_ms=NOW + 1)
-        assert decide(check(), KeyState("acct"), acct, 0, 0, False)[0].code == Code.ADMIT
+        assert decide(check(), KeyState("acct"), acct, 0, 0, None)[0].code == Code.ADMIT
 
     def test_exactly_at_quota(self) -> None:
-        assert decide(check(), KeyState("acct"), account(), 0, 9, False)[0].used == 10
-        verdict, _ = decide(check(), KeyState("acct"), account(), 0, 10, False)
+        assert decide(check(), KeyState("acct"), account(), 0, 9, None)[0].used == 10
+        verdict, _ = decide(check(), KeyState("acct"), account(), 0, 10, None)
         assert verdict.code == Code.QUOTA
         assert verdict.retry_after_ms == ms(2025, 12, 1) - NOW
 
     def test_a_replay_is_admitted_without_charge_even_at_quota(self) -> None:
-        verdict, effects = decide(
-            check(idempotency_key="k"), KeyState("acct"), account(), 0, 10, True
-        )
-        assert verdict.code == Code.REPLAY
+        kept = IdempotencyRecord("fp", KEPT, "the first response")
+        req = check(idempotency_key="k", fingerprint="fp")
+        verdict, effects = decide(req, KeyState("acct"), account(), 0, 10, kept)
+        assert (verdict.code, verdict.response, verdict.used) == (
+            Code.REPLAY, "the first response", 10,
+        )  # fmt: skip
         assert effects is not None
-        assert effects.used == 10
-        assert not effects.mark_idempotency
+        assert (effects.charge, effects.used, effects.hold) == (0, 10, False)
+
+    def test_a_first_keyed_request_is_charged_and_held(self) -> None:
+        req = check(idempotency_key="k", fingerprint="fp", cost=2)
+        verdict, effects = decide(req, KeyState("acct"), account(), 0, 3, None)
+        assert (verdict.code, verdict.used) == (Code.ADMIT, 5)
+        assert effects is not None
+        assert (effects.charge, effects.used, effects.hold) == (2, 5, True)
+
+    @pytest.mark.parametrize(
+        ("held", "code"),
+        [
+            (IdempotencyRecord("other", KEPT, "r"), Code.KEY_REUSED),
+            (IdempotencyRecord("other", IN_FLIGHT), Code.KEY_REUSED),
+            (IdempotencyRecord("fp", IN_FLIGHT), Code.IN_FLIGHT),
+            (IdempotencyRecord("fp", NOT_KEPT), Code.NOT_KEPT),
+        ],
+    )
+    def test_a_held_key_denies_without_consuming(self, held: IdempotencyRecord, code: Code) -> None:
+        req = check(idempotency_key="k", fingerprint="fp")
+        verdict, effects = decide(req, KeyState("acct"), account(), 0, 0, held)
+        assert verdict.code == code
+        assert effects is None
+
+    def test_a_replay_still_needs_a_burst_token(self) -> None:
+        full_tat = (NOW + 1000) * 1000
+        kept = IdempotencyRecord("fp", KEPT, "r")
+        req = check(idempotency_key="k", fingerprint="fp")
+        verdict, effects = decide(req, KeyState("acct"), account(), full_tat, 0, kept)
+        assert (verdict.code, effects) == (Code.BURST, None)
 
     def test_burst_is_checked_before_quota(self) -> None:
         full_tat = (NOW + 1000) * 1000
-        verdict, _ = decide(check(), KeyState("acct"), account(), full_tat, 10, False)
+        verdict, _ = decide(check(), KeyState("acct"), account(), full_tat, 10, None)
         assert verdict.code == Code.BURST
 
     def test_feature_granted_by_the_tier(self) -> None:
         acct = account(features=frozenset({"exports"}))
-        assert decide(check(feature="exports"), KeyState("acct"), acct, 0, 0, False)[0].admitted
+        assert decide(check(feature="exports"), KeyState("acct"), acct, 0, 0, None)[0].admitted

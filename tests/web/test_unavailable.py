@@ -9,7 +9,7 @@ import pytest
 from tiergate.decision import Check, Verdict
 from tiergate.errors import StoreUnavailable
 from tiergate.hotstate import AccountState, KeyState
-from tiergate.store import HotStore
+from tiergate.store import Charge, HotStore
 
 from .conftest import Harness, MakeHarness, assert_problem, extra_app, tiers_json
 
@@ -30,12 +30,17 @@ class FailingStore:
         assert self.inner is not None
         return await self.inner.check(check)
 
-    async def refund(
-        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
+    async def complete(
+        self, request_id: str, account_id: str, idempotency_key: str, response: str | None
     ) -> None:
+        self._fail("complete")
+        assert self.inner is not None
+        await self.inner.complete(request_id, account_id, idempotency_key, response)
+
+    async def refund(self, request_id: str, charge: Charge) -> None:
         self._fail("refund")
         assert self.inner is not None
-        await self.inner.refund(account_id, period_start_ms, cost, idempotency_key)
+        await self.inner.refund(request_id, charge)
 
     async def write(
         self,

@@ -3,10 +3,10 @@
 --
 -- KEYS[1]  the key's hot record: <ns>:k:<digest>
 --          (the account's keys are derived from it: they cannot be known before it is read)
--- ARGV     ns, now_ms, min_rank, feature, cost, idempotency_key, month_start_ms,
---          month_end_ms, idempotency_ttl_ms
+-- ARGV     ns, now_ms, min_rank, feature, cost, idempotency key hash ('' without one),
+--          month_start_ms, month_end_ms, fingerprint, request_id, inflight_ttl_ms
 -- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms,
---           limit, used, period_start_ms, period_end_ms, retry_after_ms}
+--           limit, used, period_start_ms, period_end_ms, retry_after_ms[, kept response]}
 local ns = ARGV[1]
 local now = tonumber(ARGV[2])
 local min_rank = tonumber(ARGV[3])
@@ -42,9 +42,9 @@ end
 local qkey = akey .. ':q:' .. int(ps)
 local used = tonumber(redis.call('GET', qkey) or '0')
 
-local function verdict(code, remaining, reset_ms, used_after, retry_ms)
+local function verdict(code, remaining, reset_ms, used_after, retry_ms, response)
   return {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
-          ps, pe, retry_ms}
+          ps, pe, retry_ms, response}
 end
 
 local suspended = {unpaid = true, canceled = true, paused = true, incomplete = true,
@@ -55,6 +55,19 @@ end
 if rank < min_rank then return verdict(7, burst, 0, used, 0) end
 if feature ~= '' and not string.find(s[9], ',' .. feature .. ',', 1, true) then
   return verdict(8, burst, 0, used, 0)
+end
+
+-- The Idempotency-Key's record: another request's, one still running, or a kept response.
+local ikey = akey .. ':i:' .. idem
+local held = nil
+if idem ~= '' then
+  local h = redis.call('HMGET', ikey, 'f', 's', 'v')
+  if h[1] then
+    if h[1] ~= ARGV[9] then return verdict(11, burst, 0, used, 0) end
+    if h[2] == 'p' then return verdict(12, burst, 0, used, 0) end
+    if h[2] ~= 'd' then return verdict(13, burst, 0, used, 0) end
+    held = h[3]
+  end
 end
 
 -- GCRA, in integer microseconds.
@@ -70,24 +83,23 @@ if wait > 0 then
 end
 local remaining = math.floor((capacity - (tat - now_us)) / interval)
 local reset_ms = ceil_ms(tat - now_us)
-
-local ikey = akey .. ':i:' .. idem
-local replay = idem ~= '' and redis.call('EXISTS', ikey) == 1
-local charge = cost
-if replay then charge = 0 end
-if used + charge > limit then
+-- A second of slack past the full refill: callers' clocks may trail one another a little.
+if held then  -- a replay spends a burst token (a retry storm is a storm) and no quota
+  redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
+  return verdict(1, remaining, reset_ms, used, 0, held)
+end
+if used + cost > limit then
   return verdict(10, remaining, reset_ms, used, pe - now)
 end
 
 -- Every check passed: only now is anything consumed.
--- A second of slack past the full refill: callers' clocks may trail one another a little.
 redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
-if charge > 0 then
-  used = redis.call('INCRBY', qkey, charge)
-  if used == charge then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
+if cost > 0 then
+  used = redis.call('INCRBY', qkey, cost)
+  if used == cost then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
 end
-if idem ~= '' and not replay then
-  redis.call('SET', ikey, '1', 'PX', ARGV[9])
+if idem ~= '' then  -- in flight, owned by this request, until the endpoint has answered
+  redis.call('HSET', ikey, 'f', ARGV[9], 's', 'p', 'r', ARGV[10])
+  redis.call('PEXPIRE', ikey, ARGV[11])
 end
-if replay then return verdict(1, remaining, reset_ms, used, 0) end
 return verdict(0, remaining, reset_ms, used, 0)

@@ -10,8 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..clock import Clock
-from ..decision import Check, Verdict, billing_period, decide
+from ..decision import (
+    IN_FLIGHT,
+    KEPT,
+    NOT_KEPT,
+    Check,
+    IdempotencyRecord,
+    Verdict,
+    billing_period,
+    decide,
+)
 from ..hotstate import UNKNOWN_KEY, AccountState, KeyState
+from . import Charge
 
 __all__ = ["MemoryStore"]
 
@@ -24,15 +34,31 @@ class _Quota:
     used: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An Idempotency-Key's record: what gate.lua keeps in <ns>:a:<account>:i:<key hash>."""
+
+    record: IdempotencyRecord
+    request_id: str  # the request that owns it while in flight
+    expires_ms: int
+
+
 class MemoryStore:
-    def __init__(self, clock: Clock, *, idempotency_ttl_ms: int = 86_400_000) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        idempotency_ttl_ms: int = 86_400_000,
+        inflight_ttl_ms: int = 60_000,
+    ) -> None:
         self._clock = clock
         self._idempotency_ttl_ms = idempotency_ttl_ms
+        self._inflight_ttl_ms = inflight_ttl_ms
         self._keys: dict[str, tuple[KeyState, int]] = {}  # digest -> (state, expiry or 0)
         self._accounts: dict[str, AccountState] = {}
         self._tat_us: dict[str, int] = {}
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
-        self._marks: dict[tuple[str, str], int] = {}  # (account, key) -> expiry
+        self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
         self._writes = 0
 
     async def check(self, check: Check) -> Verdict:
@@ -40,30 +66,46 @@ class MemoryStore:
         account = self._accounts.get(key.account_id) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
         used = 0
-        replay = False
+        held = None
         if account is not None:
             start, _ = billing_period(account, check)
             quota = self._quota.get(account.account_id)
             used = quota.used if quota and quota.period_start_ms == start else 0
-            mark = (account.account_id, check.idempotency_key)
-            replay = bool(check.idempotency_key) and self._marks.get(mark, 0) > check.now_ms
-        verdict, effects = decide(check, key, account, tat_us, used, replay)
+            if check.idempotency_key:
+                held = self._live_hold(account.account_id, check.idempotency_key, check.now_ms)
+        verdict, effects = decide(check, key, account, tat_us, used, held.record if held else None)
         if effects is not None:
             self._tat_us[verdict.account_id] = effects.tat_us
             self._quota[verdict.account_id] = _Quota(verdict.period_start_ms, effects.used)
-            if effects.mark_idempotency:
-                mark = (verdict.account_id, check.idempotency_key)
-                self._marks[mark] = check.now_ms + self._idempotency_ttl_ms
+            if effects.hold:
+                record = IdempotencyRecord(check.fingerprint, IN_FLIGHT)
+                expires = check.now_ms + self._inflight_ttl_ms
+                hold = _Held(record, check.request_id, expires)
+                self._held[(verdict.account_id, check.idempotency_key)] = hold
             self._count_write()
         return verdict
 
-    async def refund(
-        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
+    async def complete(
+        self, request_id: str, account_id: str, idempotency_key: str, response: str | None
     ) -> None:
-        quota = self._quota.get(account_id)
-        if quota is not None and quota.period_start_ms == period_start_ms:
-            quota.used = max(0, quota.used - cost)
-        self._marks.pop((account_id, idempotency_key), None)
+        now = self._clock.now_ms()
+        held = self._live_hold(account_id, idempotency_key, now)
+        if held is None or held.request_id != request_id:
+            return
+        state = KEPT if response is not None else NOT_KEPT
+        record = IdempotencyRecord(held.record.fingerprint, state, response or "")
+        self._held[(account_id, idempotency_key)] = _Held(
+            record, "", now + self._idempotency_ttl_ms
+        )
+
+    async def refund(self, request_id: str, charge: Charge) -> None:
+        quota = self._quota.get(charge.account_id)
+        if quota is not None and quota.period_start_ms == charge.period_start_ms:
+            quota.used = max(0, quota.used - charge.cost)
+        mark = (charge.account_id, charge.idempotency_key)
+        held = self._held.get(mark)
+        if held is not None and held.request_id == request_id:
+            del self._held[mark]
 
     async def write(
         self,
@@ -95,9 +137,13 @@ class MemoryStore:
             return None
         return state
 
+    def _live_hold(self, account_id: str, idempotency_key: str, now_ms: int) -> _Held | None:
+        held = self._held.get((account_id, idempotency_key))
+        return held if held is not None and held.expires_ms > now_ms else None
+
     def _count_write(self) -> None:
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
             now = self._clock.now_ms()
-            for mark in [m for m, expiry in self._marks.items() if expiry <= now]:
-                del self._marks[mark]
+            for mark in [m for m, held in self._held.items() if held.expires_ms <= now]:
+                del self._held[mark]

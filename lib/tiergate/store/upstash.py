@@ -18,7 +18,8 @@ from upstash_redis.errors import UpstashError
 from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
-from .scripts import GATE, REFUND, Script
+from . import Charge
+from .scripts import COMPLETE, GATE, REFUND, Script
 
 __all__ = ["UpstashStore", "connect", "gate_script_args"]
 
@@ -38,21 +39,28 @@ class UpstashStore:
         namespace: str = "tg",
         timeout_s: float = 0.25,
         idempotency_ttl_ms: int = 86_400_000,
+        inflight_ttl_ms: int = 60_000,
     ) -> None:
         self._redis = redis
         self._ns = namespace
         self._timeout_s = timeout_s
         self._idempotency_ttl_ms = idempotency_ttl_ms
+        self._inflight_ttl_ms = inflight_ttl_ms
 
     async def check(self, check: Check) -> Verdict:
-        keys, argv = gate_script_args(self._ns, check, self._idempotency_ttl_ms)
+        keys, argv = gate_script_args(self._ns, check, self._inflight_ttl_ms)
         reply = await self._run(GATE, keys, argv)
         return _verdict(reply)
 
-    async def refund(
-        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
+    async def complete(
+        self, request_id: str, account_id: str, idempotency_key: str, response: str | None
     ) -> None:
-        await self._run(REFUND, [], [self._ns, account_id, period_start_ms, cost, idempotency_key])
+        args = [self._ns, account_id, idempotency_key, request_id, response or ""]
+        await self._run(COMPLETE, [], [*args, self._idempotency_ttl_ms])
+
+    async def refund(self, request_id: str, charge: Charge) -> None:
+        args = [charge.account_id, charge.period_start_ms, charge.cost, charge.idempotency_key]
+        await self._run(REFUND, [], [self._ns, request_id, *args])
 
     async def write(
         self,
@@ -110,7 +118,7 @@ class UpstashStore:
 
 
 def gate_script_args(
-    namespace: str, check: Check, idempotency_ttl_ms: int
+    namespace: str, check: Check, inflight_ttl_ms: int
 ) -> tuple[list[str], list[str]]:
     """KEYS and ARGV of gate.lua for one check (the layout its header documents)."""
     argv = [
@@ -122,7 +130,9 @@ def gate_script_args(
         check.idempotency_key,
         check.month_start_ms,
         check.month_end_ms,
-        idempotency_ttl_ms,
+        check.fingerprint,
+        check.request_id,
+        inflight_ttl_ms,
     ]
     return [f"{namespace}:k:{check.digest}"], [str(a) for a in argv]
 
@@ -155,7 +165,7 @@ def _verdict(reply: Any) -> Verdict:
         code = Code(int(reply[0]))
         if len(reply) < 12:
             return Verdict(code, account_id=str(reply[1]) if len(reply) > 1 else "")
-        n = [int(v) for v in reply[4:]]
+        n = [int(v) for v in reply[4:12]]
         return Verdict(
             code,
             account_id=str(reply[1]),
@@ -169,6 +179,7 @@ def _verdict(reply: Any) -> Verdict:
             period_start_ms=n[5],
             period_end_ms=n[6],
             retry_after_ms=n[7],
+            response=str(reply[12]) if len(reply) > 12 else "",
         )
     except (TypeError, ValueError, IndexError):
         raise StoreUnavailable(f"unexpected reply from the gate script: {reply!r}") from None

@@ -1,7 +1,9 @@
 """The gate as pure ASGI middleware: it sees the matched route, the key and the final status.
 
 It runs before routing's dependencies (so a denied request costs the app nothing), adds the
-RateLimit fields to the response, and settles the bill once the status is known.
+RateLimit fields to the response, and settles the bill once the status is known. With an
+`Idempotency-Key` it reads the body first (the fingerprint needs it), answers a replay from
+the store without running the app, and copies a first answer for the store.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..gate import Gate
-from ..outcomes import Admitted, Denied
+from ..idempotency import IdempotencyClaim
+from ..outcomes import Admitted, Denied, denial
+from . import idempotency
 from .problems import admitted_headers, denied_headers, problem_body
 from .requirements import all_routes, requirement_of
 
@@ -50,11 +54,16 @@ class GateMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
-        outcome = await self._gate.admit(
-            _text(headers.get(b"x-api-key")),
-            requirement_of(route),
-            _text(headers.get(b"idempotency-key")) or "",
-        )
+        need = requirement_of(route)
+        claim: IdempotencyClaim | None = None
+        if (key := headers.get(b"idempotency-key")) is not None:
+            body = await idempotency.read_body(receive)
+            if body is None:
+                await _send_denial(send, denial("idempotency-body-too-large"))
+                return
+            receive = idempotency.refeed(body, receive)
+            claim = idempotency.claim(scope, getattr(route, "path", ""), need.cost, _str(key), body)
+        outcome = await self._gate.admit(_text(headers.get(b"x-api-key")), need, claim)
         if isinstance(outcome, Denied):
             await _send_denial(send, outcome)
             return
@@ -63,19 +72,24 @@ class GateMiddleware:
     async def _serve(self, admitted: Admitted, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("state", {})["tiergate"] = admitted
         extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in admitted_headers(admitted)]
-        status = 500  # what the bill sees if the app fails before starting a response
+        if admitted.replay is not None:
+            await idempotency.send_copy(send, admitted.replay, extra)
+            return
+        recorder = idempotency.ResponseRecorder()
+        copying = bool(admitted.idempotency_key)
 
         async def send_with_limits(message: Message) -> None:
-            nonlocal status
+            if copying or message["type"] == "http.response.start":
+                recorder.saw(message)
             if message["type"] == "http.response.start":
-                status = message["status"]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_limits)
         finally:
-            await self._gate.settle(admitted, status)
+            response = recorder.copy() if copying else None
+            await self._gate.settle(admitted, recorder.status, response)
 
     def _gated_route(self, scope: Scope) -> BaseRoute | None:
         """The route that will serve this request, when it is under the gated prefix."""
@@ -105,7 +119,11 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("latin-1")
+    return None if value is None else _str(value)
+
+
+def _str(value: bytes) -> str:
+    return value.decode("latin-1")
 
 
 async def _send_denial(send: Send, denied: Denied) -> None:
