@@ -29,6 +29,7 @@ __all__ = [
     "billing_period",
     "decide",
     "gcra",
+    "must_record",
 ]
 
 
@@ -49,6 +50,7 @@ class Code(IntEnum):
     KEY_REUSED = 11  # the Idempotency-Key named a different request
     IN_FLIGHT = 12  # the Idempotency-Key's first request is still being served
     NOT_KEPT = 13  # the Idempotency-Key's first response was too large to keep for replays
+    ABANDONED = 14  # the gate gave up on this request id (and refunded it): nothing happens
 
 
 # States of an Idempotency-Key's record (the store writes the same letters).
@@ -68,7 +70,11 @@ class Check:
     cost: int = 1
     idempotency_key: str = ""  # its hash (idempotency.key_hash); "" without the header
     fingerprint: str = ""  # of the request the key names
-    request_id: str = ""  # the gate's, per request: it owns the key's record while in flight
+    # The gate's, per request: recorded with a charging verdict, so that a retry of a call
+    # whose answer was lost gets that verdict again and a refund is exact. It also owns the
+    # Idempotency-Key's record while in flight. "" : neither.
+    request_id: str = ""
+    retry: bool = False  # an earlier call with this request id may have run
     month_start_ms: int = 0  # the calendar month, used when the account has no subscription
     month_end_ms: int = 0
 
@@ -211,6 +217,17 @@ def decide(
     return _with(admitted, Code.ADMIT, used=used), Effects(
         step.tat_us, step.reset_ms, check.cost, used, hold
     )
+
+
+def must_record(check: Check, verdict: Verdict, effects: Effects | None) -> bool:
+    """Whether the store keeps the verdict under the request id (for a short while): when it
+    charged or holds an Idempotency-Key, and when it settles a retry, so that a late copy of
+    the first call finds it and changes nothing. Misses are not decisions yet."""
+    if not check.request_id:
+        return False
+    if effects is not None and (effects.charge > 0 or effects.hold):
+        return True
+    return check.retry and verdict.code >= Code.UNKNOWN_KEY
 
 
 def _with(base: Verdict, code: Code, **changes: Any) -> Verdict:

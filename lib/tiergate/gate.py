@@ -102,6 +102,7 @@ class Gate:
                 await self._load(parsed.digest)
                 verdict = await self.store.check(check)
         except StoreUnavailable as exc:
+            await self._abandon(check.request_id)
             return self._when_unavailable(parsed.digest, parsed.key_id, exc, idempotency_key)
         except TierConfigError as exc:
             # The registry names a tier the configuration no longer has: the operator's
@@ -152,6 +153,14 @@ class Gate:
         except StoreUnavailable as exc:
             # The response has gone; an unrefunded unit is the customer's loss, so say so.
             log.warning("settling failed account=%s: %s", v.account_id, exc)
+
+    async def _abandon(self, request_id: str) -> None:
+        """The decision's answer was lost, but its call may have run and charged: refund it by
+        its id (exact: only what it charged, once), and let no late copy of it charge."""
+        try:
+            await self.store.refund(request_id, None)
+        except StoreUnavailable as exc:
+            log.warning("could not settle a lost decision request=%s: %s", request_id, exc)
 
     def _billable(self, status: int) -> bool:
         if status >= 500:
@@ -238,4 +247,5 @@ _SLUG = {
     Code.KEY_REUSED: "idempotency-key-reused",
     Code.IN_FLIGHT: "idempotency-in-flight",
     Code.NOT_KEPT: "idempotency-response-not-kept",
+    Code.ABANDONED: "limiter-unavailable",  # only if a refunded id were asked again
 }

@@ -51,6 +51,7 @@ def _hot_store(settings: Settings, clock: Clock) -> HotStore:
         connect(settings.upstash_redis_rest_url, token.get_secret_value()),
         namespace=settings.redis_namespace,
         timeout_s=settings.redis_timeout,
+        retry_budget_s=settings.redis_retry_budget,
         idempotency_ttl_ms=ttl_ms,
         inflight_ttl_ms=inflight_ms,
     )

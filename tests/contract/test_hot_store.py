@@ -235,6 +235,69 @@ async def test_only_the_request_that_holds_a_key_may_settle_it(
     assert (await keyed(store, clock, "k"))[1].response == "theirs"
 
 
+async def test_a_request_id_asked_again_gets_its_verdict_and_no_second_charge(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store)
+    first = await store.check(ask(clock, cost=3, request_id="r1"))
+    again = await store.check(ask(clock, cost=3, request_id="r1", retry=True))
+    assert again == first
+    assert (first.code, first.used) == (Code.ADMIT, 3)
+    assert await store.used("acct-1", first.period_start_ms) == 3
+
+
+async def test_a_lost_decision_is_refunded_exactly_once(store: HotStore, clock: FakeClock) -> None:
+    await seed(store)
+    await store.check(ask(clock, cost=2, request_id="other"))
+    lost = await store.check(ask(clock, cost=3, request_id="lost"))
+    for _ in range(2):
+        await store.refund("lost", None)  # its answer never came: the record says what to give
+    assert await store.used("acct-1", lost.period_start_ms) == 2
+    late = await store.check(ask(clock, cost=3, request_id="lost"))
+    assert late.code == Code.ABANDONED
+
+
+async def test_a_refund_by_the_verdict_is_exact_too(store: HotStore, clock: FakeClock) -> None:
+    await seed(store)
+    admitted = await store.check(ask(clock, cost=4, request_id="r"))
+    for _ in range(3):
+        await store.refund("r", Charge("acct-1", admitted.period_start_ms, 4))
+    assert await store.used("acct-1", admitted.period_start_ms) == 0
+
+
+async def test_a_call_that_runs_after_its_refund_charges_nothing(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store)
+    await store.refund("gave-up", None)  # the gate gave up before its call reached the store
+    late = await store.check(ask(clock, cost=3, request_id="gave-up"))
+    assert late.code == Code.ABANDONED
+    assert await store.used("acct-1", calendar_month(NOW)[0]) == 0
+
+
+async def test_a_retry_that_is_denied_leaves_nothing_for_a_late_first_call(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store, replace(ACCOUNT, burst=1))
+    assert (await store.check(ask(clock))).code == Code.ADMIT  # the token is gone
+    denied = await store.check(ask(clock, request_id="r", retry=True))
+    assert denied.code == Code.BURST
+    clock.advance(2000)  # the first call with that id runs late, with a token to spend
+    late = await store.check(ask(clock, request_id="r"))
+    assert late == denied
+    assert await store.used("acct-1", denied.period_start_ms) == 1
+
+
+async def test_a_lost_keyed_decision_releases_its_key_when_refunded(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store)
+    lost, _ = await keyed(store, clock, "k")
+    await store.refund(lost.request_id, None)
+    _, retried = await keyed(store, clock, "k")
+    assert (retried.code, retried.used) == (Code.ADMIT, 1)
+
+
 async def test_concurrent_requests_never_over_admit(store: HotStore, clock: FakeClock) -> None:
     await seed(store, replace(ACCOUNT, limit=100, burst=100_000))
 
@@ -264,6 +327,16 @@ async def test_matches_the_reference_on_a_random_workload(
         )
         got, want = await store.check(request), await reference.check(request)
         assert got == want
+        if rng.random() < 0.1:  # asked again, as after a lost answer
+            retry = replace(request, retry=True)
+            again = await store.check(retry)
+            assert again == await reference.check(retry)
+            charged = got.code == Code.ADMIT and (request.cost > 0 or request.idempotency_key)
+            assert again == got or not charged
+        if rng.random() < 0.1:  # given up on, as when every answer was lost
+            for s in (store, reference):
+                await s.refund(request.request_id, None)
+            continue
         if got.code != Code.ADMIT:
             continue
         charge = Charge("acct-1", got.period_start_ms, request.cost, request.idempotency_key)

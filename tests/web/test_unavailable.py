@@ -37,7 +37,7 @@ class FailingStore:
         assert self.inner is not None
         await self.inner.complete(request_id, account_id, idempotency_key, response)
 
-    async def refund(self, request_id: str, charge: Charge) -> None:
+    async def refund(self, request_id: str, charge: Charge | None) -> None:
         self._fail("refund")
         assert self.inner is not None
         await self.inner.refund(request_id, charge)

@@ -30,7 +30,12 @@ class HotStore(Protocol):
 
     async def check(self, check: Check) -> Verdict:
         """Decide, and when admitted consume burst and quota and create the Idempotency-Key's
-        record (in flight, owned by `check.request_id`)."""
+        record (in flight, owned by `check.request_id`).
+
+        A request id decided before gets its recorded verdict back and is not charged again
+        (`Code.ABANDONED` once it was refunded). A store that can lose answers asks again with
+        the same id, `retry` set, within its time budget.
+        """
         ...
 
     async def complete(
@@ -39,8 +44,13 @@ class HotStore(Protocol):
         """Keep the first response of an Idempotency-Key (None: too large to keep)."""
         ...
 
-    async def refund(self, request_id: str, charge: Charge) -> None:
-        """Give back a non-billable request's quota and forget its Idempotency-Key."""
+    async def refund(self, request_id: str, charge: Charge | None) -> None:
+        """Give back what request `request_id` was charged and forget its Idempotency-Key,
+        exactly once; then no late copy of its first call may charge anything.
+
+        `charge` is what its verdict said, or None when its answer was lost: the store's
+        record of the request, if the call ran, says what to give back.
+        """
         ...
 
     async def write(

@@ -1,35 +1,73 @@
 -- tiergate: the whole admission decision in one atomic call.
--- Mirrors tiergate/decision.py line for line; the contract suite holds both to one answer.
+-- Mirrors tiergate/decision.py line for line, and the request record of store/memory.py;
+-- the contract suite holds them to one answer.
 --
 -- KEYS[1]  the key's hot record: <ns>:k:<digest>
 --          (the account's keys are derived from it: they cannot be known before it is read)
 -- ARGV     ns, now_ms, min_rank, feature, cost, idempotency key hash ('' without one),
---          month_start_ms, month_end_ms, fingerprint, request_id, inflight_ttl_ms
+--          month_start_ms, month_end_ms, fingerprint, request_id ('' : none), retry ('1'
+--          when an earlier call with this id may have run), inflight_ttl_ms, request_ttl_ms
 -- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms,
---           limit, used, period_start_ms, period_end_ms, retry_after_ms[, kept response]}
+--           limit, used, period_start_ms, period_end_ms, retry_after_ms[, kept response]},
+--          {15, recorded verdict} for a request id decided before, {14} for one given up on
 local ns = ARGV[1]
 local now = tonumber(ARGV[2])
 local min_rank = tonumber(ARGV[3])
 local feature = ARGV[4]
 local cost = tonumber(ARGV[5])
 local idem = ARGV[6]
+local rid = ARGV[10]
+local retry = ARGV[11] == '1'
 
 local function int(n) return string.format('%.0f', n) end
 local function ceil_ms(us) return math.ceil(us / 1000) end
 
+-- The request id: a call whose answer was lost is asked again with it, and gets the first
+-- decision back instead of a second charge; after a refund it finds a tombstone and does
+-- nothing, however late it runs.
+local rkey = ns .. ':r:' .. rid
+if rid ~= '' then
+  local seen = redis.call('HMGET', rkey, 'v', 'x')
+  if seen[1] then return {15, seen[1]} end
+  if seen[2] then return {14} end
+end
+
+local acct, tier, status, burst, limit, ps, pe = '', '', '', 0, 0, 0, 0
+
+-- The reply; recorded under the request id when it charged or holds an Idempotency-Key, or
+-- when it settles a retry (a late first call must then find it and change nothing).
+local function verdict(code, remaining, reset_ms, used_after, retry_ms, charge, held, response)
+  local v = {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
+             ps, pe, retry_ms}
+  if rid ~= '' and (charge > 0 or held or (retry and code >= 4)) then
+    local n = {}
+    for i = 5, 12 do n[#n + 1] = int(v[i]) end
+    local blob = table.concat({int(code) .. ' ' .. table.concat(n, ' '), tier, status, acct}, '\n')
+    redis.call('HSET', rkey, 'v', blob, 'a', acct, 'p', int(ps), 'c', charge,
+               'i', held and idem or '')
+    redis.call('PEXPIRE', rkey, ARGV[13])
+  end
+  v[13] = response
+  return v
+end
+
 local key = redis.call('HMGET', KEYS[1], 'a', 'v', 'x')
-if not key[1] then return {2} end
-local acct = key[1]
-if acct == '' then return {4} end
+if not key[1] then return verdict(2, 0, 0, 0, 0, 0, false) end
+if key[1] == '' then return verdict(4, 0, 0, 0, 0, 0, false) end
+acct = key[1]
 local expires = tonumber(key[3]) or 0
-if key[2] == '1' or (expires > 0 and now >= expires) then return {5, acct} end
+if key[2] == '1' or (expires > 0 and now >= expires) then
+  return verdict(5, 0, 0, 0, 0, 0, false)
+end
 
 local akey = ns .. ':a:' .. acct
 local s = redis.call('HMGET', akey, 't', 'r', 's', 'l', 'b', 'ps', 'pe', 'sa', 'f')
-if not s[1] then return {3, acct} end
-local tier, rank, status = s[1], tonumber(s[2]), s[3]
-local limit, burst = tonumber(s[4]), tonumber(s[5])
-local ps, pe, suspend_at = tonumber(s[6]), tonumber(s[7]), tonumber(s[8])
+if not s[1] then return verdict(3, 0, 0, 0, 0, 0, false) end
+tier, status = s[1], s[3]
+local rank = tonumber(s[2])
+limit, burst = tonumber(s[4]), tonumber(s[5])
+ps, pe = tonumber(s[6]), tonumber(s[7])
+local suspend_at = tonumber(s[8])
 
 -- The subscription's period, else the calendar month; an ended period rolls forward.
 if ps <= 0 or pe <= ps then
@@ -42,19 +80,14 @@ end
 local qkey = akey .. ':q:' .. int(ps)
 local used = tonumber(redis.call('GET', qkey) or '0')
 
-local function verdict(code, remaining, reset_ms, used_after, retry_ms, response)
-  return {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
-          ps, pe, retry_ms, response}
-end
-
 local suspended = {unpaid = true, canceled = true, paused = true, incomplete = true,
                    incomplete_expired = true}
 if suspended[status] or (suspend_at > 0 and now >= suspend_at) then
-  return verdict(6, burst, 0, used, 0)
+  return verdict(6, burst, 0, used, 0, 0, false)
 end
-if rank < min_rank then return verdict(7, burst, 0, used, 0) end
+if rank < min_rank then return verdict(7, burst, 0, used, 0, 0, false) end
 if feature ~= '' and not string.find(s[9], ',' .. feature .. ',', 1, true) then
-  return verdict(8, burst, 0, used, 0)
+  return verdict(8, burst, 0, used, 0, 0, false)
 end
 
 -- The Idempotency-Key's record: another request's, one still running, or a kept response.
@@ -63,9 +96,9 @@ local held = nil
 if idem ~= '' then
   local h = redis.call('HMGET', ikey, 'f', 's', 'v')
   if h[1] then
-    if h[1] ~= ARGV[9] then return verdict(11, burst, 0, used, 0) end
-    if h[2] == 'p' then return verdict(12, burst, 0, used, 0) end
-    if h[2] ~= 'd' then return verdict(13, burst, 0, used, 0) end
+    if h[1] ~= ARGV[9] then return verdict(11, burst, 0, used, 0, 0, false) end
+    if h[2] == 'p' then return verdict(12, burst, 0, used, 0, 0, false) end
+    if h[2] ~= 'd' then return verdict(13, burst, 0, used, 0, 0, false) end
     held = h[3]
   end
 end
@@ -79,17 +112,17 @@ local stored = tonumber(redis.call('GET', bkey) or '0')
 local tat = math.max(stored, now_us) + interval
 local wait = tat - now_us - capacity
 if wait > 0 then
-  return verdict(9, 0, ceil_ms(tat - interval - now_us), used, ceil_ms(wait))
+  return verdict(9, 0, ceil_ms(tat - interval - now_us), used, ceil_ms(wait), 0, false)
 end
 local remaining = math.floor((capacity - (tat - now_us)) / interval)
 local reset_ms = ceil_ms(tat - now_us)
 -- A second of slack past the full refill: callers' clocks may trail one another a little.
 if held then  -- a replay spends a burst token (a retry storm is a storm) and no quota
   redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
-  return verdict(1, remaining, reset_ms, used, 0, held)
+  return verdict(1, remaining, reset_ms, used, 0, 0, false, held)
 end
 if used + cost > limit then
-  return verdict(10, remaining, reset_ms, used, pe - now)
+  return verdict(10, remaining, reset_ms, used, pe - now, 0, false)
 end
 
 -- Every check passed: only now is anything consumed.
@@ -99,7 +132,7 @@ if cost > 0 then
   if used == cost then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
 end
 if idem ~= '' then  -- in flight, owned by this request, until the endpoint has answered
-  redis.call('HSET', ikey, 'f', ARGV[9], 's', 'p', 'r', ARGV[10])
-  redis.call('PEXPIRE', ikey, ARGV[11])
+  redis.call('HSET', ikey, 'f', ARGV[9], 's', 'p', 'r', rid)
+  redis.call('PEXPIRE', ikey, ARGV[12])
 end
-return verdict(0, remaining, reset_ms, used, 0)
+return verdict(0, remaining, reset_ms, used, 0, cost, idem ~= '')

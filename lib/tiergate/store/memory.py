@@ -15,10 +15,12 @@ from ..decision import (
     KEPT,
     NOT_KEPT,
     Check,
+    Code,
     IdempotencyRecord,
     Verdict,
     billing_period,
     decide,
+    must_record,
 )
 from ..hotstate import UNKNOWN_KEY, AccountState, KeyState
 from . import Charge
@@ -43,6 +45,15 @@ class _Held:
     expires_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A request id's record: what gate.lua keeps in <ns>:r:<request id>."""
+
+    verdict: Verdict | None  # None: a tombstone (refunded, or given up on)
+    charge: Charge
+    expires_ms: int
+
+
 class MemoryStore:
     def __init__(
         self,
@@ -50,18 +61,25 @@ class MemoryStore:
         *,
         idempotency_ttl_ms: int = 86_400_000,
         inflight_ttl_ms: int = 60_000,
+        request_ttl_ms: int = 30_000,
     ) -> None:
         self._clock = clock
         self._idempotency_ttl_ms = idempotency_ttl_ms
         self._inflight_ttl_ms = inflight_ttl_ms
+        self._request_ttl_ms = request_ttl_ms
         self._keys: dict[str, tuple[KeyState, int]] = {}  # digest -> (state, expiry or 0)
         self._accounts: dict[str, AccountState] = {}
         self._tat_us: dict[str, int] = {}
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
         self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
+        self._requests: dict[str, _Request] = {}
         self._writes = 0
 
     async def check(self, check: Check) -> Verdict:
+        if check.request_id:
+            seen = self._live_request(check.request_id, check.now_ms)
+            if seen is not None:
+                return seen.verdict or Verdict(Code.ABANDONED)
         key = self._key(check.digest, check.now_ms)
         account = self._accounts.get(key.account_id) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
@@ -83,6 +101,12 @@ class MemoryStore:
                 hold = _Held(record, check.request_id, expires)
                 self._held[(verdict.account_id, check.idempotency_key)] = hold
             self._count_write()
+        if must_record(check, verdict, effects):
+            held_key = check.idempotency_key if effects and effects.hold else ""
+            charged = effects.charge if effects else 0
+            charge = Charge(verdict.account_id, verdict.period_start_ms, charged, held_key)
+            expires = check.now_ms + self._request_ttl_ms
+            self._requests[check.request_id] = _Request(verdict, charge, expires)
         return verdict
 
     async def complete(
@@ -98,14 +122,25 @@ class MemoryStore:
             record, "", now + self._idempotency_ttl_ms
         )
 
-    async def refund(self, request_id: str, charge: Charge) -> None:
-        quota = self._quota.get(charge.account_id)
-        if quota is not None and quota.period_start_ms == charge.period_start_ms:
-            quota.used = max(0, quota.used - charge.cost)
-        mark = (charge.account_id, charge.idempotency_key)
-        held = self._held.get(mark)
-        if held is not None and held.request_id == request_id:
-            del self._held[mark]
+    async def refund(self, request_id: str, charge: Charge | None) -> None:
+        now = self._clock.now_ms()
+        if request_id:
+            seen = self._live_request(request_id, now)
+            if seen is not None and seen.verdict is None:
+                return  # refunded, or given up on, already
+            if seen is not None:
+                charge = seen.charge
+        if charge is not None and charge.account_id:
+            quota = self._quota.get(charge.account_id)
+            if quota is not None and quota.period_start_ms == charge.period_start_ms:
+                quota.used = max(0, quota.used - charge.cost)
+            mark = (charge.account_id, charge.idempotency_key)
+            held = self._held.get(mark)
+            if held is not None and held.request_id == request_id:
+                del self._held[mark]
+        if request_id:  # a tombstone: a late copy of the first call finds it, does nothing
+            tombstone = _Request(None, Charge("", 0, 0), now + self._request_ttl_ms)
+            self._requests[request_id] = tombstone
 
     async def write(
         self,
@@ -141,9 +176,15 @@ class MemoryStore:
         held = self._held.get((account_id, idempotency_key))
         return held if held is not None and held.expires_ms > now_ms else None
 
+    def _live_request(self, request_id: str, now_ms: int) -> _Request | None:
+        seen = self._requests.get(request_id)
+        return seen if seen is not None and seen.expires_ms > now_ms else None
+
     def _count_write(self) -> None:
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
             now = self._clock.now_ms()
             for mark in [m for m, held in self._held.items() if held.expires_ms <= now]:
                 del self._held[mark]
+            for rid in [r for r, seen in self._requests.items() if seen.expires_ms <= now]:
+                del self._requests[rid]
