@@ -64,7 +64,9 @@ class Check:
     """One request's question to the store."""
 
     digest: str
-    now_ms: int
+    # None: the store's own clock decides (Redis TIME), so callers' clocks, however skewed or
+    # delayed, cannot matter; tests pass their fake clock's time instead.
+    now_ms: int | None = None
     min_rank: int = 0
     feature: str = ""
     cost: int = 1
@@ -75,8 +77,6 @@ class Check:
     # Idempotency-Key's record while in flight. "" : neither.
     request_id: str = ""
     retry: bool = False  # an earlier call with this request id may have run
-    month_start_ms: int = 0  # the calendar month, used when the account has no subscription
-    month_end_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,7 @@ class Verdict:
     period_start_ms: int = 0
     period_end_ms: int = 0
     retry_after_ms: int = 0  # the real wait: next burst token, or the period's end
+    now_ms: int = 0  # the instant it was decided at, on the store's clock
     response: str = ""  # REPLAY: the kept response (idempotency.encode_response)
 
     @property
@@ -141,35 +142,31 @@ def gcra(stored_tat_us: int, now_ms: int, burst: int) -> GcraStep:
     return GcraStep(True, tat, (capacity - (tat - now)) // interval, _ceil_ms(tat - now), 0)
 
 
-def billing_period(account: AccountState, check: Check) -> tuple[int, int]:
+def billing_period(account: AccountState, now_ms: int) -> tuple[int, int]:
     """The period the quota counts in (see `periods.current_period`)."""
-    return current_period(
-        account.period_start_ms,
-        account.period_end_ms,
-        check.now_ms,
-        (check.month_start_ms, check.month_end_ms),
-    )
+    return current_period(account.period_start_ms, account.period_end_ms, now_ms)
 
 
 def decide(
     check: Check,
+    now_ms: int,
     key: KeyState | None,
     account: AccountState | None,
     stored_tat_us: int,
     used: int,
     held: IdempotencyRecord | None,
 ) -> tuple[Verdict, Effects | None]:
-    """The whole admission decision; `used` is the quota count of the period it returns and
-    `held` the record of the request's Idempotency-Key, when it has one."""
+    """The whole admission decision at `now_ms` (the store's clock); `used` is the quota count
+    of the period it returns and `held` the record of the request's Idempotency-Key, if any."""
     if key is None:
-        return Verdict(Code.KEY_MISS), None
+        return Verdict(Code.KEY_MISS, now_ms=now_ms), None
     if not key.account_id:
-        return Verdict(Code.UNKNOWN_KEY), None
-    if key.revoked or (key.expires_at_ms and check.now_ms >= key.expires_at_ms):
-        return Verdict(Code.REVOKED, account_id=key.account_id), None
+        return Verdict(Code.UNKNOWN_KEY, now_ms=now_ms), None
+    if key.revoked or (key.expires_at_ms and now_ms >= key.expires_at_ms):
+        return Verdict(Code.REVOKED, account_id=key.account_id, now_ms=now_ms), None
     if account is None:
-        return Verdict(Code.ACCOUNT_MISS, account_id=key.account_id), None
-    start, end = billing_period(account, check)
+        return Verdict(Code.ACCOUNT_MISS, account_id=key.account_id, now_ms=now_ms), None
+    start, end = billing_period(account, now_ms)
     base = Verdict(
         Code.ADMIT,
         account_id=account.account_id,
@@ -181,9 +178,10 @@ def decide(
         used=used,
         period_start_ms=start,
         period_end_ms=end,
+        now_ms=now_ms,
     )
     if account.status in SUSPENDED_STATUSES or (
-        account.suspend_at_ms and check.now_ms >= account.suspend_at_ms
+        account.suspend_at_ms and now_ms >= account.suspend_at_ms
     ):
         return _with(base, Code.SUSPENDED), None
     if account.rank < check.min_rank:
@@ -197,7 +195,7 @@ def decide(
             return _with(base, Code.IN_FLIGHT), None
         if held.state != KEPT:
             return _with(base, Code.NOT_KEPT), None
-    step = gcra(stored_tat_us, check.now_ms, account.burst)
+    step = gcra(stored_tat_us, now_ms, account.burst)
     if not step.allowed:
         return _with(
             base,
@@ -211,7 +209,7 @@ def decide(
         replay = _with(admitted, Code.REPLAY, response=held.response)
         return replay, Effects(step.tat_us, step.reset_ms, 0, used, hold=False)
     if used + check.cost > account.limit:
-        return _with(admitted, Code.QUOTA, retry_after_ms=end - check.now_ms), None
+        return _with(admitted, Code.QUOTA, retry_after_ms=end - now_ms), None
     used += check.cost
     hold = bool(check.idempotency_key)
     return _with(admitted, Code.ADMIT, used=used), Effects(

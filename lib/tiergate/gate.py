@@ -21,7 +21,6 @@ from .hotstate import AccountState, KeyState, account_state, key_state
 from .idempotency import IdempotencyClaim, ResponseCopy, decode_response, encode_response, key_hash
 from .keys import KeyEnv, parse_key
 from .outcomes import Admitted, Denied, denial
-from .periods import calendar_month
 from .registry import Account, KeyRecord, Registry
 from .store import Charge, HotStore
 from .tiers import Tiers
@@ -82,19 +81,14 @@ class Gate:
             idempotency_key = key_hash(idempotency.key) or ""
             if not idempotency_key:
                 return denial("invalid-idempotency-key")
-        now = self.clock.now_ms()
-        month_start, month_end = calendar_month(now)
-        check = Check(
+        check = Check(  # no `now`: the store decides on its own clock (Redis TIME)
             digest=parsed.digest,
-            now_ms=now,
             min_rank=self.tiers.require(need.tier).rank if need.tier else 0,
             feature=need.feature or "",
             cost=need.cost,
             idempotency_key=idempotency_key,
             fingerprint=idempotency.fingerprint if idempotency else "",
             request_id=secrets.token_hex(12),
-            month_start_ms=month_start,
-            month_end_ms=month_end,
         )
         try:
             verdict = await self.store.check(check)
@@ -111,6 +105,7 @@ class Gate:
             return denial("tier-not-configured")
         if verdict.tier:
             self._remember(parsed.digest, verdict.tier)
+        now = verdict.now_ms
         if verdict.code == Code.REPLAY:
             replay = _kept(verdict.response)
             if replay is None:

@@ -21,13 +21,8 @@ ACCOUNT = AccountState(account_id="acct-1", tier="free", rank=0, status="active"
 
 
 def ask(clock: FakeClock, **changes: object) -> Check:
-    start, end = calendar_month(clock.now_ms())
-    base: dict[str, object] = {
-        "digest": "digest-1",
-        "now_ms": clock.now_ms(),
-        "month_start_ms": start,
-        "month_end_ms": end,
-    }
+    """A check at the fake clock's time (the gate sends none: Redis decides on its TIME)."""
+    base: dict[str, object] = {"digest": "digest-1", "now_ms": clock.now_ms()}
     return Check(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -64,7 +59,7 @@ async def test_admitted_verdict_carries_the_numbers(store: HotStore, clock: Fake
     assert verdict == Verdict(
         Code.ADMIT, account_id="acct-1", tier="free", status="active", burst=5,
         burst_remaining=4, burst_reset_ms=200, limit=10, used=3, period_start_ms=start,
-        period_end_ms=end, retry_after_ms=0,
+        period_end_ms=end, retry_after_ms=0, now_ms=NOW,
     )  # fmt: skip
     assert await store.used("acct-1", start) == 3
 

@@ -42,14 +42,7 @@ def account(**changes: object) -> AccountState:
 
 
 def check(**changes: object) -> Check:
-    start, end = calendar_month(NOW)
-    base: dict[str, object] = {
-        "digest": "d",
-        "now_ms": NOW,
-        "month_start_ms": start,
-        "month_end_ms": end,
-    }
-    return Check(**{**base, **changes})  # type: ignore[arg-type]
+    return Check(**{"digest": "d", **changes})  # type: ignore[arg-type]
 
 
 class TestGcra:
@@ -108,15 +101,15 @@ class TestGcra:
 
 class TestBillingPeriod:
     def test_no_subscription_uses_the_calendar_month(self) -> None:
-        assert billing_period(account(), check()) == (ms(2025, 11, 1), ms(2025, 12, 1))
+        assert billing_period(account(), NOW) == (ms(2025, 11, 1), ms(2025, 12, 1))
 
     def test_the_subscription_period_when_current(self) -> None:
         acct = account(period_start_ms=ms(2025, 11, 10), period_end_ms=ms(2025, 12, 10))
-        assert billing_period(acct, check()) == (ms(2025, 11, 10), ms(2025, 12, 10))
+        assert billing_period(acct, NOW) == (ms(2025, 11, 10), ms(2025, 12, 10))
 
     def test_an_ended_period_rolls_forward_by_its_length(self) -> None:
         acct = account(period_start_ms=ms(2025, 9, 1), period_end_ms=ms(2025, 9, 11))
-        start, end = billing_period(acct, check())
+        start, end = billing_period(acct, NOW)
         assert start <= NOW < end
         assert end - start == ms(2025, 9, 11) - ms(2025, 9, 1)
 
@@ -135,7 +128,7 @@ def test_calendar_month_edges(now: int, expected: tuple[int, int]) -> None:
 
 class TestDecide:
     def test_admits_and_says_what_to_write(self) -> None:
-        verdict, effects = decide(check(cost=3), KeyState("acct"), account(), 0, 2, None)
+        verdict, effects = decide(check(cost=3), NOW, KeyState("acct"), account(), 0, 2, None)
         assert verdict.code == Code.ADMIT
         assert verdict.used == 5
         assert effects is not None
@@ -166,24 +159,24 @@ class TestDecide:
     def test_denials_consume_nothing(
         self, key: KeyState | None, acct: AccountState | None, req: Check, code: Code
     ) -> None:
-        verdict, effects = decide(req, key, acct, 0, 0, None)
+        verdict, effects = decide(req, NOW, key, acct, 0, 0, None)
         assert verdict.code == code
         assert effects is None
 
     def test_past_due_within_grace_is_admitted(self) -> None:
         acct = account(status="past_due", suspend_at_ms=NOW + 1)
-        assert decide(check(), KeyState("acct"), acct, 0, 0, None)[0].code == Code.ADMIT
+        assert decide(check(), NOW, KeyState("acct"), acct, 0, 0, None)[0].code == Code.ADMIT
 
     def test_exactly_at_quota(self) -> None:
-        assert decide(check(), KeyState("acct"), account(), 0, 9, None)[0].used == 10
-        verdict, _ = decide(check(), KeyState("acct"), account(), 0, 10, None)
+        assert decide(check(), NOW, KeyState("acct"), account(), 0, 9, None)[0].used == 10
+        verdict, _ = decide(check(), NOW, KeyState("acct"), account(), 0, 10, None)
         assert verdict.code == Code.QUOTA
         assert verdict.retry_after_ms == ms(2025, 12, 1) - NOW
 
     def test_a_replay_is_admitted_without_charge_even_at_quota(self) -> None:
         kept = IdempotencyRecord("fp", KEPT, "the first response")
         req = check(idempotency_key="k", fingerprint="fp")
-        verdict, effects = decide(req, KeyState("acct"), account(), 0, 10, kept)
+        verdict, effects = decide(req, NOW, KeyState("acct"), account(), 0, 10, kept)
         assert (verdict.code, verdict.response, verdict.used) == (
             Code.REPLAY, "the first response", 10,
         )  # fmt: skip
@@ -192,7 +185,7 @@ class TestDecide:
 
     def test_a_first_keyed_request_is_charged_and_held(self) -> None:
         req = check(idempotency_key="k", fingerprint="fp", cost=2)
-        verdict, effects = decide(req, KeyState("acct"), account(), 0, 3, None)
+        verdict, effects = decide(req, NOW, KeyState("acct"), account(), 0, 3, None)
         assert (verdict.code, verdict.used) == (Code.ADMIT, 5)
         assert effects is not None
         assert (effects.charge, effects.used, effects.hold) == (2, 5, True)
@@ -208,7 +201,7 @@ class TestDecide:
     )
     def test_a_held_key_denies_without_consuming(self, held: IdempotencyRecord, code: Code) -> None:
         req = check(idempotency_key="k", fingerprint="fp")
-        verdict, effects = decide(req, KeyState("acct"), account(), 0, 0, held)
+        verdict, effects = decide(req, NOW, KeyState("acct"), account(), 0, 0, held)
         assert verdict.code == code
         assert effects is None
 
@@ -216,14 +209,23 @@ class TestDecide:
         full_tat = (NOW + 1000) * 1000
         kept = IdempotencyRecord("fp", KEPT, "r")
         req = check(idempotency_key="k", fingerprint="fp")
-        verdict, effects = decide(req, KeyState("acct"), account(), full_tat, 0, kept)
+        verdict, effects = decide(req, NOW, KeyState("acct"), account(), full_tat, 0, kept)
         assert (verdict.code, effects) == (Code.BURST, None)
 
     def test_burst_is_checked_before_quota(self) -> None:
         full_tat = (NOW + 1000) * 1000
-        verdict, _ = decide(check(), KeyState("acct"), account(), full_tat, 10, None)
+        verdict, _ = decide(check(), NOW, KeyState("acct"), account(), full_tat, 10, None)
         assert verdict.code == Code.BURST
 
     def test_feature_granted_by_the_tier(self) -> None:
         acct = account(features=frozenset({"exports"}))
-        assert decide(check(feature="exports"), KeyState("acct"), acct, 0, 0, None)[0].admitted
+        assert decide(check(feature="exports"), NOW, KeyState("acct"), acct, 0, 0, None)[0].admitted
+
+
+@given(st.integers(min_value=0, max_value=ms(2400, 1, 1)))
+def test_calendar_month_is_the_datetime_month(now: int) -> None:
+    """periods.calendar_month is integer arithmetic (gate.lua has no date library)."""
+    at = datetime.fromtimestamp(now / 1000, tz=UTC)
+    start = datetime(at.year, at.month, 1, tzinfo=UTC)
+    end = datetime(at.year + at.month // 12, at.month % 12 + 1, 1, tzinfo=UTC)
+    assert calendar_month(now) == (int(start.timestamp()) * 1000, int(end.timestamp()) * 1000)

@@ -4,23 +4,52 @@
 --
 -- KEYS[1]  the key's hot record: <ns>:k:<digest>
 --          (the account's keys are derived from it: they cannot be known before it is read)
--- ARGV     ns, now_ms, min_rank, feature, cost, idempotency key hash ('' without one),
---          month_start_ms, month_end_ms, fingerprint, request_id ('' : none), retry ('1'
---          when an earlier call with this id may have run), inflight_ttl_ms, request_ttl_ms
--- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms,
---           limit, used, period_start_ms, period_end_ms, retry_after_ms[, kept response]},
+-- ARGV     ns, now_ms ('' : Redis TIME), min_rank, feature, cost, idempotency key hash
+--          ('' without one), fingerprint, request_id ('' : none), retry ('1' when an earlier
+--          call with this id may have run), inflight_ttl_ms, request_ttl_ms
+-- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms, limit,
+--           used, period_start_ms, period_end_ms, retry_after_ms, now_ms[, kept response]},
 --          {15, recorded verdict} for a request id decided before, {14} for one given up on
+--
+-- Time is Redis's own (TIME), so no caller's clock, however skewed or delayed, can matter;
+-- that needs effects replication, the default since Redis 5. Tests pass their fake clock's.
 local ns = ARGV[1]
 local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local min_rank = tonumber(ARGV[3])
 local feature = ARGV[4]
 local cost = tonumber(ARGV[5])
 local idem = ARGV[6]
-local rid = ARGV[10]
-local retry = ARGV[11] == '1'
+local rid = ARGV[8]
+local retry = ARGV[9] == '1'
 
 local function int(n) return string.format('%.0f', n) end
 local function ceil_ms(us) return math.ceil(us / 1000) end
+
+-- The UTC calendar month holding `ms` (periods.calendar_month: Hinnant's civil_from_days).
+local function calendar_month(ms)
+  local days = math.floor(ms / 86400000)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local day = doy - math.floor((153 * mp + 2) / 5) + 1
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400 + (month <= 2 and 1 or 0)
+  local length = 30 + (month + math.floor(month / 8)) % 2
+  if month == 2 then
+    local leap = year % 4 == 0 and (year % 100 ~= 0 or year % 400 == 0)
+    length = leap and 29 or 28
+  end
+  local start = days - (day - 1)
+  return start * 86400000, (start + length) * 86400000
+end
 
 -- The request id: a call whose answer was lost is asked again with it, and gets the first
 -- decision back instead of a second charge; after a refund it finds a tombstone and does
@@ -38,16 +67,16 @@ local acct, tier, status, burst, limit, ps, pe = '', '', '', 0, 0, 0, 0
 -- when it settles a retry (a late first call must then find it and change nothing).
 local function verdict(code, remaining, reset_ms, used_after, retry_ms, charge, held, response)
   local v = {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
-             ps, pe, retry_ms}
+             ps, pe, retry_ms, now}
   if rid ~= '' and (charge > 0 or held or (retry and code >= 4)) then
     local n = {}
-    for i = 5, 12 do n[#n + 1] = int(v[i]) end
+    for i = 5, 13 do n[#n + 1] = int(v[i]) end
     local blob = table.concat({int(code) .. ' ' .. table.concat(n, ' '), tier, status, acct}, '\n')
     redis.call('HSET', rkey, 'v', blob, 'a', acct, 'p', int(ps), 'c', charge,
                'i', held and idem or '')
-    redis.call('PEXPIRE', rkey, ARGV[13])
+    redis.call('PEXPIRE', rkey, ARGV[11])
   end
-  v[13] = response
+  v[14] = response
   return v
 end
 
@@ -71,7 +100,7 @@ local suspend_at = tonumber(s[8])
 
 -- The subscription's period, else the calendar month; an ended period rolls forward.
 if ps <= 0 or pe <= ps then
-  ps, pe = tonumber(ARGV[7]), tonumber(ARGV[8])
+  ps, pe = calendar_month(now)
 elseif now >= pe then
   local len = pe - ps
   ps = ps + math.floor((now - ps) / len) * len
@@ -96,7 +125,7 @@ local held = nil
 if idem ~= '' then
   local h = redis.call('HMGET', ikey, 'f', 's', 'v')
   if h[1] then
-    if h[1] ~= ARGV[9] then return verdict(11, burst, 0, used, 0, 0, false) end
+    if h[1] ~= ARGV[7] then return verdict(11, burst, 0, used, 0, 0, false) end
     if h[2] == 'p' then return verdict(12, burst, 0, used, 0, 0, false) end
     if h[2] ~= 'd' then return verdict(13, burst, 0, used, 0, 0, false) end
     held = h[3]
@@ -116,7 +145,8 @@ if wait > 0 then
 end
 local remaining = math.floor((capacity - (tat - now_us)) / interval)
 local reset_ms = ceil_ms(tat - now_us)
--- A second of slack past the full refill: callers' clocks may trail one another a little.
+-- The TAT expires a second after the bucket is full again: TTLs run on Redis's clock, which
+-- in tests is not the clock that decides.
 if held then  -- a replay spends a burst token (a retry storm is a storm) and no quota
   redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
   return verdict(1, remaining, reset_ms, used, 0, 0, false, held)
@@ -132,7 +162,7 @@ if cost > 0 then
   if used == cost then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
 end
 if idem ~= '' then  -- in flight, owned by this request, until the endpoint has answered
-  redis.call('HSET', ikey, 'f', ARGV[9], 's', 'p', 'r', rid)
-  redis.call('PEXPIRE', ikey, ARGV[12])
+  redis.call('HSET', ikey, 'f', ARGV[7], 's', 'p', 'r', rid)
+  redis.call('PEXPIRE', ikey, ARGV[10])
 end
 return verdict(0, remaining, reset_ms, used, 0, cost, idem ~= '')

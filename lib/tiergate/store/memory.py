@@ -76,28 +76,30 @@ class MemoryStore:
         self._writes = 0
 
     async def check(self, check: Check) -> Verdict:
+        now = self._clock.now_ms() if check.now_ms is None else check.now_ms
         if check.request_id:
-            seen = self._live_request(check.request_id, check.now_ms)
+            seen = self._live_request(check.request_id, now)
             if seen is not None:
-                return seen.verdict or Verdict(Code.ABANDONED)
-        key = self._key(check.digest, check.now_ms)
+                return seen.verdict or Verdict(Code.ABANDONED, now_ms=now)
+        key = self._key(check.digest, now)
         account = self._accounts.get(key.account_id) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
         used = 0
         held = None
         if account is not None:
-            start, _ = billing_period(account, check)
+            start, _ = billing_period(account, now)
             quota = self._quota.get(account.account_id)
             used = quota.used if quota and quota.period_start_ms == start else 0
             if check.idempotency_key:
-                held = self._live_hold(account.account_id, check.idempotency_key, check.now_ms)
-        verdict, effects = decide(check, key, account, tat_us, used, held.record if held else None)
+                held = self._live_hold(account.account_id, check.idempotency_key, now)
+        record = held.record if held else None
+        verdict, effects = decide(check, now, key, account, tat_us, used, record)
         if effects is not None:
             self._tat_us[verdict.account_id] = effects.tat_us
             self._quota[verdict.account_id] = _Quota(verdict.period_start_ms, effects.used)
             if effects.hold:
                 record = IdempotencyRecord(check.fingerprint, IN_FLIGHT)
-                expires = check.now_ms + self._inflight_ttl_ms
+                expires = now + self._inflight_ttl_ms
                 hold = _Held(record, check.request_id, expires)
                 self._held[(verdict.account_id, check.idempotency_key)] = hold
             self._count_write()
@@ -105,7 +107,7 @@ class MemoryStore:
             held_key = check.idempotency_key if effects and effects.hold else ""
             charged = effects.charge if effects else 0
             charge = Charge(verdict.account_id, verdict.period_start_ms, charged, held_key)
-            expires = check.now_ms + self._request_ttl_ms
+            expires = now + self._request_ttl_ms
             self._requests[check.request_id] = _Request(verdict, charge, expires)
         return verdict
 

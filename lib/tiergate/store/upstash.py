@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from upstash_redis.asyncio import Redis
 from upstash_redis.errors import UpstashError
 
+from ..clock import Clock
 from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
@@ -58,8 +59,11 @@ class UpstashStore:
         retry_budget_s: float = 1.0,
         idempotency_ttl_ms: int = 86_400_000,
         inflight_ttl_ms: int = 60_000,
+        clock: Clock | None = None,
     ) -> None:
+        """`clock`, for tests only: decide at its time instead of Redis's own."""
         self._redis = redis
+        self._clock = clock
         self._ns = namespace
         self._timeout_s = timeout_s
         self._budget_s = max(retry_budget_s, timeout_s)
@@ -69,6 +73,8 @@ class UpstashStore:
     async def check(self, check: Check) -> Verdict:
         loop = asyncio.get_running_loop()
         ends = loop.time() + self._budget_s
+        if check.now_ms is None and self._clock is not None:
+            check = replace(check, now_ms=self._clock.now_ms())
         for attempt in range(1, _ATTEMPTS + 1):
             keys, argv = gate_script_args(self._ns, check, self._inflight_ttl_ms)
             try:
@@ -156,13 +162,11 @@ def gate_script_args(
     """KEYS and ARGV of gate.lua for one check (the layout its header documents)."""
     argv = [
         namespace,
-        check.now_ms,
+        "" if check.now_ms is None else check.now_ms,
         check.min_rank,
         check.feature,
         check.cost,
         check.idempotency_key,
-        check.month_start_ms,
-        check.month_end_ms,
         check.fingerprint,
         check.request_id,
         "1" if check.retry else "0",
@@ -200,9 +204,9 @@ def _verdict(reply: Any) -> Verdict:
         code = int(reply[0])
         if code == _RECORDED:
             return _recorded(str(reply[1]))
-        if len(reply) < 12:
+        if len(reply) < 13:
             return Verdict(Code(code))  # the shortest reply: a code alone
-        n = [int(v) for v in reply[4:12]]
+        n = [int(v) for v in reply[4:13]]
         return Verdict(
             Code(code),
             account_id=str(reply[1]),
@@ -216,7 +220,8 @@ def _verdict(reply: Any) -> Verdict:
             period_start_ms=n[5],
             period_end_ms=n[6],
             retry_after_ms=n[7],
-            response=str(reply[12]) if len(reply) > 12 else "",
+            now_ms=n[8],
+            response=str(reply[13]) if len(reply) > 13 else "",
         )
     except (TypeError, ValueError, IndexError):
         raise StoreUnavailable(f"unexpected reply from the gate script: {reply!r}") from None
@@ -240,4 +245,5 @@ def _recorded(blob: str) -> Verdict:
         period_start_ms=n[5],
         period_end_ms=n[6],
         retry_after_ms=n[7],
+        now_ms=n[8],
     )
