@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     redis_namespace: str = Field(default="tg", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     past_due_grace_days: float = Field(default=3, ge=0)
     idempotency_ttl: int = Field(default=86_400, ge=1, description="seconds")
+    hot_state_ttl: int = Field(
+        default=300,
+        ge=1,
+        description="seconds a key's or account's hot record lives in Redis before it is read"
+        " from the registry again: the longest a missed write-through can go unnoticed",
+    )
     idempotency_inflight_ttl: int = Field(
         default=60,
         ge=1,

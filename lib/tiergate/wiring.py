@@ -44,8 +44,11 @@ def _hot_store(settings: Settings, clock: Clock, injected: Clock | None) -> HotS
     than on its own clock, which no test can move."""
     ttl_ms = settings.idempotency_ttl * 1000
     inflight_ms = settings.idempotency_inflight_ttl * 1000
+    hot_ms = settings.hot_state_ttl * 1000
     if not settings.upstash_redis_rest_url:
-        return MemoryStore(clock, idempotency_ttl_ms=ttl_ms, inflight_ttl_ms=inflight_ms)
+        return MemoryStore(
+            clock, idempotency_ttl_ms=ttl_ms, inflight_ttl_ms=inflight_ms, hot_state_ttl_ms=hot_ms
+        )
     from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
 
     token = settings.upstash_redis_rest_token
@@ -57,6 +60,7 @@ def _hot_store(settings: Settings, clock: Clock, injected: Clock | None) -> HotS
         retry_budget_s=settings.redis_retry_budget,
         idempotency_ttl_ms=ttl_ms,
         inflight_ttl_ms=inflight_ms,
+        hot_state_ttl_ms=hot_ms,
         clock=injected,
     )
 

@@ -215,3 +215,17 @@ async def test_the_script_computes_calendar_months_as_python_does(
     verdict = await store.check(ask(clock))
     assert (verdict.period_start_ms, verdict.period_end_ms) == calendar_month(at)
     await store.aclose()
+
+
+async def test_hot_records_are_written_with_the_hot_state_ttl(upstash: UpstashEndpoint) -> None:
+    redis = connect(upstash.url, upstash.token)
+    store = UpstashStore(redis, namespace="hotttl", timeout_s=5, hot_state_ttl_ms=300_000)
+    await seed(store)
+    await store.write(keys={"forged": None})
+    for name, ttl_ms in (
+        ("hotttl:k:digest-1", 300_000),
+        ("hotttl:a:acct-1", 300_000),
+        ("hotttl:k:forged", 60_000),
+    ):
+        assert ttl_ms - 5_000 < await redis.pttl(name) <= ttl_ms
+    await store.aclose()

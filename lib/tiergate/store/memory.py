@@ -62,13 +62,15 @@ class MemoryStore:
         idempotency_ttl_ms: int = 86_400_000,
         inflight_ttl_ms: int = 60_000,
         request_ttl_ms: int = 30_000,
+        hot_state_ttl_ms: int = 300_000,
     ) -> None:
         self._clock = clock
+        self._hot_state_ttl_ms = hot_state_ttl_ms
         self._idempotency_ttl_ms = idempotency_ttl_ms
         self._inflight_ttl_ms = inflight_ttl_ms
         self._request_ttl_ms = request_ttl_ms
-        self._keys: dict[str, tuple[KeyState, int]] = {}  # digest -> (state, expiry or 0)
-        self._accounts: dict[str, AccountState] = {}
+        self._keys: dict[str, tuple[KeyState, int]] = {}  # digest -> (state, expiry)
+        self._accounts: dict[str, tuple[AccountState, int]] = {}  # id -> (state, expiry)
         self._tat_us: dict[str, int] = {}
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
         self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
@@ -82,7 +84,7 @@ class MemoryStore:
             if seen is not None:
                 return seen.verdict or Verdict(Code.ABANDONED, now_ms=now)
         key = self._key(check.digest, now)
-        account = self._accounts.get(key.account_id) if key else None
+        account = self._account(key.account_id, now) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
         used = 0
         held = None
@@ -152,10 +154,13 @@ class MemoryStore:
         unknown_key_ttl_ms: int = 60_000,
     ) -> None:
         now = self._clock.now_ms()
+        # Hot records expire, so that a write-through that was missed heals by itself.
+        expires = now + self._hot_state_ttl_ms
         for digest, state in (keys or {}).items():
-            self._keys[digest] = (state, 0) if state else (UNKNOWN_KEY, now + unknown_key_ttl_ms)
+            entry = (state, expires) if state else (UNKNOWN_KEY, now + unknown_key_ttl_ms)
+            self._keys[digest] = entry
         for account in accounts:
-            self._accounts[account.account_id] = account
+            self._accounts[account.account_id] = (account, expires)
 
     async def used(self, account_id: str, period_start_ms: int) -> int:
         quota = self._quota.get(account_id)
@@ -169,8 +174,18 @@ class MemoryStore:
         if entry is None:
             return None
         state, expiry = entry
-        if expiry and now_ms >= expiry:
+        if now_ms >= expiry:
             del self._keys[digest]
+            return None
+        return state
+
+    def _account(self, account_id: str, now_ms: int) -> AccountState | None:
+        entry = self._accounts.get(account_id)
+        if entry is None:
+            return None
+        state, expiry = entry
+        if now_ms >= expiry:
+            del self._accounts[account_id]
             return None
         return state
 

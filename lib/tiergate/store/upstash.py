@@ -59,10 +59,12 @@ class UpstashStore:
         retry_budget_s: float = 1.0,
         idempotency_ttl_ms: int = 86_400_000,
         inflight_ttl_ms: int = 60_000,
+        hot_state_ttl_ms: int = 300_000,
         clock: Clock | None = None,
     ) -> None:
         """`clock`, for tests only: decide at its time instead of Redis's own."""
         self._redis = redis
+        self._hot_state_ttl_ms = hot_state_ttl_ms
         self._clock = clock
         self._ns = namespace
         self._timeout_s = timeout_s
@@ -118,8 +120,12 @@ class UpstashStore:
                 tx.execute(
                     ["HSET", name, "a", state.account_id, "v", revoked, "x", state.expires_at_ms]
                 )
+                # Hot records expire, so that a write-through that was missed heals by itself.
+                tx.execute(["PEXPIRE", name, self._hot_state_ttl_ms])
         for account in accounts:
-            tx.execute(["HSET", f"{self._ns}:a:{account.account_id}", *_account_fields(account)])
+            name = f"{self._ns}:a:{account.account_id}"
+            tx.execute(["HSET", name, *_account_fields(account)])
+            tx.execute(["PEXPIRE", name, self._hot_state_ttl_ms])
         await self._bounded(tx.exec)
 
     async def used(self, account_id: str, period_start_ms: int) -> int:
