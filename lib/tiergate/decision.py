@@ -29,6 +29,7 @@ __all__ = [
     "billing_period",
     "decide",
     "gcra",
+    "gcra_peek",
     "must_record",
 ]
 
@@ -142,6 +143,16 @@ def gcra(stored_tat_us: int, now_ms: int, burst: int) -> GcraStep:
     return GcraStep(True, tat, (capacity - (tat - now)) // interval, _ceil_ms(tat - now), 0)
 
 
+def gcra_peek(stored_tat_us: int, now_ms: int, burst: int) -> tuple[int, int]:
+    """Tokens left and ms until the bucket is full, without spending one: what a denial
+    reports, since it consumes nothing."""
+    now = now_ms * 1000
+    interval = 1_000_000 // burst
+    capacity = interval * burst
+    full_at = max(stored_tat_us, now)
+    return max(0, (capacity - (full_at - now)) // interval), _ceil_ms(full_at - now)
+
+
 def billing_period(account: AccountState, now_ms: int) -> tuple[int, int]:
     """The period the quota counts in (see `periods.current_period`)."""
     return current_period(account.period_start_ms, account.period_end_ms, now_ms)
@@ -167,13 +178,15 @@ def decide(
     if account is None:
         return Verdict(Code.ACCOUNT_MISS, account_id=key.account_id, now_ms=now_ms), None
     start, end = billing_period(account, now_ms)
+    left, full_in = gcra_peek(stored_tat_us, now_ms, account.burst)
     base = Verdict(
         Code.ADMIT,
         account_id=account.account_id,
         tier=account.tier,
         status=account.status,
         burst=account.burst,
-        burst_remaining=account.burst,
+        burst_remaining=left,
+        burst_reset_ms=full_in,
         limit=account.limit,
         used=used,
         period_start_ms=start,
@@ -197,19 +210,13 @@ def decide(
             return _with(base, Code.NOT_KEPT), None
     step = gcra(stored_tat_us, now_ms, account.burst)
     if not step.allowed:
-        return _with(
-            base,
-            Code.BURST,
-            burst_remaining=0,
-            burst_reset_ms=step.reset_ms,
-            retry_after_ms=step.retry_after_ms,
-        ), None
+        return _with(base, Code.BURST, retry_after_ms=step.retry_after_ms), None
     admitted = _with(base, Code.ADMIT, burst_remaining=step.remaining, burst_reset_ms=step.reset_ms)
     if held is not None:  # a replay spends a burst token (a retry storm is a storm) and no quota
         replay = _with(admitted, Code.REPLAY, response=held.response)
         return replay, Effects(step.tat_us, step.reset_ms, 0, used, hold=False)
     if used + check.cost > account.limit:
-        return _with(admitted, Code.QUOTA, retry_after_ms=end - now_ms), None
+        return _with(base, Code.QUOTA, retry_after_ms=end - now_ms), None
     used += check.cost
     hold = bool(check.idempotency_key)
     return _with(admitted, Code.ADMIT, used=used), Effects(

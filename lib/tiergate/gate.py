@@ -20,6 +20,7 @@ from .errors import StoreUnavailable, TierConfigError
 from .hotstate import AccountState, KeyState, account_state, key_state
 from .idempotency import IdempotencyClaim, ResponseCopy, decode_response, encode_response, key_hash
 from .keys import KeyEnv, parse_key
+from .logthrottle import ThrottledWarning
 from .outcomes import Admitted, Denied, denial
 from .registry import Account, KeyRecord, Registry
 from .store import Charge, HotStore
@@ -64,6 +65,9 @@ class Gate:
         self._tier_of: OrderedDict[str, str] = OrderedDict()  # digest -> last tier seen
         # digest -> the state last loaded from the registry, for when it is unreachable
         self._loaded: OrderedDict[str, tuple[KeyState, AccountState | None]] = OrderedDict()
+        # While Redis is down these would be a line per request.
+        self._unavailable = ThrottledWarning(log, clock, "limiter unavailable")
+        self._unsettled = ThrottledWarning(log, clock, "settling failed")
 
     async def admit(
         self,
@@ -103,6 +107,8 @@ class Gate:
             # mistake, not the caller's; refuse clearly instead of guessing limits.
             log.error("cannot load key=%s: %s", parsed.key_id, exc)
             return denial("tier-not-configured")
+        self._unavailable.recovered()
+        self._unsettled.recovered()
         if verdict.tier:
             self._remember(parsed.digest, verdict.tier)
         now = verdict.now_ms
@@ -147,7 +153,7 @@ class Gate:
                 )
         except StoreUnavailable as exc:
             # The response has gone; an unrefunded unit is the customer's loss, so say so.
-            log.warning("settling failed account=%s: %s", v.account_id, exc)
+            self._unsettled.warning("settling failed account=%s: %s", v.account_id, exc)
 
     async def _abandon(self, request_id: str) -> None:
         """The decision's answer was lost, but its call may have run and charged: refund it by
@@ -155,7 +161,7 @@ class Gate:
         try:
             await self.store.refund(request_id, None)
         except StoreUnavailable as exc:
-            log.warning("could not settle a lost decision request=%s: %s", request_id, exc)
+            self._unsettled.warning("settling failed request=%s: %s", request_id, exc)
 
     def _billable(self, status: int) -> bool:
         if status >= 500:
@@ -205,7 +211,7 @@ class Gate:
         tier_name = self._tier_of.get(digest)
         tier = self.tiers.get(tier_name) if tier_name else None
         policy = (tier or self.tiers.lowest).on_error
-        log.warning("limiter unavailable key=%s policy=%s: %s", key_id, policy, exc)
+        self._unavailable.warning("limiter unavailable key=%s policy=%s: %s", key_id, policy, exc)
         # Without the store a key cannot be held: letting a keyed request in could run it twice.
         if policy == "allow" and not idempotency_key:
             return Admitted(Verdict(Code.ADMIT, tier=tier_name or ""), cost=0, degraded=True)

@@ -341,3 +341,18 @@ async def test_matches_the_reference_on_a_random_workload(
                 await s.refund(request.request_id, charge)
             elif request.idempotency_key and settle < 0.8:
                 await s.complete(request.request_id, "acct-1", request.idempotency_key, kept)
+
+
+async def test_denials_report_the_bucket_without_spending_from_it(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store, replace(ACCOUNT, limit=2))
+    for _ in range(2):
+        assert (await store.check(ask(clock))).code == Code.ADMIT
+    for denied in (
+        await store.check(ask(clock, min_rank=1)),
+        await store.check(ask(clock, feature="exports")),
+        await store.check(ask(clock)),  # over quota
+    ):
+        assert denied.code in (Code.TIER, Code.FEATURE, Code.QUOTA)
+        assert (denied.burst_remaining, denied.burst_reset_ms) == (3, 400)

@@ -18,6 +18,7 @@ from tiergate.decision import (
     billing_period,
     decide,
     gcra,
+    gcra_peek,
 )
 from tiergate.hotstate import UNKNOWN_KEY, AccountState, KeyState
 from tiergate.periods import calendar_month
@@ -71,6 +72,13 @@ class TestGcra:
         assert denied.retry_after_ms == 200  # one token per 1/5 s
         assert not gcra(tat, NOW + denied.retry_after_ms - 1, burst=5).allowed
         assert gcra(tat, NOW + denied.retry_after_ms, burst=5).allowed
+
+    def test_peek_reports_the_bucket_without_spending(self) -> None:
+        assert gcra_peek(0, NOW, burst=5) == (5, 0)
+        tat = gcra(0, NOW, burst=5).tat_us
+        assert gcra_peek(tat, NOW, burst=5) == (4, 200)
+        assert gcra_peek(tat, NOW, burst=5) == (4, 200)  # still: nothing was spent
+        assert gcra_peek(tat, NOW + 200, burst=5) == (5, 0)
 
     def test_the_bucket_refills_completely(self) -> None:
         tat = 0

@@ -7,7 +7,10 @@ import dataclasses
 
 import pytest
 
-from tiergate.keys import key_digest
+from tiergate.gate import Requirement
+from tiergate.keys import generate_key, key_digest
+from tiergate.outcomes import Denied
+from tiergate.store.memory import MemoryStore
 
 from .conftest import Harness, MakeHarness, assert_problem, tiers_json
 
@@ -53,3 +56,18 @@ async def test_registry_reads_per_key_per_hour(
         h.clock.advance(1_000)
         assert (await h.call("/v1/hello", key)).status_code == 200
     assert h.registry.reads - before == reads
+
+
+async def test_forged_keys_do_not_stay_in_the_in_process_store(h: Harness) -> None:
+    """20,000 well-formed keys that were never issued: each is cached as unknown for 60 s,
+    then swept, whether or not anyone sends it again."""
+    store = h.gate.store
+    assert isinstance(store, MemoryStore)
+    for _ in range(20_000):
+        assert isinstance(await h.gate.admit(generate_key("test"), Requirement()), Denied)
+    assert len(store) >= 20_000
+    h.clock.advance(60_000)
+    key = await h.add_account("free")
+    for _ in range(3):
+        assert (await h.call("/v1/hello", key)).status_code == 200
+    assert len(store) <= 5  # the live key, its account, the 3 requests recorded for 30 s

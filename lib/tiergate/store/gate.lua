@@ -109,14 +109,24 @@ end
 local qkey = akey .. ':q:' .. int(ps)
 local used = tonumber(redis.call('GET', qkey) or '0')
 
+-- The bucket as it stands (GCRA, in integer microseconds), for what denials report.
+local bkey = akey .. ':b'
+local now_us = now * 1000
+local interval = math.floor(1000000 / burst)
+local capacity = interval * burst
+local stored = tonumber(redis.call('GET', bkey) or '0')
+local full_at = math.max(stored, now_us)
+local left = math.max(0, math.floor((capacity - (full_at - now_us)) / interval))
+local full_in = ceil_ms(full_at - now_us)
+
 local suspended = {unpaid = true, canceled = true, paused = true, incomplete = true,
                    incomplete_expired = true}
 if suspended[status] or (suspend_at > 0 and now >= suspend_at) then
-  return verdict(6, burst, 0, used, 0, 0, false)
+  return verdict(6, left, full_in, used, 0, 0, false)
 end
-if rank < min_rank then return verdict(7, burst, 0, used, 0, 0, false) end
+if rank < min_rank then return verdict(7, left, full_in, used, 0, 0, false) end
 if feature ~= '' and not string.find(s[9], ',' .. feature .. ',', 1, true) then
-  return verdict(8, burst, 0, used, 0, 0, false)
+  return verdict(8, left, full_in, used, 0, 0, false)
 end
 
 -- The Idempotency-Key's record: another request's, one still running, or a kept response.
@@ -125,23 +135,18 @@ local held = nil
 if idem ~= '' then
   local h = redis.call('HMGET', ikey, 'f', 's', 'v')
   if h[1] then
-    if h[1] ~= ARGV[7] then return verdict(11, burst, 0, used, 0, 0, false) end
-    if h[2] == 'p' then return verdict(12, burst, 0, used, 0, 0, false) end
-    if h[2] ~= 'd' then return verdict(13, burst, 0, used, 0, 0, false) end
+    if h[1] ~= ARGV[7] then return verdict(11, left, full_in, used, 0, 0, false) end
+    if h[2] == 'p' then return verdict(12, left, full_in, used, 0, 0, false) end
+    if h[2] ~= 'd' then return verdict(13, left, full_in, used, 0, 0, false) end
     held = h[3]
   end
 end
 
--- GCRA, in integer microseconds.
-local bkey = akey .. ':b'
-local now_us = now * 1000
-local interval = math.floor(1000000 / burst)
-local capacity = interval * burst
-local stored = tonumber(redis.call('GET', bkey) or '0')
-local tat = math.max(stored, now_us) + interval
+-- One more request against the bucket.
+local tat = full_at + interval
 local wait = tat - now_us - capacity
 if wait > 0 then
-  return verdict(9, 0, ceil_ms(tat - interval - now_us), used, ceil_ms(wait), 0, false)
+  return verdict(9, left, full_in, used, ceil_ms(wait), 0, false)
 end
 local remaining = math.floor((capacity - (tat - now_us)) / interval)
 local reset_ms = ceil_ms(tat - now_us)
@@ -152,7 +157,7 @@ if held then  -- a replay spends a burst token (a retry storm is a storm) and no
   return verdict(1, remaining, reset_ms, used, 0, 0, false, held)
 end
 if used + cost > limit then
-  return verdict(10, remaining, reset_ms, used, pe - now, 0, false)
+  return verdict(10, left, full_in, used, pe - now, 0, false)
 end
 
 -- Every check passed: only now is anything consumed.

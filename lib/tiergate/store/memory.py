@@ -27,7 +27,10 @@ from . import Charge
 
 __all__ = ["MemoryStore"]
 
-_SWEEP_EVERY = 1024  # writes between sweeps of expired entries
+# Expired entries (unknown keys above all: anyone can send well-formed keys never issued)
+# are swept every this many calls, or on the first call this long after the last sweep.
+_SWEEP_EVERY = 1024
+_SWEEP_AFTER_MS = 10_000
 
 
 @dataclass(slots=True)
@@ -75,10 +78,16 @@ class MemoryStore:
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
         self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
         self._requests: dict[str, _Request] = {}
-        self._writes = 0
+        self._calls = 0
+        self._swept_ms = clock.now_ms()
+
+    def __len__(self) -> int:
+        """Entries that expire (keys, accounts, Idempotency-Key and request records) held."""
+        return len(self._keys) + len(self._accounts) + len(self._held) + len(self._requests)
 
     async def check(self, check: Check) -> Verdict:
         now = self._clock.now_ms() if check.now_ms is None else check.now_ms
+        self._sweep_now_and_then(now)
         if check.request_id:
             seen = self._live_request(check.request_id, now)
             if seen is not None:
@@ -104,7 +113,6 @@ class MemoryStore:
                 expires = now + self._inflight_ttl_ms
                 hold = _Held(record, check.request_id, expires)
                 self._held[(verdict.account_id, check.idempotency_key)] = hold
-            self._count_write()
         if must_record(check, verdict, effects):
             held_key = check.idempotency_key if effects and effects.hold else ""
             charged = effects.charge if effects else 0
@@ -154,6 +162,7 @@ class MemoryStore:
         unknown_key_ttl_ms: int = 60_000,
     ) -> None:
         now = self._clock.now_ms()
+        self._sweep_now_and_then(now)
         # Hot records expire, so that a write-through that was missed heals by itself.
         expires = now + self._hot_state_ttl_ms
         for digest, state in (keys or {}).items():
@@ -197,11 +206,16 @@ class MemoryStore:
         seen = self._requests.get(request_id)
         return seen if seen is not None and seen.expires_ms > now_ms else None
 
-    def _count_write(self) -> None:
-        self._writes += 1
-        if self._writes % _SWEEP_EVERY == 0:
-            now = self._clock.now_ms()
-            for mark in [m for m, held in self._held.items() if held.expires_ms <= now]:
-                del self._held[mark]
-            for rid in [r for r, seen in self._requests.items() if seen.expires_ms <= now]:
-                del self._requests[rid]
+    def _sweep_now_and_then(self, now_ms: int) -> None:
+        self._calls += 1
+        if self._calls < _SWEEP_EVERY and now_ms - self._swept_ms < _SWEEP_AFTER_MS:
+            return
+        self._calls, self._swept_ms = 0, now_ms
+        for digest in [d for d, (_, expiry) in self._keys.items() if expiry <= now_ms]:
+            del self._keys[digest]
+        for account in [a for a, (_, expiry) in self._accounts.items() if expiry <= now_ms]:
+            del self._accounts[account]
+        for mark in [m for m, held in self._held.items() if held.expires_ms <= now_ms]:
+            del self._held[mark]
+        for rid in [r for r, seen in self._requests.items() if seen.expires_ms <= now_ms]:
+            del self._requests[rid]
