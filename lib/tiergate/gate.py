@@ -214,7 +214,8 @@ class Gate:
         self._unavailable.warning("limiter unavailable key=%s policy=%s: %s", key_id, policy, exc)
         # Without the store a key cannot be held: letting a keyed request in could run it twice.
         if policy == "allow" and not idempotency_key:
-            return Admitted(Verdict(Code.ADMIT, tier=tier_name or ""), cost=0, degraded=True)
+            verdict = Verdict(Code.ADMIT, tier=tier_name or "")
+            return Admitted(verdict, cost=0, degraded="fail-open")
         return denial("limiter-unavailable")
 
     def _remember(self, digest: str, tier: str) -> None:

@@ -24,7 +24,9 @@ class Admitted:
     cost: int
     idempotency_key: str = ""  # its hash, when the request held one
     now_ms: int = 0
-    degraded: bool = False  # let in without a limiter answer (the tier's fail-open policy)
+    # Why it was let in without a limiter answer ("fail-open": the store was unavailable and
+    # the tier's on_error allows); "" for a decided admission.
+    degraded: str = ""
     request_id: str = ""  # the gate's id for this request; it owns the key's record
     replay: ResponseCopy | None = None  # REPLAY: the key's first response, to send again
 

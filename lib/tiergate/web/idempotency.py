@@ -16,12 +16,16 @@ from ..idempotency import (
     kept_headers,
 )
 
-__all__ = ["ResponseRecorder", "claim", "read_body", "refeed", "send_copy"]
+__all__ = ["BodyTooLarge", "ResponseRecorder", "claim", "read_body", "refeed", "send_copy"]
+
+
+class BodyTooLarge(Exception):
+    """A keyed request's body is larger than MAX_FINGERPRINTED_BODY."""
 
 
 async def read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None when it is larger than MAX_FINGERPRINTED_BODY or the
-    client went away first."""
+    """The whole request body; None when the client went away first. BodyTooLarge past
+    MAX_FINGERPRINTED_BODY."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -31,7 +35,7 @@ async def read_body(receive: Receive) -> bytes | None:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > MAX_FINGERPRINTED_BODY:
-            return None
+            raise BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -13,16 +13,17 @@ import hmac
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..gate import Gate
+from ..gate import Gate, Requirement
 from ..idempotency import IdempotencyClaim
 from ..outcomes import Admitted, Denied, denial
 from . import idempotency
 from .problems import admitted_headers, denied_headers, problem_body
 from .requirements import all_routes, requirement_of
 
-__all__ = ["GateMiddleware"]
+__all__ = ["OUTCOME", "GateMiddleware"]
 
 _WARMUP_HEADER = b"x-tiergate-warmup"
+OUTCOME = "tiergate.outcome"  # scope["state"][OUTCOME]: the Admitted or Denied, for metrics
 
 
 class GateMiddleware:
@@ -56,14 +57,13 @@ class GateMiddleware:
             return
         need = requirement_of(route)
         claim: IdempotencyClaim | None = None
-        if (key := headers.get(b"idempotency-key")) is not None:
-            body = await idempotency.read_body(receive)
-            if body is None:
-                await _send_denial(send, denial("idempotency-body-too-large"))
-                return
-            receive = idempotency.refeed(body, receive)
-            claim = idempotency.claim(scope, getattr(route, "path", ""), need.cost, _str(key), body)
+        if (value := headers.get(b"idempotency-key")) is not None:
+            keyed = await _keyed(scope, receive, send, getattr(route, "path", ""), need, value)
+            if keyed is None:
+                return  # answered already (413), or the client went away
+            claim, receive = keyed
         outcome = await self._gate.admit(_text(headers.get(b"x-api-key")), need, claim)
+        scope.setdefault("state", {})[OUTCOME] = outcome
         if isinstance(outcome, Denied):
             await _send_denial(send, outcome)
             return
@@ -109,6 +109,24 @@ class GateMiddleware:
         if not (self._warmup_secret and given):
             return False
         return hmac.compare_digest(given, self._warmup_secret)
+
+
+async def _keyed(
+    scope: Scope, receive: Receive, send: Send, route: str, need: Requirement, value: bytes
+) -> tuple[IdempotencyClaim, Receive] | None:
+    """Read the body of a request with an Idempotency-Key (its fingerprint needs it), and a
+    receive that hands it to the app again."""
+    try:
+        body = await idempotency.read_body(receive)
+    except idempotency.BodyTooLarge:
+        too_large = denial("idempotency-body-too-large")
+        scope.setdefault("state", {})[OUTCOME] = too_large
+        await _send_denial(send, too_large)
+        return None
+    if body is None:
+        return None  # the client went away: nobody to answer, nothing to charge
+    claim = idempotency.claim(scope, route, need.cost, _str(value), body)
+    return claim, idempotency.refeed(body, receive)
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
