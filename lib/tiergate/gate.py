@@ -148,9 +148,14 @@ class Gate:
                     await self.store.refund(admitted.request_id, charge)
             elif admitted.idempotency_key:
                 kept = encode_response(response) if response is not None else None
-                await self.store.complete(
+                if not await self.store.complete(
                     admitted.request_id, v.account_id, admitted.idempotency_key, kept
-                )
+                ):
+                    log.warning(  # its replays will run and be charged as new requests
+                        "Idempotency-Key response not kept account=%s: in flight longer than"
+                        " TIERGATE_IDEMPOTENCY_INFLIGHT_TTL",
+                        v.account_id,
+                    )
         except StoreUnavailable as exc:
             # The response has gone; an unrefunded unit is the customer's loss, so say so.
             self._unsettled.warning("settling failed account=%s: %s", v.account_id, exc)

@@ -13,6 +13,7 @@ from tiergate.decision import Check, Code, Verdict
 from tiergate.hotstate import AccountState, KeyState
 from tiergate.periods import calendar_month
 from tiergate.store import Charge, HotStore
+from tiergate.store.memory import MemoryStore
 
 from .conftest import NOW
 
@@ -356,3 +357,19 @@ async def test_denials_report_the_bucket_without_spending_from_it(
     ):
         assert denied.code in (Code.TIER, Code.FEATURE, Code.QUOTA)
         assert (denied.burst_remaining, denied.burst_reset_ms) == (3, 400)
+
+
+async def test_a_key_in_flight_past_its_ttl_is_released_and_its_late_answer_dropped(
+    clock: FakeClock,
+) -> None:
+    """The first request never answered (its function timed out): after the in-flight TTL
+    the key runs again, charged, and a late completion of the first cannot overwrite it."""
+    store = MemoryStore(clock, inflight_ttl_ms=60_000)
+    await seed(store)
+    first, _ = await keyed(store, clock, "k")
+    clock.advance(60_000)
+    second, again = await keyed(store, clock, "k")
+    assert (again.code, again.used) == (Code.ADMIT, 2)
+    assert not await store.complete(first.request_id, "acct-1", "k", "too late")
+    assert await store.complete(second.request_id, "acct-1", "k", "second")
+    assert (await keyed(store, clock, "k"))[1].response == "second"

@@ -33,10 +33,10 @@ class FailingStore:
 
     async def complete(
         self, request_id: str, account_id: str, idempotency_key: str, response: str | None
-    ) -> None:
+    ) -> bool:
         self._fail("complete")
         assert self.inner is not None
-        await self.inner.complete(request_id, account_id, idempotency_key, response)
+        return await self.inner.complete(request_id, account_id, idempotency_key, response)
 
     async def refund(self, request_id: str, charge: Charge | None) -> None:
         self._fail("refund")

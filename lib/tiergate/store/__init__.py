@@ -40,8 +40,9 @@ class HotStore(Protocol):
 
     async def complete(
         self, request_id: str, account_id: str, idempotency_key: str, response: str | None
-    ) -> None:
-        """Keep the first response of an Idempotency-Key (None: too large to keep)."""
+    ) -> bool:
+        """Keep the first response of an Idempotency-Key (None: too large to keep); False
+        when the key's record is no longer this request's (in flight past its TTL)."""
         ...
 
     async def refund(self, request_id: str, charge: Charge | None) -> None:

@@ -123,16 +123,16 @@ class MemoryStore:
 
     async def complete(
         self, request_id: str, account_id: str, idempotency_key: str, response: str | None
-    ) -> None:
+    ) -> bool:
         now = self._clock.now_ms()
         held = self._live_hold(account_id, idempotency_key, now)
         if held is None or held.request_id != request_id:
-            return
+            return False
         state = KEPT if response is not None else NOT_KEPT
         record = IdempotencyRecord(held.record.fingerprint, state, response or "")
-        self._held[(account_id, idempotency_key)] = _Held(
-            record, "", now + self._idempotency_ttl_ms
-        )
+        expires = now + self._idempotency_ttl_ms
+        self._held[(account_id, idempotency_key)] = _Held(record, request_id, expires)
+        return True
 
     async def refund(self, request_id: str, charge: Charge | None) -> None:
         now = self._clock.now_ms()

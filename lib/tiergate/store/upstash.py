@@ -73,33 +73,53 @@ class UpstashStore:
         self._inflight_ttl_ms = inflight_ttl_ms
 
     async def check(self, check: Check) -> Verdict:
-        loop = asyncio.get_running_loop()
-        ends = loop.time() + self._budget_s
         if check.now_ms is None and self._clock is not None:
             check = replace(check, now_ms=self._clock.now_ms())
-        for attempt in range(1, _ATTEMPTS + 1):
-            keys, argv = gate_script_args(self._ns, check, self._inflight_ttl_ms)
-            try:
-                return _verdict(await self._run(GATE, keys, argv, ends - loop.time()))
-            except _AnswerLost:
-                # Without an id a second call could charge twice; past the budget, give up.
-                if not check.request_id or attempt == _ATTEMPTS or loop.time() >= ends:
-                    raise
-                check = replace(check, retry=True)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        async def attempt(again: bool, cap_s: float) -> Verdict:
+            asked = replace(check, retry=check.retry or again)
+            keys, argv = gate_script_args(self._ns, asked, self._inflight_ttl_ms)
+            return _verdict(await self._run(GATE, keys, argv, cap_s))
+
+        # Without an id a second call could charge twice: it is asked once only.
+        return await self._until_answered(attempt, exact=bool(check.request_id))
 
     async def complete(
         self, request_id: str, account_id: str, idempotency_key: str, response: str | None
-    ) -> None:
+    ) -> bool:
         args = [self._ns, account_id, idempotency_key, request_id, response or ""]
-        await self._run(COMPLETE, [], [*args, self._idempotency_ttl_ms])
+
+        async def attempt(_: bool, cap_s: float) -> bool:
+            return bool(await self._run(COMPLETE, [], [*args, self._idempotency_ttl_ms], cap_s))
+
+        return await self._until_answered(attempt, exact=True)  # the same write again
 
     async def refund(self, request_id: str, charge: Charge | None) -> None:
         args: list[object] = [self._ns, request_id, REQUEST_TTL_MS]
         if charge is not None:
             args += [charge.account_id, charge.period_start_ms, charge.cost]
             args.append(charge.idempotency_key)
-        await self._run(REFUND, [], args)
+
+        async def attempt(_: bool, cap_s: float) -> None:
+            await self._run(REFUND, [], args, cap_s)
+
+        # Exact by its id: a refund that ran finds its tombstone when asked again.
+        await self._until_answered(attempt, exact=bool(request_id))
+
+    async def _until_answered(
+        self, attempt: Callable[[bool, float], Awaitable[T]], *, exact: bool
+    ) -> T:
+        """attempt(asked_before, seconds_left), asked again after a lost answer when that is
+        exact: at most _ATTEMPTS times, within the retry budget."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self._budget_s
+        for n in range(1, _ATTEMPTS + 1):
+            try:
+                return await attempt(n > 1, ends - loop.time())
+            except _AnswerLost:
+                if not exact or n == _ATTEMPTS or loop.time() >= ends:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def write(
         self,
