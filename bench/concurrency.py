@@ -14,6 +14,7 @@ from functools import partial
 
 from tiergate.clock import Clock, SystemClock
 from tiergate.errors import StoreUnavailable
+from tiergate.periods import calendar_month
 from tiergate.store.upstash import UpstashStore
 
 from .baseline import SlidingLogLimiter
@@ -44,7 +45,7 @@ async def measure(stack: Stack, runs: int, clients: int, requests: int, quota: i
 
             deciders = [_decider(s, digest, clock, codes) for s in stores]
             admitted = await _race(deciders, requests)
-            period = check_at(digest, clock.now_ms()).month_start_ms
+            period = calendar_month(clock.now_ms())[0]
             used = await stores[0].used(state.account_id, period)
             if used != admitted:
                 raise RuntimeError(f"tiergate admitted {admitted} but counted {used}")

@@ -146,10 +146,7 @@ def _spread(count: int) -> list[int]:
 
 
 def _evalsha(digest: str, now_ms: int, idempotency_key: str = "") -> list[str]:
-    start, end = _MONTH
-    check = Check(digest, now_ms, idempotency_key=idempotency_key, month_start_ms=start,
-                  month_end_ms=end)  # fmt: skip
-    return gate_evalsha(NS, check)
+    return gate_evalsha(NS, Check(digest, now_ms, idempotency_key=idempotency_key))
 
 
 def _admitted(reply: RespValue) -> bool:

@@ -11,7 +11,6 @@ from upstash_redis.asyncio import Redis
 from tiergate.decision import Check
 from tiergate.hotstate import AccountState, KeyState
 from tiergate.keys import generate_key, key_digest
-from tiergate.periods import calendar_month
 from tiergate.store import HotStore
 from tiergate.store.scripts import GATE
 from tiergate.store.upstash import UpstashStore, gate_script_args
@@ -50,19 +49,12 @@ async def seed(store: HotStore, digest: str, state: AccountState) -> None:
 
 
 def check_at(digest: str, now_ms: int, idempotency_key: str = "") -> Check:
-    start, end = calendar_month(now_ms)
-    return Check(
-        digest=digest,
-        now_ms=now_ms,
-        idempotency_key=idempotency_key,
-        month_start_ms=start,
-        month_end_ms=end,
-    )
+    return Check(digest=digest, now_ms=now_ms, idempotency_key=idempotency_key)
 
 
 def gate_evalsha(namespace: str, check: Check) -> list[str]:
     """The EVALSHA UpstashStore.check sends for `check`, as one RESP command."""
-    keys, argv = gate_script_args(namespace, check, IDEMPOTENCY_TTL_MS)
+    keys, argv = gate_script_args(namespace, check)
     return ["EVALSHA", GATE.sha, str(len(keys)), *keys, *argv]
 
 

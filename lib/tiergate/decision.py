@@ -17,14 +17,28 @@ from typing import Any
 from .hotstate import SUSPENDED_STATUSES, AccountState, KeyState
 from .periods import current_period
 
-__all__ = ["Check", "Code", "Effects", "Verdict", "billing_period", "decide", "gcra"]
+__all__ = [
+    "IN_FLIGHT",
+    "KEPT",
+    "NOT_KEPT",
+    "Check",
+    "Code",
+    "Effects",
+    "IdempotencyRecord",
+    "Verdict",
+    "billing_period",
+    "decide",
+    "gcra",
+    "gcra_peek",
+    "must_record",
+]
 
 
 class Code(IntEnum):
     """Outcome codes; the Lua script returns the same numbers."""
 
     ADMIT = 0
-    REPLAY = 1  # an Idempotency-Key seen before: admitted, not charged again
+    REPLAY = 1  # an Idempotency-Key's first response, served again: not charged
     KEY_MISS = 2  # no hot state for the key: load it from the registry
     ACCOUNT_MISS = 3  # no hot state for the key's account
     UNKNOWN_KEY = 4  # the registry has no such key (cached briefly)
@@ -34,6 +48,16 @@ class Code(IntEnum):
     FEATURE = 8  # the route needs a feature the tier lacks
     BURST = 9
     QUOTA = 10
+    KEY_REUSED = 11  # the Idempotency-Key named a different request
+    IN_FLIGHT = 12  # the Idempotency-Key's first request is still being served
+    NOT_KEPT = 13  # the Idempotency-Key's first response was too large to keep for replays
+    ABANDONED = 14  # the gate gave up on this request id (and refunded it): nothing happens
+
+
+# States of an Idempotency-Key's record (the store writes the same letters).
+IN_FLIGHT = "p"  # charged, the endpoint has not answered yet
+KEPT = "d"  # answered; the response is kept for replays
+NOT_KEPT = "n"  # answered and charged; the response was too large to keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +65,19 @@ class Check:
     """One request's question to the store."""
 
     digest: str
-    now_ms: int
+    # None: the store's own clock decides (Redis TIME), so callers' clocks, however skewed or
+    # delayed, cannot matter; tests pass their fake clock's time instead.
+    now_ms: int | None = None
     min_rank: int = 0
     feature: str = ""
     cost: int = 1
-    idempotency_key: str = ""
-    month_start_ms: int = 0  # the calendar month, used when the account has no subscription
-    month_end_ms: int = 0
+    idempotency_key: str = ""  # its hash (idempotency.key_hash); "" without the header
+    fingerprint: str = ""  # of the request the key names
+    # The gate's, per request: recorded with a charging verdict, so that a retry of a call
+    # whose answer was lost gets that verdict again and a refund is exact. It also owns the
+    # Idempotency-Key's record while in flight. "" : neither.
+    request_id: str = ""
+    retry: bool = False  # an earlier call with this request id may have run
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +94,8 @@ class Verdict:
     period_start_ms: int = 0
     period_end_ms: int = 0
     retry_after_ms: int = 0  # the real wait: next burst token, or the period's end
+    now_ms: int = 0  # the instant it was decided at, on the store's clock
+    response: str = ""  # REPLAY: the kept response (idempotency.encode_response)
 
     @property
     def admitted(self) -> bool:
@@ -76,8 +108,18 @@ class Effects:
 
     tat_us: int
     burst_ttl_ms: int
+    charge: int  # quota units this request adds
     used: int
-    mark_idempotency: bool
+    hold: bool  # create the Idempotency-Key's record, in flight, owned by the request id
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The record an Idempotency-Key already has, as the store found it."""
+
+    fingerprint: str
+    state: str  # IN_FLIGHT, KEPT or NOT_KEPT
+    response: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,86 +143,96 @@ def gcra(stored_tat_us: int, now_ms: int, burst: int) -> GcraStep:
     return GcraStep(True, tat, (capacity - (tat - now)) // interval, _ceil_ms(tat - now), 0)
 
 
-def billing_period(account: AccountState, check: Check) -> tuple[int, int]:
+def gcra_peek(stored_tat_us: int, now_ms: int, burst: int) -> tuple[int, int]:
+    """Tokens left and ms until the bucket is full, without spending one: what a denial
+    reports, since it consumes nothing."""
+    now = now_ms * 1000
+    interval = 1_000_000 // burst
+    capacity = interval * burst
+    full_at = max(stored_tat_us, now)
+    return max(0, (capacity - (full_at - now)) // interval), _ceil_ms(full_at - now)
+
+
+def billing_period(account: AccountState, now_ms: int) -> tuple[int, int]:
     """The period the quota counts in (see `periods.current_period`)."""
-    return current_period(
-        account.period_start_ms,
-        account.period_end_ms,
-        check.now_ms,
-        (check.month_start_ms, check.month_end_ms),
-    )
+    return current_period(account.period_start_ms, account.period_end_ms, now_ms)
 
 
 def decide(
     check: Check,
+    now_ms: int,
     key: KeyState | None,
     account: AccountState | None,
     stored_tat_us: int,
     used: int,
-    replay: bool,
+    held: IdempotencyRecord | None,
 ) -> tuple[Verdict, Effects | None]:
-    """The whole admission decision; `used` is the quota count of the period it returns."""
+    """The whole admission decision at `now_ms` (the store's clock); `used` is the quota count
+    of the period it returns and `held` the record of the request's Idempotency-Key, if any."""
     if key is None:
-        return Verdict(Code.KEY_MISS), None
+        return Verdict(Code.KEY_MISS, now_ms=now_ms), None
     if not key.account_id:
-        return Verdict(Code.UNKNOWN_KEY), None
-    if key.revoked or (key.expires_at_ms and check.now_ms >= key.expires_at_ms):
-        return Verdict(Code.REVOKED, account_id=key.account_id), None
+        return Verdict(Code.UNKNOWN_KEY, now_ms=now_ms), None
+    if key.revoked or (key.expires_at_ms and now_ms >= key.expires_at_ms):
+        return Verdict(Code.REVOKED, account_id=key.account_id, now_ms=now_ms), None
     if account is None:
-        return Verdict(Code.ACCOUNT_MISS, account_id=key.account_id), None
-    start, end = billing_period(account, check)
+        return Verdict(Code.ACCOUNT_MISS, account_id=key.account_id, now_ms=now_ms), None
+    start, end = billing_period(account, now_ms)
+    left, full_in = gcra_peek(stored_tat_us, now_ms, account.burst)
     base = Verdict(
         Code.ADMIT,
         account_id=account.account_id,
         tier=account.tier,
         status=account.status,
         burst=account.burst,
-        burst_remaining=account.burst,
+        burst_remaining=left,
+        burst_reset_ms=full_in,
         limit=account.limit,
         used=used,
         period_start_ms=start,
         period_end_ms=end,
+        now_ms=now_ms,
     )
     if account.status in SUSPENDED_STATUSES or (
-        account.suspend_at_ms and check.now_ms >= account.suspend_at_ms
+        account.suspend_at_ms and now_ms >= account.suspend_at_ms
     ):
         return _with(base, Code.SUSPENDED), None
     if account.rank < check.min_rank:
         return _with(base, Code.TIER), None
     if check.feature and check.feature not in account.features:
         return _with(base, Code.FEATURE), None
-    step = gcra(stored_tat_us, check.now_ms, account.burst)
+    if held is not None:
+        if held.fingerprint != check.fingerprint:
+            return _with(base, Code.KEY_REUSED), None
+        if held.state == IN_FLIGHT:
+            return _with(base, Code.IN_FLIGHT), None
+        if held.state != KEPT:
+            return _with(base, Code.NOT_KEPT), None
+    step = gcra(stored_tat_us, now_ms, account.burst)
     if not step.allowed:
-        return _with(
-            base,
-            Code.BURST,
-            burst_remaining=0,
-            burst_reset_ms=step.reset_ms,
-            retry_after_ms=step.retry_after_ms,
-        ), None
-    charge = 0 if replay else check.cost
-    if used + charge > account.limit:
-        return _with(
-            base,
-            Code.QUOTA,
-            burst_remaining=step.remaining,
-            burst_reset_ms=step.reset_ms,
-            retry_after_ms=end - check.now_ms,
-        ), None
-    verdict = _with(
-        base,
-        Code.REPLAY if replay else Code.ADMIT,
-        burst_remaining=step.remaining,
-        burst_reset_ms=step.reset_ms,
-        used=used + charge,
+        return _with(base, Code.BURST, retry_after_ms=step.retry_after_ms), None
+    admitted = _with(base, Code.ADMIT, burst_remaining=step.remaining, burst_reset_ms=step.reset_ms)
+    if held is not None:  # a replay spends a burst token (a retry storm is a storm) and no quota
+        replay = _with(admitted, Code.REPLAY, response=held.response)
+        return replay, Effects(step.tat_us, step.reset_ms, 0, used, hold=False)
+    if used + check.cost > account.limit:
+        return _with(base, Code.QUOTA, retry_after_ms=end - now_ms), None
+    used += check.cost
+    hold = bool(check.idempotency_key)
+    return _with(admitted, Code.ADMIT, used=used), Effects(
+        step.tat_us, step.reset_ms, check.cost, used, hold
     )
-    effects = Effects(
-        tat_us=step.tat_us,
-        burst_ttl_ms=step.reset_ms,
-        used=used + charge,
-        mark_idempotency=bool(check.idempotency_key) and not replay,
-    )
-    return verdict, effects
+
+
+def must_record(check: Check, verdict: Verdict, effects: Effects | None) -> bool:
+    """Whether the store keeps the verdict under the request id (for a short while): when it
+    charged or holds an Idempotency-Key, and when it settles a retry, so that a late copy of
+    the first call finds it and changes nothing. Misses are not decisions yet."""
+    if not check.request_id:
+        return False
+    if effects is not None and (effects.charge > 0 or effects.hold):
+        return True
+    return check.retry and verdict.code >= Code.UNKNOWN_KEY
 
 
 def _with(base: Verdict, code: Code, **changes: Any) -> Verdict:

@@ -8,6 +8,7 @@ answer, the last copy this process loaded stands in for it.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +18,12 @@ from .clock import Clock
 from .decision import Check, Code, Verdict
 from .errors import StoreUnavailable, TierConfigError
 from .hotstate import AccountState, KeyState, account_state, key_state
+from .idempotency import IdempotencyClaim, ResponseCopy, decode_response, encode_response, key_hash
 from .keys import KeyEnv, parse_key
+from .logthrottle import ThrottledWarning
 from .outcomes import Admitted, Denied, denial
-from .periods import calendar_month
 from .registry import Account, KeyRecord, Registry
-from .store import HotStore
+from .store import Charge, HotStore
 from .tiers import Tiers
 
 __all__ = ["Gate", "Requirement"]
@@ -29,7 +31,6 @@ __all__ = ["Gate", "Requirement"]
 log = logging.getLogger("tiergate")
 _V = TypeVar("_V")
 
-_MAX_IDEMPOTENCY_KEY = 255
 _REMEMBERED = 10_000  # keys whose tier (fail policy) and last loaded state are kept
 
 
@@ -64,28 +65,34 @@ class Gate:
         self._tier_of: OrderedDict[str, str] = OrderedDict()  # digest -> last tier seen
         # digest -> the state last loaded from the registry, for when it is unreachable
         self._loaded: OrderedDict[str, tuple[KeyState, AccountState | None]] = OrderedDict()
+        # While Redis is down these would be a line per request.
+        self._unavailable = ThrottledWarning(log, clock, "limiter unavailable")
+        self._unsettled = ThrottledWarning(log, clock, "settling failed")
 
     async def admit(
-        self, raw_key: str | None, need: Requirement, idempotency_key: str = ""
+        self,
+        raw_key: str | None,
+        need: Requirement,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Admitted | Denied:
         parsed = parse_key(raw_key)
         if parsed is None:
             return denial("missing-key" if not raw_key else "invalid-key")
         if parsed.env != self.key_env:
             return denial("wrong-environment", env=parsed.env, expected=self.key_env)
-        if len(idempotency_key) > _MAX_IDEMPOTENCY_KEY or not _printable(idempotency_key):
-            return denial("invalid-idempotency-key")
-        now = self.clock.now_ms()
-        month_start, month_end = calendar_month(now)
-        check = Check(
+        idempotency_key = ""
+        if idempotency is not None:
+            idempotency_key = key_hash(idempotency.key) or ""
+            if not idempotency_key:
+                return denial("invalid-idempotency-key")
+        check = Check(  # no `now`: the store decides on its own clock (Redis TIME)
             digest=parsed.digest,
-            now_ms=now,
             min_rank=self.tiers.require(need.tier).rank if need.tier else 0,
             feature=need.feature or "",
             cost=need.cost,
             idempotency_key=idempotency_key,
-            month_start_ms=month_start,
-            month_end_ms=month_end,
+            fingerprint=idempotency.fingerprint if idempotency else "",
+            request_id=secrets.token_hex(12),
         )
         try:
             verdict = await self.store.check(check)
@@ -93,33 +100,73 @@ class Gate:
                 await self._load(parsed.digest)
                 verdict = await self.store.check(check)
         except StoreUnavailable as exc:
-            return self._when_unavailable(parsed.digest, parsed.key_id, exc)
+            await self._abandon(check.request_id)
+            return self._when_unavailable(parsed.digest, parsed.key_id, exc, idempotency_key)
         except TierConfigError as exc:
             # The registry names a tier the configuration no longer has: the operator's
             # mistake, not the caller's; refuse clearly instead of guessing limits.
             log.error("cannot load key=%s: %s", parsed.key_id, exc)
             return denial("tier-not-configured")
+        self._unavailable.recovered()
+        self._unsettled.recovered()
         if verdict.tier:
             self._remember(parsed.digest, verdict.tier)
+        now = verdict.now_ms
+        if verdict.code == Code.REPLAY:
+            replay = _kept(verdict.response)
+            if replay is None:
+                log.error("unreadable kept response key=%s", parsed.key_id)
+                return denial("idempotency-response-not-kept", verdict=verdict, now_ms=now)
+            return Admitted(verdict, cost=0, now_ms=now, replay=replay)
         if verdict.admitted:
-            return Admitted(verdict, cost=need.cost, idempotency_key=idempotency_key, now_ms=now)
+            return Admitted(
+                verdict,
+                cost=need.cost,
+                idempotency_key=idempotency_key,
+                now_ms=now,
+                request_id=check.request_id,
+            )
         log.info("denied key=%s code=%s", parsed.key_id, verdict.code.name)
         return denial(_SLUG[verdict.code], verdict=verdict, need=need, now_ms=now)
 
-    async def settle(self, admitted: Admitted, status: int) -> None:
-        """Refund the request's quota when its outcome is not billable."""
-        if not admitted.charged or self._billable(status):
+    async def settle(
+        self, admitted: Admitted, status: int, response: ResponseCopy | None = None
+    ) -> None:
+        """Once the endpoint has answered: refund a non-billable answer (and forget its
+        Idempotency-Key, so the retry runs), or keep the key's response for its replays.
+
+        `response` is the endpoint's answer when it could be copied whole, else None.
+        """
+        if admitted.degraded or admitted.replay is not None:
             return
+        v = admitted.verdict
         try:
-            await self.store.refund(
-                admitted.verdict.account_id,
-                admitted.verdict.period_start_ms,
-                admitted.cost,
-                admitted.idempotency_key,
-            )
+            if not self._billable(status):
+                if admitted.charged or admitted.idempotency_key:
+                    cost = admitted.cost if admitted.charged else 0
+                    charge = Charge(v.account_id, v.period_start_ms, cost, admitted.idempotency_key)
+                    await self.store.refund(admitted.request_id, charge)
+            elif admitted.idempotency_key:
+                kept = encode_response(response) if response is not None else None
+                if not await self.store.complete(
+                    admitted.request_id, v.account_id, admitted.idempotency_key, kept
+                ):
+                    log.warning(  # its replays will run and be charged as new requests
+                        "Idempotency-Key response not kept account=%s: in flight longer than"
+                        " TIERGATE_IDEMPOTENCY_INFLIGHT_TTL",
+                        v.account_id,
+                    )
         except StoreUnavailable as exc:
             # The response has gone; an unrefunded unit is the customer's loss, so say so.
-            log.warning("refund failed account=%s: %s", admitted.verdict.account_id, exc)
+            self._unsettled.warning("settling failed account=%s: %s", v.account_id, exc)
+
+    async def _abandon(self, request_id: str) -> None:
+        """The decision's answer was lost, but its call may have run and charged: refund it by
+        its id (exact: only what it charged, once), and let no late copy of it charge."""
+        try:
+            await self.store.refund(request_id, None)
+        except StoreUnavailable as exc:
+            self._unsettled.warning("settling failed request=%s: %s", request_id, exc)
 
     def _billable(self, status: int) -> bool:
         if status >= 500:
@@ -164,14 +211,16 @@ class Gate:
         _put_bounded(self._loaded, digest, (key, state))
 
     def _when_unavailable(
-        self, digest: str, key_id: str, exc: StoreUnavailable
+        self, digest: str, key_id: str, exc: StoreUnavailable, idempotency_key: str
     ) -> Admitted | Denied:
         tier_name = self._tier_of.get(digest)
         tier = self.tiers.get(tier_name) if tier_name else None
         policy = (tier or self.tiers.lowest).on_error
-        log.warning("limiter unavailable key=%s policy=%s: %s", key_id, policy, exc)
-        if policy == "allow":
-            return Admitted(Verdict(Code.ADMIT, tier=tier_name or ""), cost=0, degraded=True)
+        self._unavailable.warning("limiter unavailable key=%s policy=%s: %s", key_id, policy, exc)
+        # Without the store a key cannot be held: letting a keyed request in could run it twice.
+        if policy == "allow" and not idempotency_key:
+            verdict = Verdict(Code.ADMIT, tier=tier_name or "")
+            return Admitted(verdict, cost=0, degraded="fail-open")
         return denial("limiter-unavailable")
 
     def _remember(self, digest: str, tier: str) -> None:
@@ -185,8 +234,11 @@ def _put_bounded(lru: OrderedDict[str, _V], key: str, value: _V) -> None:
         lru.popitem(last=False)
 
 
-def _printable(text: str) -> bool:
-    return text.isascii() and text.isprintable()
+def _kept(text: str) -> ResponseCopy | None:
+    try:
+        return decode_response(text)
+    except (ValueError, TypeError):
+        return None
 
 
 _SLUG = {
@@ -199,4 +251,8 @@ _SLUG = {
     Code.FEATURE: "feature-not-in-tier",
     Code.BURST: "burst-exceeded",
     Code.QUOTA: "quota-exhausted",
+    Code.KEY_REUSED: "idempotency-key-reused",
+    Code.IN_FLIGHT: "idempotency-in-flight",
+    Code.NOT_KEPT: "idempotency-response-not-kept",
+    Code.ABANDONED: "limiter-unavailable",  # only if a refunded id were asked again
 }

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .decision import Code, Verdict
+from .idempotency import ResponseCopy
 
 __all__ = ["Admitted", "Denied", "denial"]
 
@@ -19,9 +20,13 @@ __all__ = ["Admitted", "Denied", "denial"]
 class Admitted:
     verdict: Verdict
     cost: int
-    idempotency_key: str = ""
+    idempotency_key: str = ""  # its hash, when the request held one
     now_ms: int = 0
-    degraded: bool = False  # let in without a limiter answer (the tier's fail-open policy)
+    # Why it was let in without a limiter answer ("fail-open": the store was unavailable and
+    # the tier's on_error allows); "" for a decided admission.
+    degraded: str = ""
+    request_id: str = ""  # the gate's id for this request; it owns the key's record
+    replay: ResponseCopy | None = None  # REPLAY: the key's first response, to send again
 
     @property
     def charged(self) -> bool:

@@ -32,10 +32,35 @@ class Settings(BaseSettings):
     tiers: str | None = Field(default=None, description="path to a tiers JSON file, or the JSON")
     table: str | None = Field(default=None, description="DynamoDB table (registry)")
     prefix: str = Field(default="/v1", description="path prefix of the gated routes")
-    redis_timeout: float = Field(default=0.25, gt=0, le=10, description="seconds per Redis call")
+    redis_timeout: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="seconds a Redis call may wait for its answer (the process's own event-loop"
+        " delay excluded)",
+    )
+    redis_retry_budget: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="seconds for all attempts of one decision; a lost answer is asked for again"
+        " with the same request id, which is exact",
+    )
     redis_namespace: str = Field(default="tg", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     past_due_grace_days: float = Field(default=3, ge=0)
     idempotency_ttl: int = Field(default=86_400, ge=1, description="seconds")
+    hot_state_ttl: int = Field(
+        default=300,
+        ge=1,
+        description="seconds a key's or account's hot record lives in Redis before it is read"
+        " from the registry again: the longest a missed write-through can go unnoticed",
+    )
+    idempotency_inflight_ttl: int = Field(
+        default=60,
+        ge=1,
+        description="seconds an Idempotency-Key stays in flight (409) if its request never"
+        " answers; longer than the function timeout",
+    )
     refund_client_errors: bool = Field(
         default=False, description="refund 4xx answers too (5xx are always refunded)"
     )

@@ -26,10 +26,11 @@ _DAY_MS = 86_400_000
 
 def build_gate(settings: Settings, *, clock: Clock | None = None) -> Gate:
     settings.require_production_stores()
+    injected = clock
     clock = clock or SystemClock()
     return Gate(
         tiers=load_tiers(settings.tiers),
-        store=_hot_store(settings, clock),
+        store=_hot_store(settings, clock, injected),
         registry=_registry(settings, clock),
         clock=clock,
         key_env="live" if settings.env == "production" else "test",
@@ -38,10 +39,16 @@ def build_gate(settings: Settings, *, clock: Clock | None = None) -> Gate:
     )
 
 
-def _hot_store(settings: Settings, clock: Clock) -> HotStore:
+def _hot_store(settings: Settings, clock: Clock, injected: Clock | None) -> HotStore:
+    """`injected`: a clock the caller (a test) chose; Redis then decides at its time rather
+    than on its own clock, which no test can move."""
     ttl_ms = settings.idempotency_ttl * 1000
+    inflight_ms = settings.idempotency_inflight_ttl * 1000
+    hot_ms = settings.hot_state_ttl * 1000
     if not settings.upstash_redis_rest_url:
-        return MemoryStore(clock, idempotency_ttl_ms=ttl_ms)
+        return MemoryStore(
+            clock, idempotency_ttl_ms=ttl_ms, inflight_ttl_ms=inflight_ms, hot_state_ttl_ms=hot_ms
+        )
     from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
 
     token = settings.upstash_redis_rest_token
@@ -50,7 +57,11 @@ def _hot_store(settings: Settings, clock: Clock) -> HotStore:
         connect(settings.upstash_redis_rest_url, token.get_secret_value()),
         namespace=settings.redis_namespace,
         timeout_s=settings.redis_timeout,
+        retry_budget_s=settings.redis_retry_budget,
         idempotency_ttl_ms=ttl_ms,
+        inflight_ttl_ms=inflight_ms,
+        hot_state_ttl_ms=hot_ms,
+        clock=injected,
     )
 
 

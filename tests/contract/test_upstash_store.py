@@ -7,34 +7,38 @@ import itertools
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
-from tiergate.decision import Code
+from tiergate.decision import Check, Code
 from tiergate.errors import StoreUnavailable
-from tiergate.gate import Gate
+from tiergate.gate import Gate, Requirement
 from tiergate.keys import generate_key, key_digest
+from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
+from tiergate.registry.memory import MemoryRegistry
 from tiergate.settings import Settings
-from tiergate.store.scripts import GATE, REFUND
+from tiergate.store.scripts import COMPLETE, GATE, REFUND
 from tiergate.store.upstash import UpstashStore, connect
+from tiergate.tiers import load_tiers
 from tiergate.web.example import create_app
 from tiergate.wiring import build_gate
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from .conftest import NOW
-from .test_hot_store import ask, seed
+from .test_hot_store import ACCOUNT, ask, seed
 
 _namespaces = itertools.count()
 
 
 async def test_script_load_returns_the_sha_the_code_computed(upstash: UpstashEndpoint) -> None:
     redis = connect(upstash.url, upstash.token)
-    for script in (GATE, REFUND):
+    for script in (GATE, REFUND, COMPLETE):
         assert await redis.script_load(script.source) == script.sha
     await redis.close()
 
@@ -137,3 +141,91 @@ async def test_concurrent_http_requests_share_one_quota(upstash_app: Harness) ->
         statuses += [r.status_code for r in wave]
     assert statuses.count(200) == 10
     assert statuses.count(429) == 30
+
+
+class SkewedClock:
+    """The machine's clock, off by `offset_ms`: another instance whose clock drifted."""
+
+    def __init__(self, offset_ms: int) -> None:
+        self.offset_ms = offset_ms
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.offset_ms
+
+
+async def test_a_caller_whose_clock_lags_is_not_refused_for_burst(
+    upstash: UpstashEndpoint,
+) -> None:
+    """Two instances 1.5 s apart against one Redis: the one behind used to get 429s at any
+    burst size, since its `now` trailed the arrival time the other had stored."""
+    registry = MemoryRegistry()
+    tiers = load_tiers('{"free": {"limit": 1000, "price": 0, "burst": 1000}}')
+    key = generate_key("test")
+    await registry.put_account(Account("acct-skew", tier="free"))
+    await registry.put_key(KeyRecord(key_digest(key), "acct-skew", created_at_ms=NOW))
+
+    def instance(offset_ms: int) -> Gate:
+        store = UpstashStore(connect(upstash.url, upstash.token), namespace="skew", timeout_s=5)
+        return Gate(
+            tiers=tiers,
+            store=store,
+            registry=registry,
+            clock=SkewedClock(offset_ms),
+            key_env="test",
+            past_due_grace_ms=0,
+        )
+
+    ahead, behind = instance(+1500), instance(0)
+    outcomes = [await ahead.admit(key, Requirement()) for _ in range(3)]
+    outcomes += [await behind.admit(key, Requirement()) for _ in range(3)]
+    assert [type(o).__name__ for o in outcomes] == ["Admitted"] * 6
+    for gate in (ahead, behind):
+        await gate.store.aclose()
+
+
+async def test_redis_decides_on_its_own_clock_unless_told_otherwise(
+    upstash: UpstashEndpoint, clock: FakeClock
+) -> None:
+    store = UpstashStore(connect(upstash.url, upstash.token), namespace="time", timeout_s=5)
+    await seed(store)
+    verdict = await store.check(Check("digest-1"))  # no now: Redis TIME
+    assert abs(verdict.now_ms - time.time_ns() // 1_000_000) < 5_000
+    told = await store.check(ask(clock))  # a test's fake clock, 2025-11-15
+    assert told.now_ms == NOW
+    await store.aclose()
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        "2025-12-31T23:59:59.999",
+        "2026-01-01T00:00:00",
+        "2028-02-29T12:00:00",
+        "2100-02-28T23:59:59",
+        "2000-03-01T00:00:00",
+    ],
+)
+async def test_the_script_computes_calendar_months_as_python_does(
+    upstash: UpstashEndpoint, clock: FakeClock, instant: str
+) -> None:
+    at = int(datetime.fromisoformat(instant).replace(tzinfo=UTC).timestamp() * 1000)
+    store = UpstashStore(connect(upstash.url, upstash.token), namespace="months", timeout_s=5)
+    await seed(store, replace(ACCOUNT, limit=10**9, burst=10**6))
+    clock.set(at)
+    verdict = await store.check(ask(clock))
+    assert (verdict.period_start_ms, verdict.period_end_ms) == calendar_month(at)
+    await store.aclose()
+
+
+async def test_hot_records_are_written_with_the_hot_state_ttl(upstash: UpstashEndpoint) -> None:
+    redis = connect(upstash.url, upstash.token)
+    store = UpstashStore(redis, namespace="hotttl", timeout_s=5, hot_state_ttl_ms=300_000)
+    await seed(store)
+    await store.write(keys={"forged": None})
+    for name, ttl_ms in (
+        ("hotttl:k:digest-1", 300_000),
+        ("hotttl:a:acct-1", 300_000),
+        ("hotttl:k:forged", 60_000),
+    ):
+        assert ttl_ms - 5_000 < await redis.pttl(name) <= ttl_ms
+    await store.aclose()

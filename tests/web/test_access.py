@@ -121,3 +121,15 @@ async def test_feature_route_admits_the_tier_with_it(hf: Harness) -> None:
 async def test_feature_granted_to_one_account_on_top_of_its_tier(hf: Harness) -> None:
     key = await hf.add_account("free", extra_features=frozenset({"exports"}))
     assert (await hf.call("/v1/export", key)).status_code == 200
+
+
+async def test_a_denial_reports_the_burst_as_it_is(h: Harness) -> None:
+    """A 403 right after a 200 that spent a token says 4 are left, not a full bucket."""
+    key = await h.add_account("free")  # burst 5
+    assert (await h.call("/v1/hello", key)).status_code == 200
+    denied = await h.call("/v1/pro/hello", key)
+    assert_problem(denied, 403, "tier-too-low")
+    assert denied.headers["RateLimit"].startswith('"burst";r=4;t=1, ')
+    h.clock.advance(1000)
+    refilled = await h.call("/v1/pro/hello", key)
+    assert refilled.headers["RateLimit"].startswith('"burst";r=5;t=0, ')

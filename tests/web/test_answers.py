@@ -52,12 +52,6 @@ def test_every_reason_the_gate_gives_has_a_row_for_any_gated_route() -> None:
     assert slugs <= set(gated_slugs())
 
 
-def test_the_idempotency_key_answers_are_ready() -> None:
-    assert ANSWERS["idempotency-key-mismatch"].status == 422
-    assert ANSWERS["idempotency-key-in-flight"].status == 409
-    assert {"idempotency-key-mismatch", "idempotency-key-in-flight"} <= set(gated_slugs())
-
-
 FULL = Verdict(
     Code.TIER,
     account_id="acme",

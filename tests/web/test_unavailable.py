@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from tiergate.decision import Check, Verdict
 from tiergate.errors import StoreUnavailable
 from tiergate.hotstate import AccountState, KeyState
-from tiergate.store import HotStore
+from tiergate.store import Charge, HotStore
 
 from .conftest import Harness, MakeHarness, assert_problem, extra_app, tiers_json
 
@@ -30,12 +31,17 @@ class FailingStore:
         assert self.inner is not None
         return await self.inner.check(check)
 
-    async def refund(
-        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
-    ) -> None:
+    async def complete(
+        self, request_id: str, account_id: str, idempotency_key: str, response: str | None
+    ) -> bool:
+        self._fail("complete")
+        assert self.inner is not None
+        return await self.inner.complete(request_id, account_id, idempotency_key, response)
+
+    async def refund(self, request_id: str, charge: Charge | None) -> None:
         self._fail("refund")
         assert self.inner is not None
-        await self.inner.refund(account_id, period_start_ms, cost, idempotency_key)
+        await self.inner.refund(request_id, charge)
 
     async def write(
         self,
@@ -120,3 +126,37 @@ async def test_an_account_on_a_tier_no_longer_configured_is_a_clear_503(h: Harne
     key = await h.add_account(tier="gold")  # a tier the default configuration lacks
     response = await h.call("/v1/hello", key)
     assert_problem(response, 503, "tier-not-configured")
+
+
+async def test_an_outage_is_a_few_warning_lines_not_one_per_request(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """1,095 requests in 7 s while Redis is down were 1,095 WARNING lines (CloudWatch bills
+    them): now the first of each kind, a count every 10 s, and one when it recovers."""
+    key = await h.add_account("free")
+    assert (await h.call("/v1/hello", key)).status_code == 200
+    working = h.gate.store
+    h.gate.store = FailingStore()
+    caplog.set_level(logging.WARNING, logger="tiergate")
+    for _ in range(1_095):
+        h.clock.advance(6)
+        assert (await h.call("/v1/hello", key)).status_code == 503
+    assert len(caplog.records) == 2  # the first decision that failed, and its failed refund
+    h.clock.advance(10_000)
+    assert (await h.call("/v1/hello", key)).status_code == 503
+    assert [r.getMessage().endswith("(1094 more in the last 16 s)") for r in caplog.records] == [
+        False, False, True, True,
+    ]  # fmt: skip
+    h.gate.store = working
+    assert (await h.call("/v1/hello", key)).status_code == 200
+    assert len(caplog.records) == 4  # nothing went unsaid since
+    h.gate.store = FailingStore()
+    for _ in range(5):
+        await h.call("/v1/hello", key)
+    h.gate.store = working
+    await h.call("/v1/hello", key)
+    said = [r.getMessage() for r in caplog.records[4:]]
+    assert said[2:] == [
+        "limiter unavailable: 4 more before it recovered",
+        "settling failed: 4 more before it recovered",
+    ]

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..decision import Check, Verdict
 from ..hotstate import AccountState, KeyState
 
-__all__ = ["HotStore"]
+__all__ = ["Charge", "HotStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What an admitted request was charged, as its verdict said."""
+
+    account_id: str
+    period_start_ms: int
+    cost: int
+    idempotency_key: str = ""  # the key's hash, when the request held one
 
 
 class HotStore(Protocol):
@@ -18,13 +29,29 @@ class HotStore(Protocol):
     """
 
     async def check(self, check: Check) -> Verdict:
-        """Decide, and when admitted consume burst, quota and mark the Idempotency-Key."""
+        """Decide, and when admitted consume burst and quota and create the Idempotency-Key's
+        record (in flight, owned by `check.request_id`).
+
+        A request id decided before gets its recorded verdict back and is not charged again
+        (`Code.ABANDONED` once it was refunded). A store that can lose answers asks again with
+        the same id, `retry` set, within its time budget.
+        """
         ...
 
-    async def refund(
-        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
-    ) -> None:
-        """Give back a non-billable request's quota and forget its Idempotency-Key."""
+    async def complete(
+        self, request_id: str, account_id: str, idempotency_key: str, response: str | None
+    ) -> bool:
+        """Keep the first response of an Idempotency-Key (None: too large to keep); False
+        when the key's record is no longer this request's (in flight past its TTL)."""
+        ...
+
+    async def refund(self, request_id: str, charge: Charge | None) -> None:
+        """Give back what request `request_id` was charged and forget its Idempotency-Key,
+        exactly once; then no late copy of its first call may charge anything.
+
+        `charge` is what its verdict said, or None when its answer was lost: the store's
+        record of the request, if the call ran, says what to give back.
+        """
         ...
 
     async def write(

@@ -1,39 +1,106 @@
 -- tiergate: the whole admission decision in one atomic call.
--- Mirrors tiergate/decision.py line for line; the contract suite holds both to one answer.
+-- Mirrors tiergate/decision.py line for line, and the request record of store/memory.py;
+-- the contract suite holds them to one answer.
 --
 -- KEYS[1]  the key's hot record: <ns>:k:<digest>
 --          (the account's keys are derived from it: they cannot be known before it is read)
--- ARGV     ns, now_ms, min_rank, feature, cost, idempotency_key, month_start_ms,
---          month_end_ms, idempotency_ttl_ms
--- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms,
---           limit, used, period_start_ms, period_end_ms, retry_after_ms}
+-- ARGV     ns, now_ms ('' : Redis TIME), min_rank, feature, cost, idempotency key hash
+--          ('' without one), fingerprint, request_id ('' : none), retry ('1' when an earlier
+--          call with this id may have run), inflight_ttl_ms, request_ttl_ms
+-- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms, limit,
+--           used, period_start_ms, period_end_ms, retry_after_ms, now_ms[, kept response]},
+--          {15, recorded verdict} for a request id decided before, {14} for one given up on
+--
+-- Time is Redis's own (TIME), so no caller's clock, however skewed or delayed, can matter;
+-- that needs effects replication, the default since Redis 5. Tests pass their fake clock's.
 local ns = ARGV[1]
 local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local min_rank = tonumber(ARGV[3])
 local feature = ARGV[4]
 local cost = tonumber(ARGV[5])
 local idem = ARGV[6]
+local rid = ARGV[8]
+local retry = ARGV[9] == '1'
 
 local function int(n) return string.format('%.0f', n) end
 local function ceil_ms(us) return math.ceil(us / 1000) end
 
+-- The UTC calendar month holding `ms` (periods.calendar_month: Hinnant's civil_from_days).
+local function calendar_month(ms)
+  local days = math.floor(ms / 86400000)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local day = doy - math.floor((153 * mp + 2) / 5) + 1
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400 + (month <= 2 and 1 or 0)
+  local length = 30 + (month + math.floor(month / 8)) % 2
+  if month == 2 then
+    local leap = year % 4 == 0 and (year % 100 ~= 0 or year % 400 == 0)
+    length = leap and 29 or 28
+  end
+  local start = days - (day - 1)
+  return start * 86400000, (start + length) * 86400000
+end
+
+-- The request id: a call whose answer was lost is asked again with it, and gets the first
+-- decision back instead of a second charge; after a refund it finds a tombstone and does
+-- nothing, however late it runs.
+local rkey = ns .. ':r:' .. rid
+if rid ~= '' then
+  local seen = redis.call('HMGET', rkey, 'v', 'x')
+  if seen[1] then return {15, seen[1]} end
+  if seen[2] then return {14} end
+end
+
+local acct, tier, status, burst, limit, ps, pe = '', '', '', 0, 0, 0, 0
+
+-- The reply; recorded under the request id when it charged or holds an Idempotency-Key, or
+-- when it settles a retry (a late first call must then find it and change nothing).
+local function verdict(code, remaining, reset_ms, used_after, retry_ms, charge, held, response)
+  local v = {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
+             ps, pe, retry_ms, now}
+  if rid ~= '' and (charge > 0 or held or (retry and code >= 4)) then
+    local n = {}
+    for i = 5, 13 do n[#n + 1] = int(v[i]) end
+    local blob = table.concat({int(code) .. ' ' .. table.concat(n, ' '), tier, status, acct}, '\n')
+    redis.call('HSET', rkey, 'v', blob, 'a', acct, 'p', int(ps), 'c', charge,
+               'i', held and idem or '')
+    redis.call('PEXPIRE', rkey, ARGV[11])
+  end
+  v[14] = response
+  return v
+end
+
 local key = redis.call('HMGET', KEYS[1], 'a', 'v', 'x')
-if not key[1] then return {2} end
-local acct = key[1]
-if acct == '' then return {4} end
+if not key[1] then return verdict(2, 0, 0, 0, 0, 0, false) end
+if key[1] == '' then return verdict(4, 0, 0, 0, 0, 0, false) end
+acct = key[1]
 local expires = tonumber(key[3]) or 0
-if key[2] == '1' or (expires > 0 and now >= expires) then return {5, acct} end
+if key[2] == '1' or (expires > 0 and now >= expires) then
+  return verdict(5, 0, 0, 0, 0, 0, false)
+end
 
 local akey = ns .. ':a:' .. acct
 local s = redis.call('HMGET', akey, 't', 'r', 's', 'l', 'b', 'ps', 'pe', 'sa', 'f')
-if not s[1] then return {3, acct} end
-local tier, rank, status = s[1], tonumber(s[2]), s[3]
-local limit, burst = tonumber(s[4]), tonumber(s[5])
-local ps, pe, suspend_at = tonumber(s[6]), tonumber(s[7]), tonumber(s[8])
+if not s[1] then return verdict(3, 0, 0, 0, 0, 0, false) end
+tier, status = s[1], s[3]
+local rank = tonumber(s[2])
+limit, burst = tonumber(s[4]), tonumber(s[5])
+ps, pe = tonumber(s[6]), tonumber(s[7])
+local suspend_at = tonumber(s[8])
 
 -- The subscription's period, else the calendar month; an ended period rolls forward.
 if ps <= 0 or pe <= ps then
-  ps, pe = tonumber(ARGV[7]), tonumber(ARGV[8])
+  ps, pe = calendar_month(now)
 elseif now >= pe then
   local len = pe - ps
   ps = ps + math.floor((now - ps) / len) * len
@@ -42,52 +109,65 @@ end
 local qkey = akey .. ':q:' .. int(ps)
 local used = tonumber(redis.call('GET', qkey) or '0')
 
-local function verdict(code, remaining, reset_ms, used_after, retry_ms)
-  return {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
-          ps, pe, retry_ms}
-end
-
-local suspended = {unpaid = true, canceled = true, paused = true, incomplete = true,
-                   incomplete_expired = true}
-if suspended[status] or (suspend_at > 0 and now >= suspend_at) then
-  return verdict(6, burst, 0, used, 0)
-end
-if rank < min_rank then return verdict(7, burst, 0, used, 0) end
-if feature ~= '' and not string.find(s[9], ',' .. feature .. ',', 1, true) then
-  return verdict(8, burst, 0, used, 0)
-end
-
--- GCRA, in integer microseconds.
+-- The bucket as it stands (GCRA, in integer microseconds), for what denials report.
 local bkey = akey .. ':b'
 local now_us = now * 1000
 local interval = math.floor(1000000 / burst)
 local capacity = interval * burst
 local stored = tonumber(redis.call('GET', bkey) or '0')
-local tat = math.max(stored, now_us) + interval
+local full_at = math.max(stored, now_us)
+local left = math.max(0, math.floor((capacity - (full_at - now_us)) / interval))
+local full_in = ceil_ms(full_at - now_us)
+
+local suspended = {unpaid = true, canceled = true, paused = true, incomplete = true,
+                   incomplete_expired = true}
+if suspended[status] or (suspend_at > 0 and now >= suspend_at) then
+  return verdict(6, left, full_in, used, 0, 0, false)
+end
+if rank < min_rank then return verdict(7, left, full_in, used, 0, 0, false) end
+if feature ~= '' and not string.find(s[9], ',' .. feature .. ',', 1, true) then
+  return verdict(8, left, full_in, used, 0, 0, false)
+end
+
+-- The Idempotency-Key's record: another request's, one still running, or a kept response.
+local ikey = akey .. ':i:' .. idem
+local held = nil
+if idem ~= '' then
+  local h = redis.call('HMGET', ikey, 'f', 's', 'v')
+  if h[1] then
+    if h[1] ~= ARGV[7] then return verdict(11, left, full_in, used, 0, 0, false) end
+    if h[2] == 'p' then return verdict(12, left, full_in, used, 0, 0, false) end
+    if h[2] ~= 'd' then return verdict(13, left, full_in, used, 0, 0, false) end
+    held = h[3]
+  end
+end
+
+-- One more request against the bucket.
+local tat = full_at + interval
 local wait = tat - now_us - capacity
 if wait > 0 then
-  return verdict(9, 0, ceil_ms(tat - interval - now_us), used, ceil_ms(wait))
+  return verdict(9, left, full_in, used, ceil_ms(wait), 0, false)
 end
 local remaining = math.floor((capacity - (tat - now_us)) / interval)
 local reset_ms = ceil_ms(tat - now_us)
-
-local ikey = akey .. ':i:' .. idem
-local replay = idem ~= '' and redis.call('EXISTS', ikey) == 1
-local charge = cost
-if replay then charge = 0 end
-if used + charge > limit then
-  return verdict(10, remaining, reset_ms, used, pe - now)
+-- The TAT expires a second after the bucket is full again: TTLs run on Redis's clock, which
+-- in tests is not the clock that decides.
+if held then  -- a replay spends a burst token (a retry storm is a storm) and no quota
+  redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
+  return verdict(1, remaining, reset_ms, used, 0, 0, false, held)
+end
+if used + cost > limit then
+  return verdict(10, left, full_in, used, pe - now, 0, false)
 end
 
 -- Every check passed: only now is anything consumed.
--- A second of slack past the full refill: callers' clocks may trail one another a little.
 redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
-if charge > 0 then
-  used = redis.call('INCRBY', qkey, charge)
-  if used == charge then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
+if cost > 0 then
+  used = redis.call('INCRBY', qkey, cost)
+  if used == cost then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
 end
-if idem ~= '' and not replay then
-  redis.call('SET', ikey, '1', 'PX', ARGV[9])
+if idem ~= '' then  -- in flight, owned by this request, until the endpoint has answered
+  redis.call('HSET', ikey, 'f', ARGV[7], 's', 'p', 'r', rid)
+  redis.call('PEXPIRE', ikey, ARGV[10])
 end
-if replay then return verdict(1, remaining, reset_ms, used, 0) end
-return verdict(0, remaining, reset_ms, used, 0)
+return verdict(0, remaining, reset_ms, used, 0, cost, idem ~= '')

@@ -10,12 +10,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..clock import Clock
-from ..decision import Check, Verdict, billing_period, decide
+from ..decision import (
+    IN_FLIGHT,
+    KEPT,
+    NOT_KEPT,
+    Check,
+    Code,
+    IdempotencyRecord,
+    Verdict,
+    billing_period,
+    decide,
+    must_record,
+)
 from ..hotstate import UNKNOWN_KEY, AccountState, KeyState
+from . import Charge
 
 __all__ = ["MemoryStore"]
 
-_SWEEP_EVERY = 1024  # writes between sweeps of expired entries
+# Expired entries (unknown keys above all: anyone can send well-formed keys never issued)
+# are swept every this many calls, or on the first call this long after the last sweep.
+_SWEEP_EVERY = 1024
+_SWEEP_AFTER_MS = 10_000
 
 
 @dataclass(slots=True)
@@ -24,46 +39,120 @@ class _Quota:
     used: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An Idempotency-Key's record: what gate.lua keeps in <ns>:a:<account>:i:<key hash>."""
+
+    record: IdempotencyRecord
+    request_id: str  # the request that owns it while in flight
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A request id's record: what gate.lua keeps in <ns>:r:<request id>."""
+
+    verdict: Verdict | None  # None: a tombstone (refunded, or given up on)
+    charge: Charge
+    expires_ms: int
+
+
 class MemoryStore:
-    def __init__(self, clock: Clock, *, idempotency_ttl_ms: int = 86_400_000) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        idempotency_ttl_ms: int = 86_400_000,
+        inflight_ttl_ms: int = 60_000,
+        request_ttl_ms: int = 30_000,
+        hot_state_ttl_ms: int = 300_000,
+    ) -> None:
         self._clock = clock
+        self._hot_state_ttl_ms = hot_state_ttl_ms
         self._idempotency_ttl_ms = idempotency_ttl_ms
-        self._keys: dict[str, tuple[KeyState, int]] = {}  # digest -> (state, expiry or 0)
-        self._accounts: dict[str, AccountState] = {}
+        self._inflight_ttl_ms = inflight_ttl_ms
+        self._request_ttl_ms = request_ttl_ms
+        self._keys: dict[str, tuple[KeyState, int]] = {}  # digest -> (state, expiry)
+        self._accounts: dict[str, tuple[AccountState, int]] = {}  # id -> (state, expiry)
         self._tat_us: dict[str, int] = {}
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
-        self._marks: dict[tuple[str, str], int] = {}  # (account, key) -> expiry
-        self._writes = 0
+        self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
+        self._requests: dict[str, _Request] = {}
+        self._calls = 0
+        self._swept_ms = clock.now_ms()
+
+    def __len__(self) -> int:
+        """Entries that expire (keys, accounts, Idempotency-Key and request records) held."""
+        return len(self._keys) + len(self._accounts) + len(self._held) + len(self._requests)
 
     async def check(self, check: Check) -> Verdict:
-        key = self._key(check.digest, check.now_ms)
-        account = self._accounts.get(key.account_id) if key else None
+        now = self._clock.now_ms() if check.now_ms is None else check.now_ms
+        self._sweep_now_and_then(now)
+        if check.request_id:
+            seen = self._live_request(check.request_id, now)
+            if seen is not None:
+                return seen.verdict or Verdict(Code.ABANDONED, now_ms=now)
+        key = self._key(check.digest, now)
+        account = self._account(key.account_id, now) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
         used = 0
-        replay = False
+        held = None
         if account is not None:
-            start, _ = billing_period(account, check)
+            start, _ = billing_period(account, now)
             quota = self._quota.get(account.account_id)
             used = quota.used if quota and quota.period_start_ms == start else 0
-            mark = (account.account_id, check.idempotency_key)
-            replay = bool(check.idempotency_key) and self._marks.get(mark, 0) > check.now_ms
-        verdict, effects = decide(check, key, account, tat_us, used, replay)
+            if check.idempotency_key:
+                held = self._live_hold(account.account_id, check.idempotency_key, now)
+        record = held.record if held else None
+        verdict, effects = decide(check, now, key, account, tat_us, used, record)
         if effects is not None:
             self._tat_us[verdict.account_id] = effects.tat_us
             self._quota[verdict.account_id] = _Quota(verdict.period_start_ms, effects.used)
-            if effects.mark_idempotency:
-                mark = (verdict.account_id, check.idempotency_key)
-                self._marks[mark] = check.now_ms + self._idempotency_ttl_ms
-            self._count_write()
+            if effects.hold:
+                record = IdempotencyRecord(check.fingerprint, IN_FLIGHT)
+                expires = now + self._inflight_ttl_ms
+                hold = _Held(record, check.request_id, expires)
+                self._held[(verdict.account_id, check.idempotency_key)] = hold
+        if must_record(check, verdict, effects):
+            held_key = check.idempotency_key if effects and effects.hold else ""
+            charged = effects.charge if effects else 0
+            charge = Charge(verdict.account_id, verdict.period_start_ms, charged, held_key)
+            expires = now + self._request_ttl_ms
+            self._requests[check.request_id] = _Request(verdict, charge, expires)
         return verdict
 
-    async def refund(
-        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
-    ) -> None:
-        quota = self._quota.get(account_id)
-        if quota is not None and quota.period_start_ms == period_start_ms:
-            quota.used = max(0, quota.used - cost)
-        self._marks.pop((account_id, idempotency_key), None)
+    async def complete(
+        self, request_id: str, account_id: str, idempotency_key: str, response: str | None
+    ) -> bool:
+        now = self._clock.now_ms()
+        held = self._live_hold(account_id, idempotency_key, now)
+        if held is None or held.request_id != request_id:
+            return False
+        state = KEPT if response is not None else NOT_KEPT
+        record = IdempotencyRecord(held.record.fingerprint, state, response or "")
+        expires = now + self._idempotency_ttl_ms
+        self._held[(account_id, idempotency_key)] = _Held(record, request_id, expires)
+        return True
+
+    async def refund(self, request_id: str, charge: Charge | None) -> None:
+        now = self._clock.now_ms()
+        if request_id:
+            seen = self._live_request(request_id, now)
+            if seen is not None and seen.verdict is None:
+                return  # refunded, or given up on, already
+            if seen is not None:
+                charge = seen.charge
+        if charge is not None and charge.account_id:
+            quota = self._quota.get(charge.account_id)
+            if quota is not None and quota.period_start_ms == charge.period_start_ms:
+                quota.used = max(0, quota.used - charge.cost)
+            mark = (charge.account_id, charge.idempotency_key)
+            held = self._held.get(mark)
+            if held is not None and held.request_id == request_id:
+                del self._held[mark]
+        if request_id:  # a tombstone: a late copy of the first call finds it, does nothing
+            tombstone = _Request(None, Charge("", 0, 0), now + self._request_ttl_ms)
+            self._requests[request_id] = tombstone
 
     async def write(
         self,
@@ -73,10 +162,14 @@ class MemoryStore:
         unknown_key_ttl_ms: int = 60_000,
     ) -> None:
         now = self._clock.now_ms()
+        self._sweep_now_and_then(now)
+        # Hot records expire, so that a write-through that was missed heals by itself.
+        expires = now + self._hot_state_ttl_ms
         for digest, state in (keys or {}).items():
-            self._keys[digest] = (state, 0) if state else (UNKNOWN_KEY, now + unknown_key_ttl_ms)
+            entry = (state, expires) if state else (UNKNOWN_KEY, now + unknown_key_ttl_ms)
+            self._keys[digest] = entry
         for account in accounts:
-            self._accounts[account.account_id] = account
+            self._accounts[account.account_id] = (account, expires)
 
     async def used(self, account_id: str, period_start_ms: int) -> int:
         quota = self._quota.get(account_id)
@@ -90,14 +183,39 @@ class MemoryStore:
         if entry is None:
             return None
         state, expiry = entry
-        if expiry and now_ms >= expiry:
+        if now_ms >= expiry:
             del self._keys[digest]
             return None
         return state
 
-    def _count_write(self) -> None:
-        self._writes += 1
-        if self._writes % _SWEEP_EVERY == 0:
-            now = self._clock.now_ms()
-            for mark in [m for m, expiry in self._marks.items() if expiry <= now]:
-                del self._marks[mark]
+    def _account(self, account_id: str, now_ms: int) -> AccountState | None:
+        entry = self._accounts.get(account_id)
+        if entry is None:
+            return None
+        state, expiry = entry
+        if now_ms >= expiry:
+            del self._accounts[account_id]
+            return None
+        return state
+
+    def _live_hold(self, account_id: str, idempotency_key: str, now_ms: int) -> _Held | None:
+        held = self._held.get((account_id, idempotency_key))
+        return held if held is not None and held.expires_ms > now_ms else None
+
+    def _live_request(self, request_id: str, now_ms: int) -> _Request | None:
+        seen = self._requests.get(request_id)
+        return seen if seen is not None and seen.expires_ms > now_ms else None
+
+    def _sweep_now_and_then(self, now_ms: int) -> None:
+        self._calls += 1
+        if self._calls < _SWEEP_EVERY and now_ms - self._swept_ms < _SWEEP_AFTER_MS:
+            return
+        self._calls, self._swept_ms = 0, now_ms
+        for digest in [d for d, (_, expiry) in self._keys.items() if expiry <= now_ms]:
+            del self._keys[digest]
+        for account in [a for a, (_, expiry) in self._accounts.items() if expiry <= now_ms]:
+            del self._accounts[account]
+        for mark in [m for m, held in self._held.items() if held.expires_ms <= now_ms]:
+            del self._held[mark]
+        for rid in [r for r, seen in self._requests.items() if seen.expires_ms <= now_ms]:
+            del self._requests[rid]

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["GATE", "REFUND", "Script"]
+__all__ = ["COMPLETE", "GATE", "REFUND", "Script"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +26,4 @@ def _load(name: str) -> Script:
 
 GATE = _load("gate.lua")
 REFUND = _load("refund.lua")
+COMPLETE = _load("complete.lua")

@@ -2,28 +2,47 @@
 
 Each admission is one EVALSHA (EVAL only after a NOSCRIPT reply, i.e. once per script per
 Redis). The upstash-redis client has no timeout and retries after 3 s by default: it is built
-with no retries here, and every call is bounded by `timeout_s`, so a slow Redis turns into a
-fast 503 (or fail-open) rather than a hung function.
+with no retries here, and every call is bounded by `timeout_s` of waiting (see deadline.py),
+so a slow Redis turns into a fast 503 (or fail-open) rather than a hung function.
+
+A decision whose answer is lost (a timeout, a dropped connection) may still have run and
+charged. It is asked again with the same request id, within `retry_budget_s`: the script
+recorded its verdict under that id, so the retry gets it back instead of a second charge.
+When the budget runs out the gate refunds by the same id, which is exact.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from upstash_redis.asyncio import Redis
 from upstash_redis.errors import UpstashError
 
+from ..clock import Clock
 from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
-from .scripts import GATE, REFUND, Script
+from . import Charge
+from .deadline import answer_within
+from .scripts import COMPLETE, GATE, REFUND, Script
 from .transport import lean_client, ssl_context_of, use_client
 
-__all__ = ["UpstashStore", "connect", "gate_script_args"]
+__all__ = ["REQUEST_TTL_MS", "UpstashStore", "connect", "gate_script_args"]
 
 T = TypeVar("T")
+
+# How long a request id's record lives: past the retry budget, and past the latest a lost
+# first call could still run behind a refund's tombstone (seconds, not the function's life).
+REQUEST_TTL_MS = 30_000
+_ATTEMPTS = 3  # per decision, within the retry budget
+_RECORDED, _ABANDONED = 15, int(Code.ABANDONED)  # gate.lua's replies for a request id seen
+
+
+class _AnswerLost(StoreUnavailable):
+    """No answer came back, but the call may have run: asking again with its id is exact."""
 
 
 def connect(url: str, token: str, *, timeout_s: float = 10.0) -> Redis:
@@ -46,22 +65,70 @@ class UpstashStore:
         *,
         namespace: str = "tg",
         timeout_s: float = 0.25,
+        retry_budget_s: float = 1.0,
         idempotency_ttl_ms: int = 86_400_000,
+        inflight_ttl_ms: int = 60_000,
+        hot_state_ttl_ms: int = 300_000,
+        clock: Clock | None = None,
     ) -> None:
+        """`clock`, for tests only: decide at its time instead of Redis's own."""
         self._redis = redis
+        self._hot_state_ttl_ms = hot_state_ttl_ms
+        self._clock = clock
         self._ns = namespace
         self._timeout_s = timeout_s
+        self._budget_s = max(retry_budget_s, timeout_s)
         self._idempotency_ttl_ms = idempotency_ttl_ms
+        self._inflight_ttl_ms = inflight_ttl_ms
 
     async def check(self, check: Check) -> Verdict:
-        keys, argv = gate_script_args(self._ns, check, self._idempotency_ttl_ms)
-        reply = await self._run(GATE, keys, argv)
-        return _verdict(reply)
+        if check.now_ms is None and self._clock is not None:
+            check = replace(check, now_ms=self._clock.now_ms())
 
-    async def refund(
-        self, account_id: str, period_start_ms: int, cost: int, idempotency_key: str
-    ) -> None:
-        await self._run(REFUND, [], [self._ns, account_id, period_start_ms, cost, idempotency_key])
+        async def attempt(again: bool, cap_s: float) -> Verdict:
+            asked = replace(check, retry=check.retry or again)
+            keys, argv = gate_script_args(self._ns, asked, self._inflight_ttl_ms)
+            return _verdict(await self._run(GATE, keys, argv, cap_s))
+
+        # Without an id a second call could charge twice: it is asked once only.
+        return await self._until_answered(attempt, exact=bool(check.request_id))
+
+    async def complete(
+        self, request_id: str, account_id: str, idempotency_key: str, response: str | None
+    ) -> bool:
+        args = [self._ns, account_id, idempotency_key, request_id, response or ""]
+
+        async def attempt(_: bool, cap_s: float) -> bool:
+            return bool(await self._run(COMPLETE, [], [*args, self._idempotency_ttl_ms], cap_s))
+
+        return await self._until_answered(attempt, exact=True)  # the same write again
+
+    async def refund(self, request_id: str, charge: Charge | None) -> None:
+        args: list[object] = [self._ns, request_id, REQUEST_TTL_MS]
+        if charge is not None:
+            args += [charge.account_id, charge.period_start_ms, charge.cost]
+            args.append(charge.idempotency_key)
+
+        async def attempt(_: bool, cap_s: float) -> None:
+            await self._run(REFUND, [], args, cap_s)
+
+        # Exact by its id: a refund that ran finds its tombstone when asked again.
+        await self._until_answered(attempt, exact=bool(request_id))
+
+    async def _until_answered(
+        self, attempt: Callable[[bool, float], Awaitable[T]], *, exact: bool
+    ) -> T:
+        """attempt(asked_before, seconds_left), asked again after a lost answer when that is
+        exact: at most _ATTEMPTS times, within the retry budget."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self._budget_s
+        for n in range(1, _ATTEMPTS + 1):
+            try:
+                return await attempt(n > 1, ends - loop.time())
+            except _AnswerLost:
+                if not exact or n == _ATTEMPTS or loop.time() >= ends:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def write(
         self,
@@ -82,8 +149,12 @@ class UpstashStore:
                 tx.execute(
                     ["HSET", name, "a", state.account_id, "v", revoked, "x", state.expires_at_ms]
                 )
+                # Hot records expire, so that a write-through that was missed heals by itself.
+                tx.execute(["PEXPIRE", name, self._hot_state_ttl_ms])
         for account in accounts:
-            tx.execute(["HSET", f"{self._ns}:a:{account.account_id}", *_account_fields(account)])
+            name = f"{self._ns}:a:{account.account_id}"
+            tx.execute(["HSET", name, *_account_fields(account)])
+            tx.execute(["PEXPIRE", name, self._hot_state_ttl_ms])
         await self._bounded(tx.exec)
 
     async def used(self, account_id: str, period_start_ms: int) -> int:
@@ -98,40 +169,44 @@ class UpstashStore:
     def _key(self, digest: str) -> str:
         return f"{self._ns}:k:{digest}"
 
-    async def _run(self, script: Script, keys: list[str], args: Sequence[object]) -> Any:
+    async def _run(
+        self, script: Script, keys: list[str], args: Sequence[object], cap_s: float = 0.0
+    ) -> Any:
         argv = [str(a) for a in args]  # the REST API takes strings
         try:
-            return await self._bounded(lambda: self._redis.evalsha(script.sha, keys, argv))
+            return await self._bounded(lambda: self._redis.evalsha(script.sha, keys, argv), cap_s)
         except StoreUnavailable as exc:
             if "NOSCRIPT" not in str(exc):
                 raise
-        return await self._bounded(lambda: self._redis.eval(script.source, keys, argv))
+        return await self._bounded(lambda: self._redis.eval(script.source, keys, argv), cap_s)
 
-    async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def _bounded(self, call: Callable[[], Awaitable[T]], cap_s: float = 0.0) -> T:
         try:
-            return await asyncio.wait_for(call(), self._timeout_s)
+            return await answer_within(call, self._timeout_s, cap_s or self._budget_s)
         except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {self._timeout_s}s") from None
-        except UpstashError as exc:
+            raise _AnswerLost(f"Redis did not answer within {self._timeout_s}s") from None
+        except UpstashError as exc:  # Redis answered: an error reply is not a lost answer
             raise StoreUnavailable(f"Redis error: {exc}") from None
-        except Exception as exc:  # connection refused, bad gateway, non-JSON body, ...
-            raise StoreUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
+        except Exception as exc:  # connection refused or dropped, bad gateway, non-JSON, ...
+            raise _AnswerLost(f"Redis unreachable: {type(exc).__name__}") from None
 
 
 def gate_script_args(
-    namespace: str, check: Check, idempotency_ttl_ms: int
+    namespace: str, check: Check, inflight_ttl_ms: int = 60_000
 ) -> tuple[list[str], list[str]]:
     """KEYS and ARGV of gate.lua for one check (the layout its header documents)."""
     argv = [
         namespace,
-        check.now_ms,
+        "" if check.now_ms is None else check.now_ms,
         check.min_rank,
         check.feature,
         check.cost,
         check.idempotency_key,
-        check.month_start_ms,
-        check.month_end_ms,
-        idempotency_ttl_ms,
+        check.fingerprint,
+        check.request_id,
+        "1" if check.retry else "0",
+        inflight_ttl_ms,
+        REQUEST_TTL_MS,
     ]
     return [f"{namespace}:k:{check.digest}"], [str(a) for a in argv]
 
@@ -161,12 +236,14 @@ def _account_fields(account: AccountState) -> list[object]:
 
 def _verdict(reply: Any) -> Verdict:
     try:
-        code = Code(int(reply[0]))
-        if len(reply) < 12:
-            return Verdict(code, account_id=str(reply[1]) if len(reply) > 1 else "")
-        n = [int(v) for v in reply[4:]]
+        code = int(reply[0])
+        if code == _RECORDED:
+            return _recorded(str(reply[1]))
+        if len(reply) < 13:
+            return Verdict(Code(code))  # the shortest reply: a code alone
+        n = [int(v) for v in reply[4:13]]
         return Verdict(
-            code,
+            Code(code),
             account_id=str(reply[1]),
             tier=str(reply[2]),
             status=str(reply[3]),
@@ -178,6 +255,30 @@ def _verdict(reply: Any) -> Verdict:
             period_start_ms=n[5],
             period_end_ms=n[6],
             retry_after_ms=n[7],
+            now_ms=n[8],
+            response=str(reply[13]) if len(reply) > 13 else "",
         )
     except (TypeError, ValueError, IndexError):
         raise StoreUnavailable(f"unexpected reply from the gate script: {reply!r}") from None
+
+
+def _recorded(blob: str) -> Verdict:
+    """A verdict as gate.lua records it: the numbers, then tier, status and (last, since it is
+    the one free-form field) the account."""
+    numbers, tier, status, account = blob.split("\n", 3)
+    code, *n = (int(v) for v in numbers.split(" "))
+    return Verdict(
+        Code(code),
+        account_id=account,
+        tier=tier,
+        status=status,
+        burst=n[0],
+        burst_remaining=n[1],
+        burst_reset_ms=n[2],
+        limit=n[3],
+        used=n[4],
+        period_start_ms=n[5],
+        period_end_ms=n[6],
+        retry_after_ms=n[7],
+        now_ms=n[8],
+    )

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..idempotency import MAX_FINGERPRINTED_BODY, MAX_KEPT_RESPONSE
+
 __all__ = ["ANSWERS", "PROBLEM_TYPE", "Answer", "gated_slugs"]
 
 PROBLEM_TYPE = "urn:tiergate:problem:"
@@ -77,7 +79,7 @@ ANSWERS: dict[str, Answer] = {
         "The Idempotency-Key header is too long or not printable ASCII",
         gated=True,
     ),
-    "idempotency-key-mismatch": Answer(
+    "idempotency-key-reused": Answer(
         422,
         "Idempotency-Key reused",
         "This Idempotency-Key was first sent with a different request (method, route, cost"
@@ -85,12 +87,29 @@ ANSWERS: dict[str, Answer] = {
         "The Idempotency-Key was used before on a different request",
         gated=True,
     ),
-    "idempotency-key-in-flight": Answer(
+    "idempotency-in-flight": Answer(
         409,
         "Request in progress",
         "The first request with this Idempotency-Key has not answered yet; retry shortly.",
         "The first request with this Idempotency-Key is still being served",
         retry_after=1,
+        gated=True,
+    ),
+    "idempotency-response-not-kept": Answer(
+        422,
+        "Response not kept",
+        "The request with this Idempotency-Key was served and billed, but its response was"
+        f" larger than {MAX_KEPT_RESPONSE:,} bytes and cannot be replayed; send a new key"
+        " to run it again.",
+        "The first response to this Idempotency-Key was too large to keep for replays",
+        gated=True,
+    ),
+    "idempotency-body-too-large": Answer(
+        413,
+        "Body too large for Idempotency-Key",
+        f"A request with an Idempotency-Key may carry at most {MAX_FINGERPRINTED_BODY:,}"
+        " bytes of body.",
+        "A request with an Idempotency-Key has a body over the bound its fingerprint reads",
         gated=True,
     ),
     "revoked-key": Answer(

@@ -1,7 +1,9 @@
 """The gate as pure ASGI middleware: it sees the matched route, the key and the final status.
 
 It runs before routing's dependencies (so a denied request costs the app nothing), adds the
-RateLimit fields to the response, and settles the bill once the status is known.
+RateLimit fields to the response, and settles the bill once the status is known. With an
+`Idempotency-Key` it reads the body first (the fingerprint needs it), answers a replay from
+the store without running the app, and copies a first answer for the store.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import hmac
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..gate import Gate
-from ..outcomes import Admitted, Denied
+from ..gate import Gate, Requirement
+from ..idempotency import IdempotencyClaim
+from ..outcomes import Admitted, Denied, denial
+from . import idempotency
 from .problems import admitted_headers, send_denial
 from .requirements import all_routes, requirement_of
 
-__all__ = ["GateMiddleware"]
+__all__ = ["OUTCOME", "GateMiddleware"]
 
 _WARMUP_HEADER = b"x-tiergate-warmup"
+OUTCOME = "tiergate.outcome"  # scope["state"][OUTCOME]: the Admitted or Denied, for metrics
 
 
 class GateMiddleware:
@@ -50,12 +55,15 @@ class GateMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
-        outcome = await self._gate.admit(
-            _text(headers.get(b"x-api-key")),
-            requirement_of(route),
-            _text(headers.get(b"idempotency-key")) or "",
-        )
-        scope.setdefault("state", {})["tiergate.outcome"] = outcome
+        need = requirement_of(route)
+        claim: IdempotencyClaim | None = None
+        if (value := headers.get(b"idempotency-key")) is not None:
+            keyed = await _keyed(scope, receive, send, getattr(route, "path", ""), need, value)
+            if keyed is None:
+                return  # answered already (413), or the client went away
+            claim, receive = keyed
+        outcome = await self._gate.admit(_text(headers.get(b"x-api-key")), need, claim)
+        scope.setdefault("state", {})[OUTCOME] = outcome
         if isinstance(outcome, Denied):
             await send_denial(send, outcome)
             return
@@ -64,19 +72,24 @@ class GateMiddleware:
     async def _serve(self, admitted: Admitted, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("state", {})["tiergate"] = admitted
         extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in admitted_headers(admitted)]
-        status = 500  # what the bill sees if the app fails before starting a response
+        if admitted.replay is not None:
+            await idempotency.send_copy(send, admitted.replay, extra)
+            return
+        recorder = idempotency.ResponseRecorder()
+        copying = bool(admitted.idempotency_key)
 
         async def send_with_limits(message: Message) -> None:
-            nonlocal status
+            if copying or message["type"] == "http.response.start":
+                recorder.saw(message)
             if message["type"] == "http.response.start":
-                status = message["status"]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_limits)
         finally:
-            await self._gate.settle(admitted, status)
+            response = recorder.copy() if copying else None
+            await self._gate.settle(admitted, recorder.status, response)
 
     def _gated_route(self, scope: Scope) -> BaseRoute | None:
         """The route that will serve this request, when it is under the gated prefix."""
@@ -98,6 +111,24 @@ class GateMiddleware:
         return hmac.compare_digest(given, self._warmup_secret)
 
 
+async def _keyed(
+    scope: Scope, receive: Receive, send: Send, route: str, need: Requirement, value: bytes
+) -> tuple[IdempotencyClaim, Receive] | None:
+    """Read the body of a request with an Idempotency-Key (its fingerprint needs it), and a
+    receive that hands it to the app again."""
+    try:
+        body = await idempotency.read_body(receive)
+    except idempotency.BodyTooLarge:
+        too_large = denial("idempotency-body-too-large")
+        scope.setdefault("state", {})[OUTCOME] = too_large
+        await send_denial(send, too_large)
+        return None
+    if body is None:
+        return None  # the client went away: nobody to answer, nothing to charge
+    claim = idempotency.claim(scope, route, need.cost, _str(value), body)
+    return claim, idempotency.refeed(body, receive)
+
+
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
@@ -106,4 +137,8 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("latin-1")
+    return None if value is None else _str(value)
+
+
+def _str(value: bytes) -> str:
+    return value.decode("latin-1")

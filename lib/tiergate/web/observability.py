@@ -22,7 +22,7 @@ from ..observe import EmfWriter, Observation, bind, configure_logging, count
 from ..observe.requestid import accept_request_id, new_request_id
 from ..outcomes import Admitted, Denied
 from ..settings import Settings
-from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_FAIL_OPEN, REASON_KEY_IN_QUERY
+from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_KEY_IN_QUERY
 from .querykey import key_in_query, key_in_query_problem
 from .stamp import StampedReply
 
@@ -116,7 +116,7 @@ class ObserveMiddleware:
 
     def _logs(self, status: int, outcome: object) -> bool:
         if self._access_log == "problems":
-            return status >= 400 or (isinstance(outcome, Admitted) and outcome.degraded)
+            return status >= 400 or (isinstance(outcome, Admitted) and bool(outcome.degraded))
         return self._access_log == "all"
 
     def _gated(self, path: str) -> bool:
@@ -141,7 +141,7 @@ def _count(outcome: object) -> None:
     if isinstance(outcome, Denied):
         count(DENIED, DIM_REASON, outcome.slug)
     elif isinstance(outcome, Admitted) and outcome.degraded:
-        count(DEGRADED, DIM_REASON, REASON_FAIL_OPEN)
+        count(DEGRADED, DIM_REASON, outcome.degraded)  # e.g. REASON_FAIL_OPEN
 
 
 def _access(
@@ -184,7 +184,7 @@ def _outcome_name(outcome: object) -> str | None:
         return outcome.slug
     if isinstance(outcome, Admitted):
         if outcome.degraded:
-            return REASON_FAIL_OPEN
+            return outcome.degraded
         return "replayed" if outcome.replayed else "admitted"
     return None
 

@@ -50,8 +50,16 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": "Makes a retry safe: the same key on the same request replays the first"
-    " answer, uncharged; on another request it is a 422. Empty: no key.",
-    "schema": {"type": "string", "maxLength": 255, "pattern": "^[ -~]*$"},
+    " answer, uncharged; on another request it is a 422; while the first is still being"
+    " served, a 409.",
+    # Printable ASCII, not empty (an empty key is refused); no spaces at either end, which
+    # servers strip from header values.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    },
 }
 _VALIDATION = "The request does not validate (about:blank; `errors` lists where and why)"
 
