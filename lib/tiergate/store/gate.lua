@@ -54,11 +54,12 @@ end
 -- The request id: a call whose answer was lost is asked again with it, and gets the first
 -- decision back instead of a second charge; after a refund it finds a tombstone and does
 -- nothing, however late it runs.
+-- Its record is 'x' (a tombstone), or '<charge> <key hash held, or ->\n<verdict>'.
 local rkey = ns .. ':r:' .. rid
 if rid ~= '' then
-  local seen = redis.call('HMGET', rkey, 'v', 'x')
-  if seen[1] then return {15, seen[1]} end
-  if seen[2] then return {14} end
+  local seen = redis.call('GET', rkey)
+  if seen == 'x' then return {14} end
+  if seen then return {15, string.sub(seen, string.find(seen, '\n', 1, true) + 1)} end
 end
 
 local acct, tier, status, burst, limit, ps, pe = '', '', '', 0, 0, 0, 0
@@ -71,10 +72,10 @@ local function verdict(code, remaining, reset_ms, used_after, retry_ms, charge, 
   if rid ~= '' and (charge > 0 or held or (retry and code >= 4)) then
     local n = {}
     for i = 5, 13 do n[#n + 1] = int(v[i]) end
+    -- The numbers, then tier, status and the account: the one free-form field goes last.
     local blob = table.concat({int(code) .. ' ' .. table.concat(n, ' '), tier, status, acct}, '\n')
-    redis.call('HSET', rkey, 'v', blob, 'a', acct, 'p', int(ps), 'c', charge,
-               'i', held and idem or '')
-    redis.call('PEXPIRE', rkey, ARGV[11])
+    local head = int(charge) .. ' ' .. (held and idem or '-')
+    redis.call('SET', rkey, head .. '\n' .. blob, 'PX', ARGV[11])
   end
   v[14] = response
   return v
@@ -130,15 +131,17 @@ if feature ~= '' and not string.find(s[9], ',' .. feature .. ',', 1, true) then
 end
 
 -- The Idempotency-Key's record: another request's, one still running, or a kept response.
+-- '<state> <fingerprint> <request id>', and for a kept one '\n<response>' after it.
 local ikey = akey .. ':i:' .. idem
 local held = nil
 if idem ~= '' then
-  local h = redis.call('HMGET', ikey, 'f', 's', 'v')
-  if h[1] then
-    if h[1] ~= ARGV[7] then return verdict(11, left, full_in, used, 0, 0, false) end
-    if h[2] == 'p' then return verdict(12, left, full_in, used, 0, 0, false) end
-    if h[2] ~= 'd' then return verdict(13, left, full_in, used, 0, 0, false) end
-    held = h[3]
+  local h = redis.call('GET', ikey)
+  if h then
+    local state, fingerprint = string.match(h, '^(%a) (%S+)')
+    if fingerprint ~= ARGV[7] then return verdict(11, left, full_in, used, 0, 0, false) end
+    if state == 'p' then return verdict(12, left, full_in, used, 0, 0, false) end
+    if state ~= 'd' then return verdict(13, left, full_in, used, 0, 0, false) end
+    held = string.sub(h, string.find(h, '\n', 1, true) + 1)
   end
 end
 
@@ -167,7 +170,6 @@ if cost > 0 then
   if used == cost then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
 end
 if idem ~= '' then  -- in flight, owned by this request, until the endpoint has answered
-  redis.call('HSET', ikey, 'f', ARGV[7], 's', 'p', 'r', rid)
-  redis.call('PEXPIRE', ikey, ARGV[10])
+  redis.call('SET', ikey, 'p ' .. ARGV[7] .. ' ' .. rid, 'PX', ARGV[10])
 end
 return verdict(0, remaining, reset_ms, used, 0, cost, idem ~= '')

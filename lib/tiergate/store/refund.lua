@@ -8,9 +8,15 @@ local ns, rid = ARGV[1], ARGV[2]
 local rkey = ns .. ':r:' .. rid
 local acct, ps, cost, idem = ARGV[4] or '', ARGV[5] or '0', tonumber(ARGV[6] or '0'), ARGV[7] or ''
 if rid ~= '' then
-  local r = redis.call('HMGET', rkey, 'a', 'p', 'c', 'i', 'x')
-  if r[5] then return 0 end  -- refunded, or given up on, already
-  if r[1] then acct, ps, cost, idem = r[1], r[2], tonumber(r[3]), r[4] end
+  local record = redis.call('GET', rkey)
+  if record == 'x' then return 0 end  -- refunded, or given up on, already
+  if record then  -- '<charge> <key hash held, or ->\n<numbers>\n<tier>\n<status>\n<account>'
+    local charge, held, numbers, account =
+      string.match(record, '^(%d+) (%S+)\n([^\n]*)\n[^\n]*\n[^\n]*\n(.*)$')
+    local n = {}
+    for d in string.gmatch(numbers, '%d+') do n[#n + 1] = d end
+    acct, ps, cost, idem = account, n[7], tonumber(charge), held == '-' and '' or held
+  end
 end
 if acct ~= '' then
   local akey = ns .. ':a:' .. acct
@@ -21,12 +27,9 @@ if acct ~= '' then
   -- Only the record this request created: an expired one may have been taken over since.
   if idem ~= '' then
     local ikey = akey .. ':i:' .. idem
-    if redis.call('HGET', ikey, 'r') == rid then redis.call('DEL', ikey) end
+    local held = redis.call('GET', ikey)
+    if held and string.match(held, '^%a %S+ (%S*)') == rid then redis.call('DEL', ikey) end
   end
 end
-if rid ~= '' then
-  redis.call('DEL', rkey)
-  redis.call('HSET', rkey, 'x', '1')
-  redis.call('PEXPIRE', rkey, ARGV[3])
-end
+if rid ~= '' then redis.call('SET', rkey, 'x', 'PX', ARGV[3]) end
 return 1
