@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 
-from starlette.routing import BaseRoute, Match, Router
+from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..gate import Gate, Requirement
@@ -18,7 +18,7 @@ from ..idempotency import IdempotencyClaim
 from ..outcomes import Admitted, Denied, denial
 from . import idempotency
 from .problems import admitted_headers, send_denial
-from .requirements import all_routes, requirement_of
+from .routing import RouteTable
 
 __all__ = ["OUTCOME", "GateMiddleware"]
 
@@ -38,8 +38,9 @@ class GateMiddleware:
     ) -> None:
         self.app = app
         self._gate = gate
-        self._router = router
-        self._prefix = prefix
+        # Starlette builds its middleware on the first request, when the app's routes are
+        # declared: each route's requirement is read once, here, not per request.
+        self._routes = RouteTable(router, prefix)
         self._warmup_secret = warmup_secret.encode() if warmup_secret else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,14 +52,14 @@ class GateMiddleware:
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        route = self._gated_route(scope)
+        route = self._routes.gated(scope)
         if route is None:
             await self.app(scope, receive, send)
             return
-        need = requirement_of(route)
+        need = route.requirement
         claim: IdempotencyClaim | None = None
         if (value := headers.get(b"idempotency-key")) is not None:
-            keyed = await _keyed(scope, receive, send, getattr(route, "path", ""), need, value)
+            keyed = await _keyed(scope, receive, send, route.template, need, value)
             if keyed is None:
                 return  # answered already (413), or the client went away
             claim, receive = keyed
@@ -90,19 +91,6 @@ class GateMiddleware:
         finally:
             response = recorder.copy() if copying else None
             await self._gate.settle(admitted, recorder.status, response)
-
-    def _gated_route(self, scope: Scope) -> BaseRoute | None:
-        """The route that will serve this request, when it is under the gated prefix."""
-        path: str = scope["path"]
-        if scope["method"] == "OPTIONS":
-            return None
-        if path != self._prefix and not path.startswith(self._prefix + "/"):
-            return None
-        for route in all_routes(self._router.routes):
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return route
-        return None  # no such route: let the app answer 404/405 without charging anyone
 
     def _is_warmup(self, headers: dict[bytes, bytes]) -> bool:
         given = headers.get(_WARMUP_HEADER)
