@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tiergate_tools.localredis.resp import RespPool
 
 from . import (
+    app_calls,
     burst,
     coldstart,
     concurrency,
@@ -42,6 +43,7 @@ class Volumes:
     registry_requests: int = 1_000
     registry_events: int = 50
     cold_runs: int = 21
+    app_requests: int = 500
     upstash_client_calls: int = 1_000
     upstash_client_imports: int = 4
 
@@ -57,6 +59,7 @@ QUICK = Volumes(
     registry_requests=200,
     registry_events=10,
     cold_runs=3,
+    app_requests=100,
     upstash_client_calls=300,
     upstash_client_imports=2,
 )
@@ -86,6 +89,7 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
         ("burst", lambda: burst.measure(stack, v.burst_requests)),
         ("latency", lambda: latency.measure(stack, v.latency_requests,
                                             v.upstash_latency_requests)),
+        ("app over upstash", lambda: app_calls.measure(stack, v.app_requests)),
         ("registry", lambda: dynamo_calls.measure(stack, v.registry_requests,
                                                   v.registry_events)),
         ("upstash client", lambda: asyncio.to_thread(upstash_client.measure,
