@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,16 @@ from tiergate_tools.localredis.binary import spawn_redis_server
 
 from .support.dynamodb_local import running_dynamodb_local
 from .support.moto_server import running_moto_server
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The thread's event loop, as a Lambda process has one: mangum runs each event on it."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture(scope="session")

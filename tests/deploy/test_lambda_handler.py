@@ -8,7 +8,6 @@ import importlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -19,16 +18,6 @@ from tiergate.demo import create_demo_keys
 from tiergate.registry import Account
 
 SECRET = "whsec_lambda_test"
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """The thread's event loop, as a Lambda process has one: mangum runs each event on it."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ Redis that is down), a frozen clock, and stdout read back as the JSON lines it m
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,16 +26,6 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "AWS_ENDPOINT_URL_DYNAMODB",
         ):
             monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """The thread's event loop, as a Lambda process has one: mangum runs each event on it."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.fixture

@@ -241,23 +241,9 @@ def _verdict(reply: Any) -> Verdict:
             return _recorded(str(reply[1]))
         if len(reply) < 13:
             return Verdict(Code(code))  # the shortest reply: a code alone
-        n = [int(v) for v in reply[4:13]]
-        return Verdict(
-            Code(code),
-            account_id=str(reply[1]),
-            tier=str(reply[2]),
-            status=str(reply[3]),
-            burst=n[0],
-            burst_remaining=n[1],
-            burst_reset_ms=n[2],
-            limit=n[3],
-            used=n[4],
-            period_start_ms=n[5],
-            period_end_ms=n[6],
-            retry_after_ms=n[7],
-            now_ms=n[8],
-            response=str(reply[13]) if len(reply) > 13 else "",
-        )
+        numbers = [int(v) for v in reply[4:13]]
+        response = str(reply[13]) if len(reply) > 13 else ""
+        return _verdict_of(code, str(reply[1]), str(reply[2]), str(reply[3]), numbers, response)
     except (TypeError, ValueError, IndexError):
         raise StoreUnavailable(f"unexpected reply from the gate script: {reply!r}") from None
 
@@ -267,6 +253,13 @@ def _recorded(blob: str) -> Verdict:
     the one free-form field) the account."""
     numbers, tier, status, account = blob.split("\n", 3)
     code, *n = (int(v) for v in numbers.split(" "))
+    return _verdict_of(code, account, tier, status, n)
+
+
+def _verdict_of(
+    code: int, account: str, tier: str, status: str, n: list[int], response: str = ""
+) -> Verdict:
+    """A verdict from the script's fields; `n` holds its nine numbers in the script's order."""
     return Verdict(
         Code(code),
         account_id=account,
@@ -281,4 +274,5 @@ def _recorded(blob: str) -> Verdict:
         period_end_ms=n[6],
         retry_after_ms=n[7],
         now_ms=n[8],
+        response=response,
     )
