@@ -103,8 +103,8 @@ def denial(
         status, title = 422, "Response not kept"
         detail = (
             "The request with this Idempotency-Key was served and billed, but its response was"
-            f" not kept (larger than {MAX_KEPT_RESPONSE:,} bytes, or cut short) and cannot be"
-            " replayed; send a new key to run it again."
+            f" larger than {MAX_KEPT_RESPONSE:,} bytes and cannot be replayed; send a new key"
+            " to run it again."
         )
     elif slug == "revoked-key":
         status, title = 403, "API key revoked"
