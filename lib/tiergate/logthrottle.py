@@ -29,9 +29,9 @@ class ThrottledWarning:
         if self._last_ms is not None and now - self._last_ms < self._every_ms:
             self._quiet += 1
             return
-        if self._quiet:
+        if self._quiet and self._last_ms is not None:
             message += " (%d more in the last %d s)"
-            args = (*args, self._quiet, (now - self._last_ms) // 1000 if self._last_ms else 0)
+            args = (*args, self._quiet, (now - self._last_ms) // 1000)
         self._log.warning(message, *args)
         self._last_ms, self._quiet = now, 0
 

@@ -91,7 +91,7 @@ class MemoryStore:
         if check.request_id:
             seen = self._live_request(check.request_id, now)
             if seen is not None:
-                return seen.verdict or Verdict(Code.ABANDONED, now_ms=now)
+                return seen.verdict or Verdict(Code.ABANDONED)
         key = self._key(check.digest, now)
         account = self._account(key.account_id, now) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
