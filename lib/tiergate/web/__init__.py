@@ -27,7 +27,9 @@ def install(app: FastAPI, settings: Settings | None = None, *, parts: Parts | No
     /healthz, {prefix}/usage, {prefix}/billing/checkout and /portal, /webhooks/stripe.
 
     Settings default to the environment's; pass `parts` (wiring.build) to share parts built
-    elsewhere. Returns the parts, also kept as ``app.state.tiergate``.
+    elsewhere: the settings then still decide the routes (prefix, webhook secrets, return
+    URL), the parts the services (stores, Stripe). Returns the parts, also kept as
+    ``app.state.tiergate``.
     """
     settings = settings or Settings()
     parts = parts or build(settings)
