@@ -22,7 +22,7 @@ from tiergate.outcomes import Admitted
 from tiergate.registry import Account, KeyRecord
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build
 from tiergate_tools.localredis.resp import RespPool
 
 from .latency import TIERS
@@ -44,10 +44,10 @@ async def measure(stack: Stack, requests: int) -> Outcome:
         redis_namespace=_NS,
         redis_timeout=10,
     )
-    gate = build_gate(settings)
-    key = await _register(gate)
+    parts = build(settings)
+    key = await _register(parts)
     headers = {"X-API-Key": key}
-    transport = httpx.ASGITransport(app=create_app(settings, gate=gate))
+    transport = httpx.ASGITransport(app=create_app(settings, parts=parts))
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
         async def get(extra: dict[str, str]) -> httpx.Response:
@@ -73,8 +73,8 @@ async def measure(stack: Stack, requests: int) -> Outcome:
         replays = await trips(lambda i: {"Idempotency-Key": keys[i]})
         replayed = (await get({"Idempotency-Key": keys[0]})).headers.get("idempotent-replayed")
     kept = await _kept_bytes(stack)
-    gate_ms, call_ms = await _gate_against_a_call(stack, gate, key, requests)
-    await gate.store.aclose()
+    gate_ms, call_ms = await _gate_against_a_call(stack, parts.gate, key, requests)
+    await parts.aclose()
 
     table = Table(f"6. The app over Upstash: per request (n={requests:,} each)")
     table.add("round trips, admitted, no Idempotency-Key", f"{plain:.3f}", "-", "1")
@@ -126,10 +126,10 @@ async def _kept_bytes(stack: Stack) -> int:
         await pool.close()
 
 
-async def _register(gate: Gate) -> str:
-    key = generate_key(gate.key_env)
-    await gate.registry.put_account(Account("cus_appcalls", tier="free"))
-    await gate.registry.put_key(KeyRecord(key_digest(key), "cus_appcalls", created_at_ms=0))
+async def _register(parts: Parts) -> str:
+    key = generate_key(parts.key_env)
+    await parts.registry.put_account(Account("cus_appcalls", tier="free"))
+    await parts.registry.put_key(KeyRecord(key_digest(key), "cus_appcalls", created_at_ms=0))
     return key
 
 

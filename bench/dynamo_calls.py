@@ -13,32 +13,46 @@ from collections import Counter
 from typing import Any
 
 import stripe
+from pydantic import SecretStr
 from tests.support.moto_server import running_moto_server
 
-from tiergate.billing.webhook import WebhookProcessor
 from tiergate.clock import SystemClock
-from tiergate.gate import Gate, Requirement
+from tiergate.gate import Requirement
 from tiergate.keys import generate_key, key_digest
 from tiergate.outcomes import Admitted
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.dynamo import DynamoRegistry, connect
 from tiergate.registry.dynamo.table import create_table
-from tiergate.tiers import parse_tiers
+from tiergate.settings import Settings
+from tiergate.wiring import Parts, build
 
 from .report import Finding, Outcome, Table
 from .stack import Stack
 
 __all__ = ["measure"]
 
-_TIERS = parse_tiers(
-    json.dumps(
-        {
-            "free": {"limit": 1_000_000_000, "price": 0, "burst": 1_000_000},
-            "pro": {"limit": 1_000_000_000, "price": 9, "burst": 1_000_000, "stripe_price": "p"},
-        }
-    )
-)
 _SECRET = "whsec_bench"  # noqa: S105 - signs the benchmark's own events, nothing else
+
+
+def _settings() -> Settings:
+    return Settings(
+        tiers=json.dumps(
+            {
+                "free": {"limit": 1_000_000_000, "price": 0, "burst": 1_000_000},
+                "pro": {
+                    "limit": 1_000_000_000,
+                    "price": 9,
+                    "burst": 1_000_000,
+                    "stripe_price": "p",
+                },
+            }
+        ),
+        stripe_secret_key=None,  # a same-second tie would read Stripe: none happens here
+        stripe_webhook_secret=SecretStr(_SECRET),
+        webhook_tolerance=300,
+        event_retention_days=1,
+        past_due_grace_days=0,
+    )
 
 
 class _Calls(Counter[str]):
@@ -60,29 +74,26 @@ async def measure(stack: Stack, requests: int, events: int) -> Outcome:
         create_table(client, table)
         calls = _Calls()
         client.meta.events.register("before-call.dynamodb.*", calls)
-        gate = Gate(
-            tiers=_TIERS,
+        settings = _settings()
+        parts = build(
+            settings,
             store=stack.store(f"dyn{uuid.uuid4().hex[:6]}"),
             registry=DynamoRegistry(client, table),
-            clock=SystemClock(),
-            key_env="test",
-            past_due_grace_ms=0,
         )
-        keys = [await _new_key(gate, f"acct-{i}") for i in range(events)]
+        keys = [await _new_key(parts, f"acct-{i}") for i in range(events)]
         table_out = Table("DynamoDB calls (moto's server over HTTP, counted at the client)")
 
         calls.clear()
         for key in keys:
-            _admitted(await gate.admit(key, Requirement()))
+            _admitted(await parts.gate.admit(key, Requirement()))
         miss = calls.copy()
         calls.clear()
         for n in range(requests):
-            _admitted(await gate.admit(keys[n % len(keys)], Requirement()))
+            _admitted(await parts.gate.admit(keys[n % len(keys)], Requirement()))
         steady = calls.copy()
 
-        processor = WebhookProcessor(
-            gate, [_SECRET], tolerance_s=300, retention_s=86_400, stripe=None
-        )
+        processor = parts.webhook_processor(settings)
+        assert processor is not None  # the settings name a webhook secret
         bodies = [_signed_event(f"acct-{i}", n=i) for i in range(events)]
         calls.clear()
         for payload, header in bodies:
@@ -92,7 +103,7 @@ async def measure(stack: Stack, requests: int, events: int) -> Outcome:
         for payload, header in bodies:
             assert await processor.handle(payload, header) == "duplicate"
         redelivered = calls.copy()
-        await gate.store.aclose()
+        await parts.aclose()
 
     table_out.add("per gated request, steady state", steady.describe(requests), "-", "0")
     table_out.add("per hot-state miss (first use of a key)", miss.describe(events), "-", "1 read")
@@ -123,10 +134,10 @@ async def measure(stack: Stack, requests: int, events: int) -> Outcome:
     )  # fmt: skip
 
 
-async def _new_key(gate: Gate, account_id: str) -> str:
+async def _new_key(parts: Parts, account_id: str) -> str:
     key = generate_key("test")
-    await gate.registry.put_account(Account(account_id, tier="free"))
-    await gate.registry.put_key(KeyRecord(key_digest(key), account_id, gate.clock.now_ms()))
+    await parts.registry.put_account(Account(account_id, tier="free"))
+    await parts.registry.put_key(KeyRecord(key_digest(key), account_id, parts.clock.now_ms()))
     return key
 
 

@@ -19,12 +19,11 @@ import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from tiergate.gate import Gate
 from tiergate.keys import generate_key, key_digest
 from tiergate.registry import Account, KeyRecord
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build
 
 from .report import Finding, Outcome, Table
 from .stack import Stack
@@ -131,22 +130,22 @@ async def _timed(client: httpx.AsyncClient, headers: dict[str, str]) -> float:
 async def _gated_client(
     settings: Settings,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    gate = build_gate(settings)
-    key = await _register(gate)
+    parts = build(settings)
+    key = await _register(parts)
     try:
-        async with _client(create_app(settings, gate=gate)) as client:
+        async with _client(create_app(settings, parts=parts)) as client:
             first = await client.get("/v1/hello", headers={"X-API-Key": key})
             if "ratelimit" not in first.headers:
                 raise RuntimeError("the gated app answered without RateLimit headers")
             yield client, {"X-API-Key": key}
     finally:
-        await gate.store.aclose()
+        await parts.aclose()
 
 
-async def _register(gate: Gate) -> str:
-    key = generate_key(gate.key_env)
-    await gate.registry.put_account(Account("cus_latency", tier="free"))
-    await gate.registry.put_key(KeyRecord(key_digest(key), "cus_latency", created_at_ms=0))
+async def _register(parts: Parts) -> str:
+    key = generate_key(parts.key_env)
+    await parts.registry.put_account(Account("cus_latency", tier="free"))
+    await parts.registry.put_key(KeyRecord(key_digest(key), "cus_latency", created_at_ms=0))
     return key
 
 

@@ -15,7 +15,7 @@ from tiergate.outcomes import Admitted
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.memory import MemoryRegistry
 from tiergate.settings import Settings
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .baseline import SlidingLogLimiter
 from .report import Finding, Outcome, Table
@@ -104,10 +104,10 @@ async def _through_the_gate(stack: Stack, decisions: int) -> tuple[int, float, i
         redis_timeout=10,
         table=None,
     )
-    gate = build_gate(settings)
-    registry = gate.registry
+    parts = build(settings)
+    registry = parts.registry
     assert isinstance(registry, MemoryRegistry)
-    key = generate_key(gate.key_env)
+    key = generate_key(parts.key_env)
     await registry.put_account(Account("cus_rtgate", tier="bench"))
     await registry.put_key(KeyRecord(key_digest(key), "cus_rtgate", created_at_ms=0))
     need = Requirement()
@@ -116,15 +116,15 @@ async def _through_the_gate(stack: Stack, decisions: int) -> tuple[int, float, i
     await redis.close()
 
     stack.counter.reset()
-    if not isinstance(await gate.admit(key, need), Admitted):
+    if not isinstance(await parts.gate.admit(key, need), Admitted):
         raise RuntimeError("the first request of a new key was not admitted")
     cold = stack.counter.total
 
     reads_before = registry.reads
     stack.counter.reset()
     for _ in range(decisions):
-        if not isinstance(await gate.admit(key, need), Admitted):
+        if not isinstance(await parts.gate.admit(key, need), Admitted):
             raise RuntimeError("a steady-state request through the gate was denied")
     steady = stack.counter.total / decisions
-    await gate.store.aclose()
+    await parts.aclose()
     return cold, steady, registry.reads - reads_before

@@ -13,11 +13,13 @@ from tiergate.errors import NotFound, StoreUnavailable, TierConfigError, Tiergat
 from tiergate.gate import Gate, Requirement
 from tiergate.hotstate import AccountState, KeyState
 from tiergate.outcomes import Admitted, Denied
-from tiergate.registry import Account
+from tiergate.registry import Account, KeyRecord
 from tiergate.registry.memory import MemoryRegistry
 from tiergate.settings import Settings
 from tiergate.store.memory import MemoryStore
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build, hot_store
+
+from .support.faults import FaultyStore
 
 NOW = 1_794_744_000_000  # 2026-11-15 12:00 UTC
 HOUR = 3_600_000
@@ -29,24 +31,18 @@ TIERS = json.dumps(
 )
 
 
-class Switchable:
-    """A hot store or registry wrapper whose calls fail while `down` is set."""
+SETTINGS = Settings(tiers=TIERS)
 
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.down = False
 
-    def __getattr__(self, name: str) -> object:
-        attr = getattr(self.inner, name)
-        if not callable(attr):
-            return attr
+class DownableRegistry(MemoryRegistry):
+    """The in-process registry, whose reads for the gate's miss path fail while `down`."""
 
-        async def call(*args: object, **kwargs: object) -> object:
-            if self.down:
-                raise StoreUnavailable(f"{name}: connection refused")
-            return await attr(*args, **kwargs)
+    down = False
 
-        return call
+    async def hot_state(self, digest: str) -> tuple[KeyRecord, Account] | None:
+        if self.down:
+            raise StoreUnavailable("hot_state: connection refused")
+        return await super().hot_state(digest)
 
 
 @pytest.fixture
@@ -55,18 +51,28 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def gate(clock: FakeClock) -> Gate:
-    return build_gate(Settings(tiers=TIERS), clock=clock)
+def store(clock: FakeClock) -> FaultyStore:
+    return FaultyStore(hot_store(SETTINGS, clock=clock))
 
 
 @pytest.fixture
-def admin(gate: Gate) -> Admin:
-    return Admin(gate)
+def registry(clock: FakeClock) -> DownableRegistry:
+    return DownableRegistry(clock)
 
 
-def registry_of(gate: Gate) -> MemoryRegistry:
-    assert isinstance(gate.registry, MemoryRegistry)
-    return gate.registry
+@pytest.fixture
+def parts(clock: FakeClock, store: FaultyStore, registry: DownableRegistry) -> Parts:
+    return build(SETTINGS, clock=clock, store=store, registry=registry)
+
+
+@pytest.fixture
+def gate(parts: Parts) -> Gate:
+    return parts.gate
+
+
+@pytest.fixture
+def admin(parts: Parts) -> Admin:
+    return parts.admin()
 
 
 async def admit(gate: Gate, key: str, tier: str | None = None) -> Admitted | Denied:
@@ -78,15 +84,15 @@ def slug(outcome: Admitted | Denied) -> str:
 
 
 async def test_a_new_account_starts_on_the_lowest_tier_and_its_key_works_at_once(
-    gate: Gate, admin: Admin
+    gate: Gate, admin: Admin, registry: DownableRegistry
 ) -> None:
     new = await admin.create_key("acme", None, label="ci")
     assert (new.account.tier, new.record.label) == ("free", "ci")
     assert new.key.startswith("tg_test_")
-    assert await gate.registry.get_key(new.record.digest) == new.record
+    assert await registry.get_key(new.record.digest) == new.record
     outcome = await admit(gate, new.key)
     assert slug(outcome) == "admitted"
-    assert registry_of(gate).reads == 0  # written through: no registry read on first use
+    assert registry.reads == 0  # written through: no registry read on first use
 
 
 async def test_a_tier_can_be_chosen_for_a_new_account_and_changed_without_a_subscription(
@@ -101,21 +107,23 @@ async def test_a_tier_can_be_chosen_for_a_new_account_and_changed_without_a_subs
 
 
 async def test_a_subscribed_account_keeps_the_tier_stripe_gives_it(
-    gate: Gate, admin: Admin
+    admin: Admin, registry: DownableRegistry
 ) -> None:
-    await gate.registry.put_account(Account("acme", tier="pro", subscription_id="sub_1"))
+    await registry.put_account(Account("acme", tier="pro", subscription_id="sub_1"))
     with pytest.raises(TiergateError, match="change its plan in Stripe"):
         await admin.create_key("acme", "free")
     assert (await admin.create_key("acme", None)).account.tier == "pro"
 
 
-async def test_a_revoked_key_is_refused_on_its_next_request(gate: Gate, admin: Admin) -> None:
+async def test_a_revoked_key_is_refused_on_its_next_request(
+    gate: Gate, admin: Admin, registry: DownableRegistry
+) -> None:
     new = await admin.create_key("acme", None)
     assert slug(await admit(gate, new.key)) == "admitted"
     revoked = await admin.revoke(new.key)
     assert revoked.revoked_at_ms == NOW
     assert slug(await admit(gate, new.key)) == "revoked-key"
-    assert registry_of(gate).reads == 0
+    assert registry.reads == 0
     assert (await admin.revoke(new.key)).revoked_at_ms == NOW  # idempotent
 
 
@@ -164,32 +172,28 @@ async def test_usage_by_key_or_account(gate: Gate, admin: Admin) -> None:
 
 
 async def test_a_change_redis_missed_fails_loudly_and_a_rerun_completes_it(
-    gate: Gate, admin: Admin
+    gate: Gate, admin: Admin, store: FaultyStore
 ) -> None:
     new = await admin.create_key("acme", None)
     assert slug(await admit(gate, new.key)) == "admitted"
-    store = Switchable(gate.store)
-    gate.store = store  # type: ignore[assignment]
-    store.down = True
+    store.fail()
     with pytest.raises(NotWrittenThrough, match="rerun the same command"):
         await admin.revoke(new.key)
-    store.down = False
+    store.recover()
     assert slug(await admit(gate, new.key)) == "admitted"  # Redis still has it live
     await admin.revoke(new.key)
     assert slug(await admit(gate, new.key)) == "revoked-key"
 
 
 async def test_with_the_registry_down_the_last_loaded_state_stands_in(
-    gate: Gate, admin: Admin, clock: FakeClock
+    gate: Gate, admin: Admin, clock: FakeClock, store: FaultyStore, registry: DownableRegistry
 ) -> None:
     known = await admin.create_key("acme", "pro")
     never_loaded = await admin.create_key("other", None)
-    gate.store = MemoryStore(clock)  # Redis lost everything: every key is a miss
+    store.inner = MemoryStore(clock)  # Redis lost everything: every key is a miss
     assert slug(await admit(gate, known.key, "pro")) == "admitted"  # loaded from the registry
-    registry = Switchable(gate.registry)
-    gate.registry = registry  # type: ignore[assignment]
     registry.down = True
-    gate.store = MemoryStore(clock)  # lost again, and now the registry is down too
+    store.inner = MemoryStore(clock)  # lost again, and now the registry is down too
     assert slug(await admit(gate, known.key, "pro")) == "admitted"
     assert slug(await admit(gate, known.key, "pro")) == "admitted"
     assert slug(await admit(gate, never_loaded.key)) == "limiter-unavailable"  # 503, not 500
@@ -214,11 +218,11 @@ class CountingStore(MemoryStore):
 
 
 async def test_a_revoked_keys_stale_account_copy_never_reaches_redis(
-    gate: Gate, admin: Admin, clock: FakeClock
+    gate: Gate, admin: Admin, clock: FakeClock, store: FaultyStore
 ) -> None:
     new = await admin.create_key("acme", None)
     await admin.revoke(new.key)
-    store = CountingStore(clock)
-    gate.store = store
+    counting = CountingStore(clock)
+    store.inner = counting  # Redis lost everything: the key is a miss, loaded again
     assert slug(await admit(gate, new.key)) == "revoked-key"
-    assert store.accounts == []
+    assert counting.accounts == []

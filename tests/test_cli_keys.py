@@ -15,7 +15,7 @@ from tiergate.gate import Requirement
 from tiergate.keys import parse_key
 from tiergate.outcomes import Denied
 from tiergate.settings import Settings
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 
@@ -50,11 +50,11 @@ def admitted(key: str) -> str:
     know it."""
 
     async def admit() -> str:
-        gate = build_gate(Settings())
+        parts = build(Settings())
         try:
-            outcome = await gate.admit(key, Requirement())
+            outcome = await parts.gate.admit(key, Requirement())
         finally:
-            await gate.store.aclose()
+            await parts.aclose()
         return outcome.slug if isinstance(outcome, Denied) else "admitted"
 
     return asyncio.run(admit())

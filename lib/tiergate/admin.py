@@ -11,12 +11,14 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from .clock import Clock
 from .errors import NotFound, NotWrittenThrough, StoreUnavailable, TiergateError
-from .gate import Gate
-from .hotstate import account_state
-from .keys import generate_key, parse_key
+from .keys import KeyEnv, generate_key, parse_key
 from .periods import current_period
-from .registry import Account, KeyRecord
+from .publisher import Publisher
+from .registry import Account, KeyRecord, Registry
+from .store import HotStore
+from .tiers import Tiers
 
 __all__ = ["Admin", "NewKey", "NotWrittenThrough", "Usage"]
 
@@ -41,12 +43,25 @@ class Usage:
 
 
 class Admin:
-    def __init__(self, gate: Gate) -> None:
-        self._gate = gate
-        self._registry = gate.registry
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        publisher: Publisher,
+        store: HotStore,  # read for this period's counters (`usage`); written via `publisher`
+        tiers: Tiers,
+        clock: Clock,
+        key_env: KeyEnv,
+    ) -> None:
+        self._registry = registry
+        self._publisher = publisher
+        self._store = store
+        self._tiers = tiers
+        self._clock = clock
+        self._key_env = key_env
 
     def now_ms(self) -> int:
-        return self._gate.clock.now_ms()
+        return self._clock.now_ms()
 
     async def create_key(self, account_id: str, tier: str | None, label: str = "") -> NewKey:
         """A new key for the account, creating the account (on `tier`) when it is new.
@@ -54,10 +69,10 @@ class Admin:
         On an existing account, `tier` changes its tier only if no Stripe subscription sets it.
         """
         account, changed = await self._account_on(account_id, tier)
-        key = generate_key(self._gate.key_env)
+        key = generate_key(self._key_env)
         parsed = parse_key(key)
         assert parsed is not None  # a key we just generated always parses
-        record = KeyRecord(parsed.digest, account_id, self._gate.clock.now_ms(), label=label)
+        record = KeyRecord(parsed.digest, account_id, self.now_ms(), label=label)
         await self._registry.put_key(record)
         # An unchanged account is left to the gate's miss path: a copy read here could race
         # a webhook and put older state into Redis.
@@ -72,7 +87,7 @@ class Admin:
     async def revoke(self, ref: str, account_id: str | None = None) -> KeyRecord:
         record = await self.find_key(ref, account_id)
         if not record.revoked_at_ms:
-            record = dataclasses.replace(record, revoked_at_ms=self._gate.clock.now_ms())
+            record = dataclasses.replace(record, revoked_at_ms=self.now_ms())
             await self._registry.put_key(record)
         await self._publish(keys=[record])  # again on a rerun: it may have failed last time
         return record
@@ -82,10 +97,10 @@ class Admin:
     ) -> tuple[NewKey, KeyRecord]:
         """A new key for the same account; the old one keeps working for `grace_ms`."""
         old = await self.find_key(ref, account_id)
-        if not old.usable(self._gate.clock.now_ms()):
+        if not old.usable(self.now_ms()):
             raise TiergateError(f"key {old.digest[:_KEY_ID_LEN]} is already revoked or expired")
         new = await self.create_key(old.account_id, None, label=old.label)
-        old = dataclasses.replace(old, expires_at_ms=self._gate.clock.now_ms() + grace_ms)
+        old = dataclasses.replace(old, expires_at_ms=self.now_ms() + grace_ms)
         await self._registry.put_key(old)
         await self._publish(keys=[old])
         return new, old
@@ -98,11 +113,9 @@ class Admin:
         account = await self._registry.get_account(account_id)
         if account is None:
             raise NotFound(f"no account {account_id!r} (and it is not an API key)")
-        state = account_state(account, self._gate.tiers, self._gate.past_due_grace_ms)
-        start, end = current_period(
-            state.period_start_ms, state.period_end_ms, self._gate.clock.now_ms()
-        )
-        used = await self._gate.store.used(account_id, start)
+        state = self._publisher.account_state(account)
+        start, end = current_period(state.period_start_ms, state.period_end_ms, self.now_ms())
+        used = await self._store.used(account_id, start)
         return Usage(
             account, limit=state.limit, used=used, period_start_ms=start, period_end_ms=end
         )
@@ -133,14 +146,12 @@ class Admin:
                     f"account id {account_id!r} must be 1-128 letters, digits or _.:@-,"
                     " starting with a letter or digit"
                 )
-            tier_name = (
-                self._gate.tiers.require(tier).name if tier else self._gate.tiers.lowest.name
-            )
+            tier_name = self._tiers.require(tier).name if tier else self._tiers.lowest.name
             account = Account(account_id, tier=tier_name)
             await self._registry.put_account(account)
             return account, True
         if tier and tier != account.tier:
-            self._gate.tiers.require(tier)
+            self._tiers.require(tier)
             if account.subscription_id:
                 raise TiergateError(
                     f"account {account_id!r} is on {account.tier!r} by Stripe subscription"
@@ -155,7 +166,7 @@ class Admin:
         self, *, account: Account | None = None, keys: list[KeyRecord] | None = None
     ) -> None:
         try:
-            await self._gate.publish(account=account, keys=keys or [])
+            await self._publisher.publish(account=account, keys=keys or [])
         except StoreUnavailable as exc:
             raise NotWrittenThrough(
                 f"saved in the registry, but Redis could not be updated ({exc}); the change"

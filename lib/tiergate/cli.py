@@ -75,13 +75,14 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .demo import create_demo_keys
     from .settings import Settings
     from .web.example import create_app
+    from .wiring import build
 
     settings = Settings()
-    app = create_app(settings)
-    keys = asyncio.run(create_demo_keys(app.state.tiergate))
+    parts = build(settings)
+    app = create_app(settings, parts=parts)
+    keys = asyncio.run(parts.demo_keys())
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

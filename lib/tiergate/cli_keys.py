@@ -69,18 +69,18 @@ def _admin(
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from .settings import Settings
-        from .wiring import build_gate
+        from .wiring import build
 
         settings = Settings()
         name = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
         _require_stores(settings, name, needs)
-        gate = build_gate(settings)
+        parts = build(settings)
 
         async def main() -> None:
             try:
-                await command(Admin(gate), args)
+                await command(parts.admin(), args)
             finally:
-                await gate.store.aclose()
+                await parts.aclose()
 
         asyncio.run(main())
         return 0

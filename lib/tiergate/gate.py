@@ -10,19 +10,19 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from .clock import Clock
 from .decision import Check, Code, Verdict
 from .errors import StoreUnavailable, TierConfigError
-from .hotstate import AccountState, KeyState, account_state, key_state
+from .hotstate import AccountState, KeyState, key_state
 from .idempotency import IdempotencyClaim, ResponseCopy, decode_response, encode_response, key_hash
 from .keys import KeyEnv, parse_key
 from .logthrottle import ThrottledWarning
 from .outcomes import Admitted, Denied, denial
-from .registry import Account, KeyRecord, Registry
+from .publisher import Publisher
+from .registry import Registry
 from .store import Charge, HotStore
 from .tiers import Tiers
 
@@ -44,23 +44,26 @@ class Requirement:
 
 
 class Gate:
+    """The request path only: whatever else needs the tiers, the stores or the clock is given
+    them by the wiring (wiring.py), not reached through the gate."""
+
     def __init__(
         self,
         *,
         tiers: Tiers,
         store: HotStore,
         registry: Registry,
+        publisher: Publisher,
         clock: Clock,
         key_env: KeyEnv,
-        past_due_grace_ms: int,
         refund_client_errors: bool = False,
     ) -> None:
-        self.tiers = tiers
-        self.store = store
-        self.registry = registry
-        self.clock = clock
-        self.key_env = key_env
-        self.past_due_grace_ms = past_due_grace_ms
+        self._tiers = tiers
+        self._store = store
+        self._registry = registry  # read on a miss only
+        self._publisher = publisher  # writes what a miss loaded
+        self._clock = clock
+        self._key_env = key_env
         self._refund_client_errors = refund_client_errors
         self._tier_of: OrderedDict[str, str] = OrderedDict()  # digest -> last tier seen
         # digest -> the state last loaded from the registry, for when it is unreachable
@@ -78,8 +81,8 @@ class Gate:
         parsed = parse_key(raw_key)
         if parsed is None:
             return denial("missing-key" if not raw_key else "invalid-key")
-        if parsed.env != self.key_env:
-            return denial("wrong-environment", env=parsed.env, expected=self.key_env)
+        if parsed.env != self._key_env:
+            return denial("wrong-environment", env=parsed.env, expected=self._key_env)
         idempotency_key = ""
         if idempotency is not None:
             idempotency_key = key_hash(idempotency.key) or ""
@@ -87,7 +90,7 @@ class Gate:
                 return denial("invalid-idempotency-key")
         check = Check(  # no `now`: the store decides on its own clock (Redis TIME)
             digest=parsed.digest,
-            min_rank=self.tiers.require(need.tier).rank if need.tier else 0,
+            min_rank=self._tiers.require(need.tier).rank if need.tier else 0,
             feature=need.feature or "",
             cost=need.cost,
             idempotency_key=idempotency_key,
@@ -95,10 +98,10 @@ class Gate:
             request_id=secrets.token_hex(12),
         )
         try:
-            verdict = await self.store.check(check)
+            verdict = await self._store.check(check)
             if verdict.code in (Code.KEY_MISS, Code.ACCOUNT_MISS):
                 await self._load(parsed.digest)
-                verdict = await self.store.check(check)
+                verdict = await self._store.check(check)
         except StoreUnavailable as exc:
             await self._abandon(check.request_id)
             return self._when_unavailable(parsed.digest, parsed.key_id, exc, idempotency_key)
@@ -145,10 +148,10 @@ class Gate:
                 if admitted.charged or admitted.idempotency_key:
                     cost = admitted.cost if admitted.charged else 0
                     charge = Charge(v.account_id, v.period_start_ms, cost, admitted.idempotency_key)
-                    await self.store.refund(admitted.request_id, charge)
+                    await self._store.refund(admitted.request_id, charge)
             elif admitted.idempotency_key:
                 kept = encode_response(response) if response is not None else None
-                if not await self.store.complete(
+                if not await self._store.complete(
                     admitted.request_id, v.account_id, admitted.idempotency_key, kept
                 ):
                     log.warning(  # its replays will run and be charged as new requests
@@ -164,7 +167,7 @@ class Gate:
         """The decision's answer was lost, but its call may have run and charged: refund it by
         its id (exact: only what it charged, once), and let no late copy of it charge."""
         try:
-            await self.store.refund(request_id, None)
+            await self._store.refund(request_id, None)
         except StoreUnavailable as exc:
             self._unsettled.warning("settling failed request=%s: %s", request_id, exc)
 
@@ -173,49 +176,36 @@ class Gate:
             return False
         return not (self._refund_client_errors and 400 <= status < 500)
 
-    async def publish(
-        self, *, account: Account | None = None, keys: Sequence[KeyRecord] = ()
-    ) -> None:
-        """Write registry changes through to the hot store, so the next request sees them."""
-        await self.store.write(
-            keys={r.digest: key_state(r) for r in keys},
-            accounts=[account_state(account, self.tiers, self.past_due_grace_ms)]
-            if account
-            else [],
-        )
-
     async def _load(self, digest: str) -> None:
         try:
-            found = await self.registry.hot_state(digest)
+            found = await self._registry.hot_state(digest)
         except StoreUnavailable as exc:
             stale = self._loaded.get(digest)
             if stale is None:
                 raise
             log.warning("registry unavailable, using the last loaded state: %s", exc)
             key, state = stale
-            await self.store.write(keys={digest: key}, accounts=[state] if state else [])
+            await self._publisher.publish_states({digest: key}, [state] if state else [])
             return
         if found is None:
-            await self.store.write(keys={digest: None})
+            await self._publisher.publish_states({digest: None})
             return
         record, account = found
         key = key_state(record)
         # A revoked or expired key is denied on the key alone, and its account copy may be
         # stale: writing that through would roll back the live account's state.
         state = (
-            account_state(account, self.tiers, self.past_due_grace_ms)
-            if record.usable(self.clock.now_ms())
-            else None
+            self._publisher.account_state(account) if record.usable(self._clock.now_ms()) else None
         )
-        await self.store.write(keys={digest: key}, accounts=[state] if state else [])
+        await self._publisher.publish_states({digest: key}, [state] if state else [])
         _put_bounded(self._loaded, digest, (key, state))
 
     def _when_unavailable(
         self, digest: str, key_id: str, exc: StoreUnavailable, idempotency_key: str
     ) -> Admitted | Denied:
         tier_name = self._tier_of.get(digest)
-        tier = self.tiers.get(tier_name) if tier_name else None
-        policy = (tier or self.tiers.lowest).on_error
+        tier = self._tiers.get(tier_name) if tier_name else None
+        policy = (tier or self._tiers.lowest).on_error
         self._unavailable.warning("limiter unavailable key=%s policy=%s: %s", key_id, policy, exc)
         # Without the store a key cannot be held: letting a keyed request in could run it twice.
         if policy == "allow" and not idempotency_key:

@@ -1,53 +1,154 @@
-"""Build the gate's parts from settings: each store chosen on its own by what is configured."""
+"""Build tiergate's parts from settings, once per container, and hand each its collaborators.
+
+`build` makes the stores (each chosen on its own by what is configured), the write-through
+publisher and the gate; `Parts` keeps them so that the web layer, the admin commands and the
+webhook get the very same objects. Parts is the wiring's, not a locator for the components:
+each of them is given only what it uses (`Parts.admin`, `Parts.webhook_processor`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .gate import Gate
+from .keys import KeyEnv
+from .publisher import Publisher
 from .registry import Registry
 from .registry.memory import MemoryRegistry
 from .settings import Settings
 from .store import HotStore
 from .store.memory import MemoryStore
-from .tiers import load_tiers
+from .tiers import Tiers, load_tiers
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from .admin import Admin
     from .billing import StripeApi
     from .billing.webhook import WebhookProcessor
 
-__all__ = ["build_gate", "build_stripe", "dynamodb_client", "webhook_processor"]
+__all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
 _DAY_MS = 86_400_000
 
 
-def build_gate(settings: Settings, *, clock: Clock | None = None) -> Gate:
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """One container's tiergate, built once by `build`."""
+
+    tiers: Tiers
+    clock: Clock
+    key_env: KeyEnv
+    store: HotStore
+    registry: Registry
+    publisher: Publisher
+    stripe: StripeApi | None  # None without STRIPE_SECRET_KEY (Checkout then answers 503)
+    gate: Gate
+
+    def admin(self) -> Admin:
+        """What the `tiergate keys` and `usage` commands act through."""
+        from .admin import Admin  # the commands' code, not the request path's
+
+        return Admin(
+            registry=self.registry,
+            publisher=self.publisher,
+            store=self.store,
+            tiers=self.tiers,
+            clock=self.clock,
+            key_env=self.key_env,
+        )
+
+    def webhook_processor(self, settings: Settings) -> WebhookProcessor | None:
+        """The webhook's processor, or None without STRIPE_WEBHOOK_SECRET (it answers 503).
+
+        `settings`: the webhook's own (its secrets), which an app may set apart from the
+        settings the parts were built from.
+        """
+        secret = settings.stripe_webhook_secret
+        secrets = (
+            [s.strip() for s in secret.get_secret_value().split(",") if s.strip()] if secret else []
+        )
+        if not secrets:
+            return None
+        from .billing.webhook import WebhookProcessor
+
+        return WebhookProcessor(
+            registry=self.registry,
+            publisher=self.publisher,
+            tiers=self.tiers,
+            clock=self.clock,
+            secrets=secrets,
+            tolerance_s=settings.webhook_tolerance,
+            retention_s=settings.event_retention_days * 86_400,
+            stripe=self.stripe,
+        )
+
+    async def demo_keys(self) -> dict[str, str]:
+        """A fresh demo key per tier (demo.create_demo_keys); returns tier -> key."""
+        from .demo import create_demo_keys
+
+        return await create_demo_keys(
+            self.registry, self.tiers, clock=self.clock, key_env=self.key_env
+        )
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: HotStore | None = None,
+    registry: Registry | None = None,
+) -> Parts:
+    """Every part, from `settings`. `clock`, `store` and `registry` replace the configured
+    ones (tests: a frozen clock, a store that fails, a registry that records its calls)."""
     settings.require_production_stores()
     injected = clock
     clock = clock or SystemClock()
-    return Gate(
-        tiers=load_tiers(settings.tiers),
-        store=_hot_store(settings, clock, injected),
-        registry=_registry(settings, clock),
+    tiers = load_tiers(settings.tiers)
+    key_env: KeyEnv = "live" if settings.env == "production" else "test"
+    store = store or hot_store(settings, clock=injected)
+    registry = registry or _registry(settings, clock)
+    publisher = Publisher(
+        store, tiers, past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS)
+    )
+    gate = Gate(
+        tiers=tiers,
+        store=store,
+        registry=registry,
+        publisher=publisher,
         clock=clock,
-        key_env="live" if settings.env == "production" else "test",
-        past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS),
+        key_env=key_env,
         refund_client_errors=settings.refund_client_errors,
+    )
+    return Parts(
+        tiers=tiers,
+        clock=clock,
+        key_env=key_env,
+        store=store,
+        registry=registry,
+        publisher=publisher,
+        stripe=build_stripe(settings),
+        gate=gate,
     )
 
 
-def _hot_store(settings: Settings, clock: Clock, injected: Clock | None) -> HotStore:
-    """`injected`: a clock the caller (a test) chose; Redis then decides at its time rather
-    than on its own clock, which no test can move."""
+def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
+    """The configured hot store. `clock`: one the caller (a test) chose; Redis then decides
+    at its time rather than on its own clock, which no test can move."""
     ttl_ms = settings.idempotency_ttl * 1000
     inflight_ms = settings.idempotency_inflight_ttl * 1000
     hot_ms = settings.hot_state_ttl * 1000
     if not settings.upstash_redis_rest_url:
         return MemoryStore(
-            clock, idempotency_ttl_ms=ttl_ms, inflight_ttl_ms=inflight_ms, hot_state_ttl_ms=hot_ms
+            clock or SystemClock(),
+            idempotency_ttl_ms=ttl_ms,
+            inflight_ttl_ms=inflight_ms,
+            hot_state_ttl_ms=hot_ms,
         )
     from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
 
@@ -61,7 +162,7 @@ def _hot_store(settings: Settings, clock: Clock, injected: Clock | None) -> HotS
         idempotency_ttl_ms=ttl_ms,
         inflight_ttl_ms=inflight_ms,
         hot_state_ttl_ms=hot_ms,
-        clock=injected,
+        clock=clock,
     )
 
 
@@ -90,24 +191,3 @@ def build_stripe(settings: Settings) -> StripeApi | None:
     from .billing.stripe_client import build_stripe as build
 
     return build(settings)
-
-
-def webhook_processor(
-    settings: Settings, gate: Gate, stripe: StripeApi | None
-) -> WebhookProcessor | None:
-    """The webhook's processor, or None without STRIPE_WEBHOOK_SECRET (it then answers 503)."""
-    secret = settings.stripe_webhook_secret
-    secrets = (
-        [s.strip() for s in secret.get_secret_value().split(",") if s.strip()] if secret else []
-    )
-    if not secrets:
-        return None
-    from .billing.webhook import WebhookProcessor
-
-    return WebhookProcessor(
-        gate,
-        secrets,
-        tolerance_s=settings.webhook_tolerance,
-        retention_s=settings.event_retention_days * 86_400,
-        stripe=stripe,
-    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +15,12 @@ import pytest
 from fastapi import FastAPI
 
 from tiergate.clock import FakeClock
-from tiergate.gate import Gate
 from tiergate.keys import generate_key, key_digest
-from tiergate.registry import Account, KeyRecord
+from tiergate.registry import Account, KeyRecord, Registry
 from tiergate.settings import Settings
+from tiergate.store import HotStore
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build
 
 from ..support.fakestripe import FakeStripe, running_fake_stripe
 
@@ -73,16 +74,44 @@ def registry_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 @dataclass
 class Billing:
     clock: FakeClock
-    gate: Gate
+    settings: Settings
+    parts: Parts
     app: FastAPI
     client: httpx.AsyncClient
     stripe: FakeStripe
 
+    def parts_with(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: HotStore | None = None,
+        registry: Registry | None = None,
+    ) -> Parts:
+        """Another container of the same deployment: its own settings (no Stripe key, say),
+        store or registry (one that fails), and this one's stores otherwise."""
+        return build(
+            settings or self.settings,
+            clock=self.clock,
+            store=store or self.parts.store,
+            registry=registry or self.parts.registry,
+        )
+
+    @asynccontextmanager
+    async def rewired(
+        self, *, store: HotStore | None = None, registry: Registry | None = None
+    ) -> AsyncIterator[Billing]:
+        """The app on another container (parts_with), for a test that replaced a store."""
+        parts = self.parts_with(store=store, registry=registry)
+        app = create_app(self.settings, parts=parts)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tiergate.test") as c:
+            yield Billing(self.clock, self.settings, parts, app, c, self.stripe)
+
     async def account(self, account_id: str = "acme", tier: str = "free") -> str:
         """An account with one key; returns the key."""
-        await self.gate.registry.put_account(Account(account_id, tier=tier))
+        await self.parts.registry.put_account(Account(account_id, tier=tier))
         key = generate_key("test")
-        await self.gate.registry.put_key(
+        await self.parts.registry.put_key(
             KeyRecord(key_digest(key), account_id, created_at_ms=self.clock.now_ms())
         )
         return key
@@ -124,9 +153,9 @@ async def billing(
     registry_settings: dict[str, Any],
 ) -> AsyncIterator[Billing]:
     settings = billing_settings(stripe_url, **registry_settings)
-    gate = build_gate(settings, clock=clock)
-    app = create_app(settings, gate=gate)
+    parts = build(settings, clock=clock)
+    app = create_app(settings, parts=parts)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tiergate.test") as client:
-        yield Billing(clock, gate, app, client, fake_stripe)
-    await gate.store.aclose()
+        yield Billing(clock, settings, parts, app, client, fake_stripe)
+    await parts.aclose()

@@ -97,7 +97,7 @@ def outcome(response: httpx.Response) -> str:
 
 
 async def tier_and_status(billing: Billing, account: str = "acme") -> tuple[str, str]:
-    found = await billing.gate.registry.get_account(account)
+    found = await billing.parts.registry.get_account(account)
     assert found is not None
     return found.tier, found.status
 

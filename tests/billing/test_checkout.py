@@ -11,7 +11,7 @@ import pytest
 
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .conftest import Billing, billing_settings
 
@@ -39,7 +39,7 @@ async def test_checkout_returns_a_stripe_url_marked_with_the_account(billing: Bi
         "https://app.example.com/account?checkout=success&session_id={CHECKOUT_SESSION_ID}"
     )
     assert "customer" not in sent  # Checkout makes the customer on first purchase
-    assert await billing.gate.store.used("acme", 1_793_491_200_000) == 0  # cost 0
+    assert await billing.parts.store.used("acme", 1_793_491_200_000) == 0  # cost 0
 
 
 @pytest.mark.parametrize(
@@ -68,9 +68,9 @@ async def test_checkout_and_portal_need_a_key(billing: Billing) -> None:
 
 async def test_a_subscribed_account_is_sent_to_the_portal(billing: Billing) -> None:
     key = await billing.account()
-    account = await billing.gate.registry.get_account("acme")
+    account = await billing.parts.registry.get_account("acme")
     assert account is not None
-    await billing.gate.registry.put_account(
+    await billing.parts.registry.put_account(
         dataclasses.replace(account, tier="pro", customer_id="cus_7", subscription_id="sub_7")
     )
     response = await billing.post("/v1/billing/checkout", key, {"tier": "enterprise"})
@@ -112,9 +112,11 @@ async def test_a_transient_stripe_error_is_retried(billing: Billing) -> None:
 
 async def test_without_a_stripe_key_billing_answers_503(billing: Billing) -> None:
     settings = Settings(tiers=billing_settings("http://unused").tiers)
-    app = create_app(settings, gate=build_gate(settings, clock=billing.clock))
-    gate = app.state.tiergate
-    key = await Billing(billing.clock, gate, app, billing.client, billing.stripe).account()
+    app = create_app(settings, parts=build(settings, clock=billing.clock))
+    parts = app.state.tiergate
+    key = await Billing(
+        billing.clock, settings, parts, app, billing.client, billing.stripe
+    ).account()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t.test"
     ) as client:

@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tiergate.admin import Admin
 from tiergate.clock import FakeClock
 from tiergate.registry.dynamo import DynamoRegistry
 from tiergate.store.upstash import UpstashStore
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..support.fakestripe import FakeStripe
@@ -40,16 +39,16 @@ async def client_and_key(
         aws_endpoint_url_dynamodb=dynamodb_endpoint,
         past_due_grace_days=0,  # a failed payment suspends at once
     )
-    gate = build_gate(settings, clock=clock)
-    assert isinstance(gate.store, UpstashStore)
-    assert isinstance(gate.registry, DynamoRegistry)
-    new = await Admin(gate).create_key("acme", None)  # what `tiergate keys create` does
-    app = create_app(settings, gate=gate)
+    parts = build(settings, clock=clock)
+    assert isinstance(parts.store, UpstashStore)
+    assert isinstance(parts.registry, DynamoRegistry)
+    new = await parts.admin().create_key("acme", None)  # what `tiergate keys create` does
+    app = create_app(settings, parts=parts)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         client.headers["X-API-Key"] = new.key
         yield client, new.key
-    await gate.store.aclose()
+    await parts.aclose()
 
 
 async def quota(client: httpx.AsyncClient) -> int:

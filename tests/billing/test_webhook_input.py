@@ -16,7 +16,7 @@ import pytest
 from tiergate.billing.signature import MAX_DEPTH, MAX_HEADER
 from tiergate.clock import FakeClock
 from tiergate.web.webhooks import WEBHOOK_BODY_LIMIT, create_webhook_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .conftest import NOW_MS, billing_settings
 from .events import NOW_S, event, signed
@@ -41,7 +41,7 @@ class Chunks:
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = billing_settings("http://127.0.0.1:9")  # Stripe is never called here
-    app = create_webhook_app(settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    app = create_webhook_app(settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as client:
         yield client

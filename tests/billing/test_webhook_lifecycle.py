@@ -47,7 +47,7 @@ async def test_a_first_payment_that_never_comes_leaves_the_free_tier_as_it_was(
     incomplete = subscription(status="incomplete", customer="cus_9")
     created = event("customer.subscription.created", incomplete, created=NOW_S - 60)
     assert outcome(await deliver(billing, created)) == "applied"  # the customer is linked
-    assert await billing.gate.registry.account_for_customer("cus_9") == "acme"
+    assert await billing.parts.registry.account_for_customer("cus_9") == "acme"
     assert (await billing.get("/v1/hello", key)).status_code == 200
     assert (await billing.get("/v1/pro/hello", key)).status_code == 403
     expired = subscription(status="incomplete_expired", customer="cus_9")
@@ -67,7 +67,7 @@ async def test_a_checkout_links_the_customer_for_events_that_name_no_account(
         created=NOW_S - 60,
     )
     assert outcome(await deliver(billing, completed)) == "applied"
-    account = await billing.gate.registry.get_account("acme")
+    account = await billing.parts.registry.get_account("acme")
     assert account is not None
     # Only the ids: the tier comes with the subscription's own events.
     assert (account.tier, account.customer_id, account.subscription_id) == (
@@ -98,7 +98,7 @@ async def test_an_event_for_no_known_account_is_recorded(billing: Billing) -> No
     stranger = upgrade(account=None, customer="cus_stranger")
     assert outcome(await deliver(billing, stranger)) == "recorded"
     assert outcome(await deliver(billing, stranger)) == "duplicate"
-    assert await billing.gate.registry.account_for_customer("cus_stranger") is None
+    assert await billing.parts.registry.account_for_customer("cus_stranger") is None
     assert await tier_and_status(billing) == ("free", "active")
 
 
@@ -124,15 +124,15 @@ async def test_a_failed_write_through_answers_503_and_the_retry_repairs_redis(
 ) -> None:
     key = await billing.account()
     assert (await billing.get("/v1/pro/hello", key)).status_code == 403  # free, now in Redis
-    billing.gate.store = WriteFailsOnce(billing.gate.store)
-    evt = upgrade()
-    response = await deliver(billing, evt)
-    assert response.status_code == 503
-    assert await tier_and_status(billing) == ("pro", "active")  # the registry committed
-    assert (await billing.get("/v1/pro/hello", key)).status_code == 403  # Redis did not
-    # Stripe redelivers: a duplicate for the registry, yet it writes the state through.
-    assert outcome(await deliver(billing, evt)) == "duplicate"
-    assert (await billing.get("/v1/pro/hello", key)).status_code == 200
+    async with billing.rewired(store=WriteFailsOnce(billing.parts.store)) as b:
+        evt = upgrade()
+        response = await deliver(b, evt)
+        assert response.status_code == 503
+        assert await tier_and_status(b) == ("pro", "active")  # the registry committed
+        assert (await b.get("/v1/pro/hello", key)).status_code == 403  # Redis did not
+        # Stripe redelivers: a duplicate for the registry, yet it writes the state through.
+        assert outcome(await deliver(b, evt)) == "duplicate"
+        assert (await b.get("/v1/pro/hello", key)).status_code == 200
 
 
 async def test_a_same_second_tie_without_a_stripe_key_answers_503_and_writes_nothing(
@@ -140,7 +140,7 @@ async def test_a_same_second_tie_without_a_stripe_key_answers_503_and_writes_not
 ) -> None:
     await billing.account()
     no_stripe = billing_settings(stripe_url, stripe_secret_key=None)
-    app = create_webhook_app(no_stripe, gate=billing.gate)
+    app = create_webhook_app(no_stripe, parts=billing.parts_with(no_stripe))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as client:
 

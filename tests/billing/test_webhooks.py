@@ -167,16 +167,16 @@ async def test_a_registry_failure_answers_503_and_the_retry_applies_once(
     billing: Billing,
 ) -> None:
     key = await billing.account()
-    billing.gate.registry = FailsOnce(billing.gate.registry)
-    evt = upgrade()
-    response = await deliver(billing, evt)
-    assert response.status_code == 503
-    assert response.json()["type"] == "urn:tiergate:problem:event-not-applied"
-    assert await tier_and_status(billing) == ("free", "active")
-    assert (await billing.get("/v1/pro/hello", key)).status_code == 403
-    assert outcome(await deliver(billing, evt)) == "applied"
-    assert outcome(await deliver(billing, evt)) == "duplicate"
-    assert (await billing.get("/v1/pro/hello", key)).status_code == 200
+    async with billing.rewired(registry=FailsOnce(billing.parts.registry)) as b:
+        evt = upgrade()
+        response = await deliver(b, evt)
+        assert response.status_code == 503
+        assert response.json()["type"] == "urn:tiergate:problem:event-not-applied"
+        assert await tier_and_status(b) == ("free", "active")
+        assert (await b.get("/v1/pro/hello", key)).status_code == 403
+        assert outcome(await deliver(b, evt)) == "applied"
+        assert outcome(await deliver(b, evt)) == "duplicate"
+        assert (await b.get("/v1/pro/hello", key)).status_code == 200
 
 
 async def test_an_unknown_event_type_is_recorded_and_changes_nothing(billing: Billing) -> None:
@@ -232,7 +232,7 @@ async def test_a_cancelled_subscription_falls_back_to_the_lowest_tier(billing: B
     assert outcome(await deliver(billing, ended)) == "applied"
     assert (await billing.get("/v1/pro/hello", key)).status_code == 403
     assert (await billing.get("/v1/hello", key)).status_code == 200
-    account = await billing.gate.registry.get_account("acme")
+    account = await billing.parts.registry.get_account("acme")
     assert account is not None
     assert (account.tier, account.subscription_id, account.customer_id) == ("free", "", "cus_1")
 
@@ -272,7 +272,7 @@ async def test_without_a_webhook_secret_the_route_answers_503_and_says_so_once(
     billing: Billing, stripe_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = billing_settings(stripe_url, stripe_webhook_secret=None)
-    app = create_webhook_app(settings, gate=billing.gate)
+    app = create_webhook_app(settings, parts=billing.parts)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://hooks.test"
     ) as client:
@@ -292,7 +292,7 @@ async def test_without_a_webhook_secret_the_route_answers_503_and_says_so_once(
 
 async def test_the_webhook_deploys_alone(billing: Billing, stripe_url: str) -> None:
     await billing.account()
-    app = create_webhook_app(billing_settings(stripe_url), gate=billing.gate)
+    app = create_webhook_app(billing_settings(stripe_url), parts=billing.parts)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://hooks.test"
     ) as client:
@@ -309,9 +309,9 @@ async def test_an_account_whose_overrides_cannot_be_enforced_answers_503_until_f
     billing: Billing,
 ) -> None:
     key = await billing.account()
-    account = await billing.gate.registry.get_account("acme")
+    account = await billing.parts.registry.get_account("acme")
     assert account is not None
-    await billing.gate.registry.put_account(dataclasses.replace(account, burst_override=0))
+    await billing.parts.registry.put_account(dataclasses.replace(account, burst_override=0))
     response = await deliver(billing, upgrade())
     assert response.status_code == 503
     assert response.json()["type"] == "urn:tiergate:problem:tier-not-configured"

@@ -19,14 +19,13 @@ from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
 from tiergate.decision import Code
-from tiergate.gate import Gate
 from tiergate.keys import generate_key, key_digest
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
 from tiergate.settings import Settings
 from tiergate.store.upstash import UpstashStore, connect
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..support.late_proxy import Hold, LateProxy, late_proxy
@@ -50,15 +49,15 @@ def proxy(upstash: UpstashEndpoint) -> Iterator[LateProxy]:
 @dataclass
 class Api:
     client: httpx.AsyncClient
-    gate: Gate
+    parts: Parts
     proxy: LateProxy
 
     async def key(self, tier: str) -> dict[str, str]:
         """A fresh account's key, its hot state loaded (so the next call is one EVALSHA)."""
         account = f"acct-{tier}-{next(_namespaces)}"
         key = generate_key("test")
-        await self.gate.registry.put_account(Account(account, tier=tier))
-        await self.gate.registry.put_key(KeyRecord(key_digest(key), account, created_at_ms=NOW))
+        await self.parts.registry.put_account(Account(account, tier=tier))
+        await self.parts.registry.put_key(KeyRecord(key_digest(key), account, created_at_ms=NOW))
         headers = {"X-API-Key": key}
         assert (await self.client.get("/v1/usage", headers=headers)).status_code == 200
         return headers
@@ -82,12 +81,12 @@ async def api(proxy: LateProxy) -> AsyncIterator[Api]:
         redis_timeout=TIMEOUT_S,
         redis_retry_budget=0.5,
     )
-    gate = build_gate(settings, clock=FakeClock(NOW))
-    transport = httpx.ASGITransport(app=create_app(settings, gate=gate))
+    parts = build(settings, clock=FakeClock(NOW))
+    transport = httpx.ASGITransport(app=create_app(settings, parts=parts))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Api(client, gate, proxy)
+        yield Api(client, parts, proxy)
     await asyncio.to_thread(proxy.wait_until_quiet)
-    await gate.store.aclose()
+    await parts.aclose()
 
 
 LATE_ANSWER = Hold(after=1.0)  # runs and commits at once; the answer comes after the timeout

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from tiergate.clock import FakeClock
 from tiergate.decision import Check, Code
 from tiergate.errors import StoreUnavailable
-from tiergate.gate import Gate, Requirement
+from tiergate.gate import Requirement
 from tiergate.keys import generate_key, key_digest
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
@@ -25,9 +25,8 @@ from tiergate.registry.memory import MemoryRegistry
 from tiergate.settings import Settings
 from tiergate.store.scripts import COMPLETE, GATE, REFUND
 from tiergate.store.upstash import UpstashStore, connect
-from tiergate.tiers import load_tiers
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from .conftest import NOW
@@ -101,36 +100,36 @@ async def upstash_app(upstash: UpstashEndpoint) -> AsyncIterator[Harness]:
         redis_namespace=f"http{next(_namespaces)}",
         redis_timeout=5,
     )
-    gate = build_gate(settings, clock=FakeClock(NOW))
+    parts = build(settings, clock=FakeClock(NOW))
     key = generate_key("test")
-    await gate.registry.put_account(Account("acct-http", tier="free", limit_override=10))
-    await gate.registry.put_key(KeyRecord(key_digest(key), "acct-http", created_at_ms=NOW))
-    transport = httpx.ASGITransport(app=create_app(settings, gate=gate))
+    await parts.registry.put_account(Account("acct-http", tier="free", limit_override=10))
+    await parts.registry.put_key(KeyRecord(key_digest(key), "acct-http", created_at_ms=NOW))
+    transport = httpx.ASGITransport(app=create_app(settings, parts=parts))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Harness(client, {"X-API-Key": key}, gate)
-    await gate.store.aclose()
+        yield Harness(client, {"X-API-Key": key}, parts)
+    await parts.aclose()
 
 
 @dataclass
 class Harness:
     client: httpx.AsyncClient
     headers: dict[str, str]
-    gate: Gate
+    parts: Parts
 
 
 async def test_steady_state_reads_the_registry_once_per_key(upstash_app: Harness) -> None:
     h = upstash_app
     statuses = [(await h.client.get("/v1/hello", headers=h.headers)).status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]  # burst 5 at a frozen clock
-    assert h.gate.registry.reads == 1  # type: ignore[attr-defined]
-    h.gate.clock.advance(1000)  # type: ignore[attr-defined]
+    assert h.parts.registry.reads == 1  # type: ignore[attr-defined]
+    h.parts.clock.advance(1000)  # type: ignore[attr-defined]
     assert (await h.client.get("/v1/usage", headers=h.headers)).json()["used"] == 5
 
 
 async def test_concurrent_http_requests_share_one_quota(upstash_app: Harness) -> None:
     h = upstash_app
     await h.client.get("/v1/usage", headers=h.headers)  # loads the hot state
-    clock = h.gate.clock
+    clock = h.parts.clock
     assert isinstance(clock, FakeClock)
     statuses: list[int] = []
     for _ in range(4):  # burst 5: step the clock a second between waves of 10 concurrent calls
@@ -159,28 +158,21 @@ async def test_a_caller_whose_clock_lags_is_not_refused_for_burst(
     """Two instances 1.5 s apart against one Redis: the one behind used to get 429s at any
     burst size, since its `now` trailed the arrival time the other had stored."""
     registry = MemoryRegistry()
-    tiers = load_tiers('{"free": {"limit": 1000, "price": 0, "burst": 1000}}')
+    settings = Settings(tiers='{"free": {"limit": 1000, "price": 0, "burst": 1000}}')
     key = generate_key("test")
     await registry.put_account(Account("acct-skew", tier="free"))
     await registry.put_key(KeyRecord(key_digest(key), "acct-skew", created_at_ms=NOW))
 
-    def instance(offset_ms: int) -> Gate:
+    def instance(offset_ms: int) -> Parts:
         store = UpstashStore(connect(upstash.url, upstash.token), namespace="skew", timeout_s=5)
-        return Gate(
-            tiers=tiers,
-            store=store,
-            registry=registry,
-            clock=SkewedClock(offset_ms),
-            key_env="test",
-            past_due_grace_ms=0,
-        )
+        return build(settings, clock=SkewedClock(offset_ms), store=store, registry=registry)
 
     ahead, behind = instance(+1500), instance(0)
-    outcomes = [await ahead.admit(key, Requirement()) for _ in range(3)]
-    outcomes += [await behind.admit(key, Requirement()) for _ in range(3)]
+    outcomes = [await ahead.gate.admit(key, Requirement()) for _ in range(3)]
+    outcomes += [await behind.gate.admit(key, Requirement()) for _ in range(3)]
     assert [type(o).__name__ for o in outcomes] == ["Admitted"] * 6
-    for gate in (ahead, behind):
-        await gate.store.aclose()
+    for parts in (ahead, behind):
+        await parts.aclose()
 
 
 async def test_redis_decides_on_its_own_clock_unless_told_otherwise(

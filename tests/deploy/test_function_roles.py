@@ -20,13 +20,12 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from tiergate.admin import Admin
 from tiergate.clock import FakeClock
 from tiergate.registry.dynamo import DynamoRegistry
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.web.webhooks import create_webhook_app
-from tiergate.wiring import build_gate, dynamodb_client
+from tiergate.wiring import build, dynamodb_client
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..billing.conftest import NOW_MS, SECRET, billing_settings
@@ -108,27 +107,27 @@ def settings(
 
 @asynccontextmanager
 async def function(
-    build: Callable[..., FastAPI], settings: Settings, clock: FakeClock, actions: set[str]
+    make_app: Callable[..., FastAPI], settings: Settings, clock: FakeClock, actions: set[str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """One deployed function: its own gate, whose registry records what it calls."""
-    gate = build_gate(settings, clock=clock)
+    """One deployed function: its own parts, whose registry records what it calls."""
     assert settings.table is not None
-    gate.registry = DynamoRegistry(
+    registry = DynamoRegistry(
         lambda: recording(lambda: dynamodb_client(settings), actions), settings.table, clock=clock
     )
-    transport = httpx.ASGITransport(app=build(settings, gate=gate))
+    parts = build(settings, clock=clock, registry=registry)
+    transport = httpx.ASGITransport(app=make_app(settings, parts=parts))
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         yield client
-    await gate.store.aclose()
+    await parts.aclose()
 
 
 async def operator_creates_a_key(settings: Settings, clock: FakeClock) -> str:
     """`tiergate keys create`, with the operator's own credentials (no function role)."""
-    gate = build_gate(settings, clock=clock)
+    parts = build(settings, clock=clock)
     try:
-        return (await Admin(gate).create_key("acme", None)).key
+        return (await parts.admin().create_key("acme", None)).key
     finally:
-        await gate.store.aclose()
+        await parts.aclose()
 
 
 async def test_each_role_grants_exactly_the_actions_its_function_makes(

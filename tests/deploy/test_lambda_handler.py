@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import stripe
 
-from tiergate.demo import create_demo_keys
 from tiergate.registry import Account
 
 SECRET = "whsec_lambda_test"
@@ -79,7 +78,7 @@ def test_the_api_handler_serves_a_gated_request(
     modules: tuple[ModuleType, ModuleType], loop: asyncio.AbstractEventLoop
 ) -> None:
     index, _ = modules
-    keys = loop.run_until_complete(create_demo_keys(index.app.state.tiergate))
+    keys = loop.run_until_complete(index.app.state.tiergate.demo_keys())
     response = index.handler(
         http_api_event("GET", "/v1/hello", {"X-API-Key": keys["free"]}), Context()
     )
@@ -98,8 +97,8 @@ def test_the_webhook_handler_applies_a_signed_event(
     modules: tuple[ModuleType, ModuleType], loop: asyncio.AbstractEventLoop
 ) -> None:
     _, webhooks = modules
-    gate = webhooks.app.state.tiergate
-    loop.run_until_complete(gate.registry.put_account(Account("acme", tier="free")))
+    parts = webhooks.app.state.tiergate
+    loop.run_until_complete(parts.registry.put_account(Account("acme", tier="free")))
     now = int(time.time())
     event = {
         "id": "evt_lambda_1",

@@ -27,10 +27,9 @@ sys.path.insert(0, ".")
 import vc__handler__python  # Vercel's bootstrap: puts _vendor first on sys.path
 import httpx
 from api.index import app
-from tiergate.demo import create_demo_keys
 
 async def main():
-    keys = await create_demo_keys(app.state.tiergate)
+    keys = await app.state.tiergate.demo_keys()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://x.vercel.app") as c:
         ok = await c.get("/v1/hello", headers={"X-API-Key": keys["free"]})

@@ -14,7 +14,7 @@ from tiergate import Settings, install
 from tiergate.clock import FakeClock
 from tiergate.observe import EmfWriter, Observation, bind, count
 from tiergate.telemetry import DEGRADED, DENIED, DIM_OUTCOME, DIM_REASON, WEBHOOK
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .conftest import NOW_MS, read_stdout
 
@@ -112,7 +112,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         return {}
 
     settings = Settings()
-    install(app, settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    install(app, settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client

@@ -22,7 +22,6 @@ from pydantic import SecretStr
 
 from tiergate.billing.webhook import WebhookProcessor
 from tiergate.clock import FakeClock
-from tiergate.demo import create_demo_keys
 from tiergate.keys import parse_key
 from tiergate.registry import Account
 from tiergate.settings import Settings
@@ -30,7 +29,7 @@ from tiergate.web.example import create_app
 from tiergate.web.lambda_handler import lambda_handler
 from tiergate.web.observability import observe
 from tiergate.web.webhooks import create_webhook_app, webhook_router
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from ..deploy.test_lambda_handler import Context, http_api_event
 from .conftest import NOW_MS, emf_document, read_stdout, without_timestamp
@@ -53,9 +52,9 @@ def api(
     settings: Settings, clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> tuple[Handler, dict[str, str]]:
     """The API's Lambda handler, and a key per tier."""
-    gate = build_gate(settings, clock=clock)
-    handler = lambda_handler(create_app(settings, gate=gate))
-    return handler, loop.run_until_complete(create_demo_keys(gate))
+    parts = build(settings, clock=clock)
+    handler = lambda_handler(create_app(settings, parts=parts))
+    return handler, loop.run_until_complete(parts.demo_keys())
 
 
 @pytest.mark.parametrize(
@@ -203,9 +202,9 @@ def test_a_webhook_that_fails_on_a_redis_that_is_down_is_a_503_counted_as_failed
         tiers=WEBHOOK_TIERS, stripe_webhook_secret=SECRET, upstash_redis_rest_url=redis_down,
         upstash_redis_rest_token=TOKEN, redis_timeout=2,
     )  # fmt: skip
-    gate = build_gate(settings, clock=clock)
-    loop.run_until_complete(gate.registry.put_account(Account("acme", tier="free")))
-    handler: Handler = lambda_handler(create_webhook_app(settings, gate=gate))
+    parts = build(settings, clock=clock)
+    loop.run_until_complete(parts.registry.put_account(Account("acme", tier="free")))
+    handler: Handler = lambda_handler(create_webhook_app(settings, parts=parts))
     capsys.readouterr()
 
     body, headers = signed_event("evt_up_1", "customer.subscription.updated")
@@ -233,9 +232,9 @@ def test_each_webhook_outcome_is_counted(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
     settings = Settings(tiers=WEBHOOK_TIERS, stripe_webhook_secret=SECRET)
-    gate = build_gate(settings, clock=clock)
-    loop.run_until_complete(gate.registry.put_account(Account("acme", tier="free")))
-    handler: Handler = lambda_handler(create_webhook_app(settings, gate=gate))
+    parts = build(settings, clock=clock)
+    loop.run_until_complete(parts.registry.put_account(Account("acme", tier="free")))
+    handler: Handler = lambda_handler(create_webhook_app(settings, parts=parts))
     body, headers = signed_event("evt_up_1", "customer.subscription.updated")
     unknown, unknown_headers = signed_event("evt_x_1", "customer.created")
     deliveries = [(body, headers), (body, headers), (unknown, unknown_headers)]
@@ -245,7 +244,7 @@ def test_each_webhook_outcome_is_counted(
             event("POST", "/webhooks/stripe", f"d-{n}", sent_headers, sent), Context()
         )
         assert response["statusCode"] == 200, response
-    unconfigured: Handler = lambda_handler(create_webhook_app(Settings(), gate=gate))
+    unconfigured: Handler = lambda_handler(create_webhook_app(Settings(), parts=parts))
     assert (
         unconfigured(event("POST", "/webhooks/stripe", "d-3", {}, b"{}"), Context())["statusCode"]
         == 503
@@ -288,7 +287,7 @@ class _Collect(logging.Handler):
 def test_the_deployed_handler_reads_service_namespace_and_level_from_its_environment(
     capsys: pytest.CaptureFixture[str], deployed: Any, loop: asyncio.AbstractEventLoop
 ) -> None:
-    keys = loop.run_until_complete(create_demo_keys(deployed.app.state.tiergate))
+    keys = loop.run_until_complete(deployed.app.state.tiergate.demo_keys())
     capsys.readouterr()
     denied = deployed.handler(
         event("GET", "/v1/pro/hello", "pro-1", {"X-API-Key": keys["free"]}), Context()

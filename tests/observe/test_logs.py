@@ -14,7 +14,7 @@ from tiergate import Settings, install
 from tiergate.clock import FakeClock
 from tiergate.keys import generate_key, parse_key
 from tiergate.observe import JsonFormatter, Observation, bind, configure_logging
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .conftest import NOW_MS
 
@@ -91,7 +91,7 @@ def test_install_configures_the_logger_from_settings(
     pristine: logging.Logger, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings.model_validate({"log_level": "info", "service": "edge"})
-    install(FastAPI(), settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    install(FastAPI(), settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     logging.getLogger("tiergate.access").info("ready")
     line = json.loads(capsys.readouterr().out)
     assert (line["service"], line["message"], line["level"]) == ("edge", "ready", "INFO")
@@ -99,7 +99,7 @@ def test_install_configures_the_logger_from_settings(
 
 def test_log_json_false_leaves_the_logger_to_the_host(pristine: logging.Logger) -> None:
     settings = Settings(log_json=False)
-    install(FastAPI(), settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    install(FastAPI(), settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     assert pristine.handlers == []
     assert pristine.propagate is True
 

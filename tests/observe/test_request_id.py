@@ -16,10 +16,9 @@ from fastapi import FastAPI
 
 from tiergate import Settings, install, requires
 from tiergate.clock import FakeClock
-from tiergate.gate import Gate
 from tiergate.keys import generate_key, key_digest
 from tiergate.registry import Account, KeyRecord
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build
 
 from .conftest import NOW_MS, read_stdout
 
@@ -33,7 +32,7 @@ TIERS = json.dumps(
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
 
-def app_for(settings: Settings, gate: Gate) -> FastAPI:
+def app_for(settings: Settings, parts: Parts) -> FastAPI:
     app = FastAPI()
 
     @app.get("/v1/hello", dependencies=[requires()])
@@ -52,24 +51,24 @@ def app_for(settings: Settings, gate: Gate) -> FastAPI:
     async def crash() -> None:
         raise RuntimeError("the endpoint blew up")
 
-    install(app, settings, gate=gate)
+    install(app, settings, parts=parts)
     return app
 
 
 class Api:
-    def __init__(self, gate: Gate, client: httpx.AsyncClient) -> None:
-        self.gate = gate
+    def __init__(self, parts: Parts, client: httpx.AsyncClient) -> None:
+        self.parts = parts
         self.client = client
         self._ids = itertools.count()
 
     async def key(self, tier: str = "free", *, revoked: bool = False, **account: Any) -> str:
         account_id = f"acct-{next(self._ids)}"
-        await self.gate.registry.put_account(Account(account_id, tier=tier, **account))
+        await self.parts.registry.put_account(Account(account_id, tier=tier, **account))
         key = generate_key("test")
         record = KeyRecord(
             key_digest(key), account_id, NOW_MS, revoked_at_ms=NOW_MS - 1 if revoked else 0
         )
-        await self.gate.registry.put_key(record)
+        await self.parts.registry.put_key(record)
         return key
 
     async def get(self, path: str, key: str | None = None, **headers: str) -> httpx.Response:
@@ -81,10 +80,10 @@ class Api:
 
 async def make_api(**settings: Any) -> tuple[Api, httpx.AsyncClient]:
     built = Settings(**{"tiers": TIERS, "access_log": "all", **settings})
-    gate = build_gate(built, clock=FakeClock(NOW_MS))
-    transport = httpx.ASGITransport(app=app_for(built, gate), raise_app_exceptions=True)
+    parts = build(built, clock=FakeClock(NOW_MS))
+    transport = httpx.ASGITransport(app=app_for(built, parts), raise_app_exceptions=True)
     client = httpx.AsyncClient(transport=transport, base_url="http://test")
-    return Api(gate, client), client
+    return Api(parts, client), client
 
 
 @pytest.fixture
@@ -228,7 +227,7 @@ async def test_the_app_cannot_answer_with_an_id_other_than_the_logged_one() -> N
 
         return JSONResponse({}, headers={"X-Request-Id": "the-apps-own"})
 
-    install(app, Settings(), gate=build_gate(Settings(), clock=FakeClock(NOW_MS)))
+    install(app, Settings(), parts=build(Settings(), clock=FakeClock(NOW_MS)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/own", headers={"X-Request-Id": "sent-1"})

@@ -16,12 +16,13 @@ from fastapi import FastAPI, HTTPException
 
 from tiergate import Settings, install, requires
 from tiergate.clock import FakeClock
-from tiergate.gate import Gate
 from tiergate.keys import generate_key, key_digest
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.memory import MemoryRegistry
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build, hot_store
+
+from ..support.faults import FaultyStore
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE = "urn:tiergate:problem:"
@@ -68,7 +69,7 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
     return body
 
 
-def extra_app(settings: Settings, *, gate: Gate) -> FastAPI:
+def extra_app(settings: Settings, *, parts: Parts) -> FastAPI:
     """An app with the routes the example lacks: failures, a feature, a costly route."""
     app = FastAPI()
     failures = {"flaky": 1}  # /v1/flaky fails this many times, then succeeds
@@ -102,7 +103,7 @@ def extra_app(settings: Settings, *, gate: Gate) -> FastAPI:
     async def expensive() -> dict[str, str]:
         return {"message": "that was expensive"}
 
-    install(app, settings, gate=gate)
+    install(app, settings, parts=parts)
     return app
 
 
@@ -113,14 +114,15 @@ AppFactory = Callable[..., FastAPI]
 class Harness:
     clock: FakeClock
     settings: Settings
-    gate: Gate
+    parts: Parts
+    store: FaultyStore  # the configured hot store, which a test can take down
     app: FastAPI
     client: httpx.AsyncClient
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     @property
     def registry(self) -> MemoryRegistry:
-        registry = self.gate.registry
+        registry = self.parts.registry
         assert isinstance(registry, MemoryRegistry)
         return registry
 
@@ -200,12 +202,13 @@ async def make_harness() -> AsyncIterator[MakeHarness]:
     ) -> Harness:
         clock = FakeClock(NOW_MS)
         built = Settings(**settings)
-        gate = build_gate(built, clock=clock)
-        app = app_factory(built, gate=gate)
+        store = FaultyStore(hot_store(built, clock=clock))
+        parts = build(built, clock=clock, store=store)
+        app = app_factory(built, parts=parts)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         client = httpx.AsyncClient(transport=transport, base_url="http://test")
         clients.append(client)
-        return Harness(clock, built, gate, app, client)
+        return Harness(clock, built, parts, store, app, client)
 
     yield make
     for client in clients:

@@ -20,7 +20,7 @@ from tiergate.settings import Settings
 from tiergate.web.answers import ANSWERS, gated_slugs
 from tiergate.web.problems import render
 from tiergate.web.webhooks import create_webhook_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .conftest import NOW_MS, Harness, assert_problem
 
@@ -126,7 +126,7 @@ async def test_billing_without_stripe_is_not_told_to_retry(h: Harness) -> None:
 
 async def test_webhooks_without_a_secret_are_not_told_to_retry() -> None:
     settings = Settings()
-    app = create_webhook_app(settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    app = create_webhook_app(settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.post("/webhooks/stripe", content=b"{}")

@@ -61,10 +61,10 @@ async def test_registry_reads_per_key_per_hour(
 async def test_forged_keys_do_not_stay_in_the_in_process_store(h: Harness) -> None:
     """20,000 well-formed keys that were never issued: each is cached as unknown for 60 s,
     then swept, whether or not anyone sends it again."""
-    store = h.gate.store
+    store = h.store.inner
     assert isinstance(store, MemoryStore)
     for _ in range(20_000):
-        assert isinstance(await h.gate.admit(generate_key("test"), Requirement()), Denied)
+        assert isinstance(await h.parts.gate.admit(generate_key("test"), Requirement()), Denied)
     assert len(store) >= 20_000
     h.clock.advance(60_000)
     key = await h.add_account("free")

@@ -14,12 +14,11 @@ import pytest
 from fastapi import FastAPI, HTTPException, Request, Response
 
 from tiergate import Settings, install, requires
-from tiergate.gate import Gate
 from tiergate.idempotency import MAX_FINGERPRINTED_BODY, MAX_KEPT_RESPONSE
+from tiergate.wiring import Parts
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from .conftest import Harness, MakeHarness, assert_problem, tiers_json
-from .test_unavailable import FailingStore
 
 QUOTA_3 = tiers_json(
     free={"limit": 3, "price": 0, "burst": 1000},
@@ -28,7 +27,7 @@ QUOTA_3 = tiers_json(
 _namespaces = itertools.count()
 
 
-def counting_app(settings: Settings, *, gate: Gate) -> FastAPI:
+def counting_app(settings: Settings, *, parts: Parts) -> FastAPI:
     """Routes that count how often they really run: app.state.runs by route, app.state.served
     by Idempotency-Key for the billable answers."""
     app = FastAPI()
@@ -77,7 +76,7 @@ def counting_app(settings: Settings, *, gate: Gate) -> FastAPI:
         served[request.headers.get("idempotency-key", "")] += 1
         return {"second": "time"}
 
-    install(app, settings, gate=gate)
+    install(app, settings, parts=parts)
     return app
 
 
@@ -97,7 +96,7 @@ async def hi(request: pytest.FixtureRequest, make_harness: MakeHarness) -> Async
         app_factory=counting_app, raise_app_exceptions=False, tiers=QUOTA_3, **stores
     )
     yield h
-    await h.gate.store.aclose()
+    await h.parts.aclose()
 
 
 def runs(h: Harness) -> Counter[str]:
@@ -250,9 +249,8 @@ async def test_random_traffic_never_runs_a_key_twice_nor_exceeds_the_quota(hi: H
 async def test_fail_open_does_not_cover_keyed_requests(hi: Harness) -> None:
     key = await hi.add_account("pro")  # on_error: allow
     assert (await hi.call("/v1/hello", key)).status_code == 200  # its tier is now known
-    real = hi.gate.store
-    hi.gate.store = FailingStore()
+    hi.store.fail()
     assert (await hi.call("/v1/hello", key)).status_code == 200  # fail-open, uncounted
     # Without the store the key cannot be held, and letting it in could run it twice.
     assert_problem(await hi.call("/v1/hello", key, headers=idem("k")), 503, "limiter-unavailable")
-    hi.gate.store = real
+    hi.store.recover()

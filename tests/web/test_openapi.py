@@ -12,7 +12,7 @@ from tiergate.clock import FakeClock
 from tiergate.settings import Settings
 from tiergate.web.answers import ANSWERS, gated_slugs
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .conftest import NOW_MS
 
@@ -35,7 +35,7 @@ GATED = [
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     settings = Settings(tiers=TIERS, stripe_secret_key=SecretStr("sk_test_x"))
-    app = create_app(settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    app = create_app(settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     return app.openapi()
 
 

@@ -11,7 +11,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tiergate.outcomes import Admitted, Denied
 
 from .conftest import Harness, MakeHarness, tiers_json
-from .test_unavailable import FailingStore
 
 
 class Outcomes:
@@ -61,7 +60,7 @@ async def test_a_fail_open_admission_says_why(make_harness: MakeHarness) -> None
     outcomes = await _recorded(h)
     key = await h.add_account("free")
     await h.call("/v1/hello", key)
-    h.gate.store = FailingStore()
+    h.store.fail()
     assert (await h.call("/v1/hello", key)).status_code == 200
     degraded = outcomes.seen[-1]
     assert isinstance(degraded, Admitted)

@@ -15,9 +15,8 @@ from pydantic import BaseModel
 
 from tiergate import Settings, install, requires
 from tiergate.clock import FakeClock
-from tiergate.demo import create_demo_keys
 from tiergate.web.webhooks import create_webhook_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 
 from .conftest import NOW_MS, PROBLEM_JSON
 
@@ -56,10 +55,10 @@ def plain_app() -> FastAPI:
 @pytest.fixture
 async def setup() -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     settings = Settings()
-    gate = build_gate(settings, clock=FakeClock(NOW_MS))
+    parts = build(settings, clock=FakeClock(NOW_MS))
     app = plain_app()
-    install(app, settings, gate=gate)
-    key = (await create_demo_keys(gate))["free"]
+    install(app, settings, parts=parts)
+    key = (await parts.demo_keys())["free"]
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client, key
@@ -147,7 +146,7 @@ async def test_the_apps_own_handlers_are_kept() -> None:
 
     app.add_exception_handler(HTTPException, mine)
     settings = Settings()
-    install(app, settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    install(app, settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.get("/public/missing")).json() == {"mine": True}
@@ -157,7 +156,7 @@ async def test_the_apps_own_handlers_are_kept() -> None:
 
 async def test_the_webhook_app_alone_answers_problems_too() -> None:
     settings = Settings()
-    app = create_webhook_app(settings, gate=build_gate(settings, clock=FakeClock(NOW_MS)))
+    app = create_webhook_app(settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         blank(await client.get("/v1/hello"), 404)

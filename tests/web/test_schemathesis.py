@@ -22,10 +22,9 @@ from pydantic import SecretStr
 from schemathesis import Case
 
 from tiergate.clock import FakeClock
-from tiergate.demo import create_demo_keys
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
-from tiergate.wiring import build_gate
+from tiergate.wiring import build
 from tiergate_tools.localredis.background import serve_in_thread
 
 from ..support.fakestripe import FakeStripe, running_fake_stripe
@@ -75,9 +74,9 @@ def served() -> Iterator[Served]:
     clock = FakeClock(NOW_MS)  # frozen: the burst never refills, so it is set to the most
     with running_fake_stripe(FakeStripe(clock=clock, webhook_secret="whsec_x")) as stripe_url:
         settings = _settings(stripe_url)
-        gate = build_gate(settings, clock=clock)
-        key = asyncio.run(create_demo_keys(gate))["enterprise"]
-        with serve_in_thread(create_app(settings, gate=gate)) as url:
+        parts = build(settings, clock=clock)
+        key = asyncio.run(parts.demo_keys())["enterprise"]
+        with serve_in_thread(create_app(settings, parts=parts)) as url:
             yield Served(url, key)
 
 

@@ -10,8 +10,7 @@ from fastapi import APIRouter, FastAPI
 from tiergate import Admitted, Settings, install, requires
 from tiergate.clock import FakeClock
 from tiergate.errors import TierConfigError
-from tiergate.gate import Gate
-from tiergate.wiring import build_gate
+from tiergate.wiring import Parts, build
 
 from .conftest import NOVEMBER_S, NOW_MS, Harness, MakeHarness, assert_problem
 
@@ -84,7 +83,7 @@ async def _reading_endpoint(admitted: Annotated[Admitted, requires("platinum")])
 @pytest.mark.parametrize("how", ["dependencies", "parameter", "included-router"])
 def test_install_rejects_an_unknown_tier(how: str) -> None:
     settings = Settings()
-    gate = build_gate(settings, clock=FakeClock(NOW_MS))
+    parts = build(settings, clock=FakeClock(NOW_MS))
     app = FastAPI()
     if how == "dependencies":
         app.get("/v1/x", dependencies=[requires("platinum")])(_plain_endpoint)
@@ -95,10 +94,10 @@ def test_install_rejects_an_unknown_tier(how: str) -> None:
         router.get("/x", dependencies=[requires("platinum")])(_plain_endpoint)
         app.include_router(router)
     with pytest.raises(TierConfigError, match="platinum"):
-        install(app, settings, gate=gate)
+        install(app, settings, parts=parts)
 
 
-def _app_with_router(settings: Settings, *, gate: Gate) -> FastAPI:
+def _app_with_router(settings: Settings, *, parts: Parts) -> FastAPI:
     """Routes declared on APIRouters, as larger apps do, then included."""
     app = FastAPI()
     reports = APIRouter(prefix="/v1/reports")
@@ -115,7 +114,7 @@ def _app_with_router(settings: Settings, *, gate: Gate) -> FastAPI:
 
     app.include_router(reports)
     app.include_router(admin, dependencies=[requires("enterprise")])
-    install(app, settings, gate=gate)
+    install(app, settings, parts=parts)
     return app
 
 
@@ -148,7 +147,7 @@ async def test_include_router_dependencies_enforce_the_tier(hr: Harness) -> None
 def test_a_tier_the_limiter_cannot_count_stops_start_up() -> None:
     tiers = '{"free": {"limit": 10, "price": 0, "burst": 1000001}}'
     with pytest.raises(TierConfigError, match="tier 'free': burst"):
-        build_gate(Settings(tiers=tiers), clock=FakeClock(NOW_MS))
+        build(Settings(tiers=tiers), clock=FakeClock(NOW_MS))
 
 
 @pytest.mark.parametrize("burst", [0, 2_000_000])

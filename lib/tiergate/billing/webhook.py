@@ -11,9 +11,11 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
+from ..clock import Clock
 from ..errors import StripeUnavailable
-from ..gate import Gate
-from ..registry import Applied, EventRecord, Outcome, SubscriptionUpdate
+from ..publisher import Publisher
+from ..registry import Applied, EventRecord, Outcome, Registry, SubscriptionUpdate
+from ..tiers import Tiers
 from . import StripeApi
 from .events import interpret, subscription_update
 from .signature import verify
@@ -26,14 +28,20 @@ log = logging.getLogger("tiergate")
 class WebhookProcessor:
     def __init__(
         self,
-        gate: Gate,
-        secrets: Sequence[str],
         *,
+        registry: Registry,
+        publisher: Publisher,
+        tiers: Tiers,
+        clock: Clock,
+        secrets: Sequence[str],
         tolerance_s: int,
         retention_s: int,
         stripe: StripeApi | None,
     ) -> None:
-        self._gate = gate
+        self._registry = registry
+        self._publisher = publisher
+        self._tiers = tiers
+        self._clock = clock
         self._secrets = list(secrets)
         self._tolerance_s = tolerance_s
         self._retention_s = retention_s
@@ -41,7 +49,7 @@ class WebhookProcessor:
 
     async def handle(self, payload: bytes, signature: str | None) -> Outcome:
         """Raises InvalidSignature (400), UnknownPrice, StoreUnavailable, StripeUnavailable."""
-        now_s = self._gate.clock.now_ms() // 1000
+        now_s = self._clock.now_ms() // 1000
         event = verify(
             payload, signature, self._secrets, tolerance_s=self._tolerance_s, now_s=now_s
         )
@@ -51,7 +59,7 @@ class WebhookProcessor:
             created_s=event["created"],
             expires_at_s=max(now_s, event["created"]) + self._retention_s,
         )
-        update = await self._with_account(interpret(event, self._gate.tiers))
+        update = await self._with_account(interpret(event, self._tiers))
         applied = await self._apply(record, update)
         if applied.outcome == "same-second":
             applied = await self._apply_as_stripe_has_it(record, update)
@@ -59,20 +67,20 @@ class WebhookProcessor:
             "stripe event=%s type=%s outcome=%s", record.event_id, record.type, applied.outcome
         )
         if applied.account is not None:
-            await self._gate.publish(account=applied.account)
+            await self._publisher.publish(account=applied.account)
         elif applied.outcome == "duplicate" and update is not None:
             # The first delivery may have failed after its commit, writing Redis: a retry
             # repairs that. Writing the same state twice is harmless.
-            account = await self._gate.registry.get_account(update.account_id)
+            account = await self._registry.get_account(update.account_id)
             if account is not None:
-                await self._gate.publish(account=account)
+                await self._publisher.publish(account=account)
         return applied.outcome
 
     async def _apply(
         self, record: EventRecord, update: SubscriptionUpdate | None, *, tie: bool = False
     ) -> Applied:
-        return await self._gate.registry.apply_event(
-            record, update, default_tier=self._gate.tiers.lowest.name, same_second_ok=tie
+        return await self._registry.apply_event(
+            record, update, default_tier=self._tiers.lowest.name, same_second_ok=tie
         )
 
     async def _apply_as_stripe_has_it(
@@ -95,9 +103,7 @@ class WebhookProcessor:
                 "two events of the same second need the subscription read back from Stripe,"
                 " and STRIPE_SECRET_KEY is not set"
             )
-        current = subscription_update(
-            await self._stripe.subscription(subscription_id), self._gate.tiers
-        )
+        current = subscription_update(await self._stripe.subscription(subscription_id), self._tiers)
         return await self._apply(
             record, dataclasses.replace(current, account_id=update.account_id), tie=True
         )
@@ -107,7 +113,7 @@ class WebhookProcessor:
         if update is None or update.account_id:
             return update
         if update.customer_id:
-            account_id = await self._gate.registry.account_for_customer(update.customer_id)
+            account_id = await self._registry.account_for_customer(update.customer_id)
             if account_id:
                 return dataclasses.replace(update, account_id=account_id)
         log.warning("stripe event for no known account (customer=%s)", update.customer_id)

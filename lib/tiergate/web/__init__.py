@@ -6,10 +6,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.routing import BaseRoute
 
-from ..gate import Gate
 from ..settings import Settings
 from ..telemetry import SERVICE_API
-from ..wiring import build_gate, build_stripe, webhook_processor
+from ..tiers import Tiers
+from ..wiring import Parts, build
 from .billing import billing_router
 from .handlers import install_problem_handlers
 from .middleware import GateMiddleware
@@ -22,40 +22,46 @@ from .webhooks import webhook_router
 __all__ = ["install", "requires"]
 
 
-def install(app: FastAPI, settings: Settings | None = None, *, gate: Gate | None = None) -> Gate:
+def install(app: FastAPI, settings: Settings | None = None, *, parts: Parts | None = None) -> Parts:
     """Gate every route of `app` under the prefix (default /v1) and add tiergate's routes:
     /healthz, {prefix}/usage, {prefix}/billing/checkout and /portal, /webhooks/stripe.
 
-    Settings default to the environment's; pass `gate` to share one built elsewhere.
-    Returns the gate, also kept as ``app.state.tiergate``.
+    Settings default to the environment's; pass `parts` (wiring.build) to share parts built
+    elsewhere: the settings then still decide the routes (prefix, webhook secrets, return
+    URL), the parts the services (stores, Stripe). Returns the parts, also kept as
+    ``app.state.tiergate``.
     """
     settings = settings or Settings()
-    gate = gate or build_gate(settings)
-    stripe = build_stripe(settings)
+    parts = parts or build(settings)
+    prefix = settings.prefix
     app.include_router(health_router)
     app.include_router(warmup_router(_secrets(settings.warmup_secret, settings.cron_secret)))
-    app.include_router(usage_router(settings.prefix))
-    app.include_router(billing_router(settings.prefix, gate, stripe, settings.billing_return_url))
-    app.include_router(webhook_router(webhook_processor(settings, gate, stripe)))
-    _check_requirements(app.router.routes, gate)
+    app.include_router(usage_router(prefix))
+    app.include_router(
+        billing_router(
+            prefix, parts.tiers, parts.registry, parts.stripe, settings.billing_return_url
+        )
+    )
+    app.include_router(webhook_router(parts.webhook_processor(settings)))
+    _check_requirements(app.router.routes, parts.tiers)
     warmup = settings.warmup_secret.get_secret_value() if settings.warmup_secret else None
     app.add_middleware(
-        GateMiddleware, gate=gate, router=app.router, prefix=settings.prefix, warmup_secret=warmup
+        GateMiddleware, gate=parts.gate, router=app.router, prefix=prefix, warmup_secret=warmup
     )
-    declare_api(app, settings.prefix)
+    declare_api(app, prefix)
     install_problem_handlers(app)
-    observe(app, settings, service=SERVICE_API, prefix=settings.prefix)  # last: outermost
-    app.state.tiergate = gate
-    return gate
+    observe(app, settings, service=SERVICE_API, prefix=prefix)  # last: outermost
+    app.state.tiergate = parts
+    return parts
 
 
 def _secrets(*secrets: SecretStr | None) -> list[str]:
     return [s.get_secret_value() for s in secrets if s is not None]
 
 
-def _check_requirements(routes: list[BaseRoute], gate: Gate) -> None:
+def _check_requirements(routes: list[BaseRoute], tiers: Tiers) -> None:
     """Fail at start-up, not on a customer's request, when a route names an unknown tier."""
     for route in all_routes(routes):
         need = requirement_of(route)
         if need.tier is not None:
-            gate.tiers.require(need.tier)
+            tiers.require(need.tier)

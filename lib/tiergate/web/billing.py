@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..billing import StripeApi
 from ..errors import StoreUnavailable, StripeRejected, StripeUnavailable
-from ..gate import Gate
 from ..outcomes import Admitted
+from ..registry import Registry
+from ..tiers import Tiers
 from .bodies import bounded_route
 from .openapi import problem_responses
 from .problems import problem
@@ -51,7 +52,9 @@ _PORTAL_ANSWERS = problem_responses(
 )
 
 
-def billing_router(prefix: str, gate: Gate, stripe: StripeApi | None, return_url: str) -> APIRouter:
+def billing_router(
+    prefix: str, tiers: Tiers, registry: Registry, stripe: StripeApi | None, return_url: str
+) -> APIRouter:
     router = APIRouter(
         prefix=f"{prefix}/billing",
         tags=["billing"],
@@ -59,20 +62,20 @@ def billing_router(prefix: str, gate: Gate, stripe: StripeApi | None, return_url
     )
     success = f"{_base(return_url)}checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
     cancel = f"{_base(return_url)}checkout=canceled"
-    for_sale = [t.name for t in gate.tiers.values() if t.stripe_price]
+    for_sale = [t.name for t in tiers.values() if t.stripe_price]
 
     async def checkout(
         body: CheckoutRequest, admitted: Annotated[Admitted, requires(cost=0)]
     ) -> BillingUrl | Response:
         if stripe is None:
             return problem("billing-not-configured")
-        tier = gate.tiers.get(body.tier)
+        tier = tiers.get(body.tier)
         if tier is None:
-            return problem("unknown-tier", requested=body.tier, known=", ".join(gate.tiers))
+            return problem("unknown-tier", requested=body.tier, known=", ".join(tiers))
         if not tier.stripe_price:
             return problem("tier-not-for-sale", requested=tier.name)
         try:
-            account = await gate.registry.get_account(admitted.verdict.account_id)
+            account = await registry.get_account(admitted.verdict.account_id)
             if account is not None and account.subscription_id:
                 return problem(
                     "already-subscribed", current=account.tier, portal=f"{prefix}/billing/portal"
@@ -107,7 +110,7 @@ def billing_router(prefix: str, gate: Gate, stripe: StripeApi | None, return_url
         if stripe is None:
             return problem("billing-not-configured")
         try:
-            account = await gate.registry.get_account(admitted.verdict.account_id)
+            account = await registry.get_account(admitted.verdict.account_id)
             if account is None or not account.customer_id:
                 return problem("no-billing-account", checkout=f"{prefix}/billing/checkout")
             url = await stripe.portal_url(customer_id=account.customer_id, return_url=return_url)

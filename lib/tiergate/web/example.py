@@ -6,15 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI
 
-from ..gate import Gate
 from ..outcomes import Admitted
 from ..settings import Settings
+from ..wiring import Parts
 from . import install, requires
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, *, gate: Gate | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, parts: Parts | None = None) -> FastAPI:
     app = FastAPI(title="tiergate example API", version="0.1.0")
 
     @app.get("/v1/hello", summary="Hello, for every tier (cost 1)")
@@ -29,5 +29,5 @@ def create_app(settings: Settings | None = None, *, gate: Gate | None = None) ->
     async def pro_hello() -> dict[str, str]:
         return {"message": "hello, pro"}
 
-    install(app, settings, gate=gate)
+    install(app, settings, parts=parts)
     return app

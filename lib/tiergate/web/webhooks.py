@@ -12,7 +12,6 @@ from ..billing.events import UnknownPrice
 from ..billing.signature import InvalidSignature, check_header
 from ..billing.webhook import WebhookProcessor
 from ..errors import ConfigError, StoreUnavailable, StripeUnavailable
-from ..gate import Gate
 from ..observe import metrics
 from ..settings import Settings
 from ..telemetry import (
@@ -24,7 +23,7 @@ from ..telemetry import (
     SERVICE_WEBHOOK,
     WEBHOOK,
 )
-from ..wiring import build_gate, build_stripe, webhook_processor
+from ..wiring import Parts, build
 from .bodies import BodyTooLarge, read_body, too_large
 from .handlers import install_problem_handlers
 from .observability import observe
@@ -98,14 +97,14 @@ def _outcome(outcome: str) -> None:
     metrics.count(WEBHOOK, DIM_OUTCOME, outcome)
 
 
-def create_webhook_app(settings: Settings | None = None, *, gate: Gate | None = None) -> FastAPI:
+def create_webhook_app(settings: Settings | None = None, *, parts: Parts | None = None) -> FastAPI:
     """The webhook alone, deployable as its own function: /webhooks/stripe and /healthz."""
     settings = settings or Settings()
-    gate = gate or build_gate(settings)
+    parts = parts or build(settings)
     app = FastAPI(title="tiergate webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     install_problem_handlers(app)
     app.include_router(health_router)
-    app.include_router(webhook_router(webhook_processor(settings, gate, build_stripe(settings))))
+    app.include_router(webhook_router(parts.webhook_processor(settings)))
     observe(app, settings, service=SERVICE_WEBHOOK, prefix=None)  # last: outermost
-    app.state.tiergate = gate
+    app.state.tiergate = parts
     return app

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tiergate.errors import ConfigError
-from tiergate.gate import Gate
 from tiergate.web.requirements import all_routes, requirement_of
+from tiergate.wiring import Parts
 
 from .routes import AppRoute
 
@@ -21,8 +21,8 @@ def app_routes(app: object, prefix: str) -> list[AppRoute]:
     routes (health, webhooks, warm-up) and the API docs have none. ConfigError when `app`
     is not a FastAPI app that tiergate gates.
     """
-    gate = getattr(getattr(app, "state", None), "tiergate", None)
-    if not isinstance(app, FastAPI) or not isinstance(gate, Gate):
+    parts = getattr(getattr(app, "state", None), "tiergate", None)
+    if not isinstance(app, FastAPI) or not isinstance(parts, Parts):
         raise ConfigError(
             "not a FastAPI app gated by tiergate.install() (api/index.py's `app` is one)"
         )
@@ -35,6 +35,6 @@ def app_routes(app: object, prefix: str) -> list[AppRoute]:
         methods = sorted(getattr(route, "methods", None) or {"GET"})
         gated = path == prefix or path.startswith(prefix + "/")
         need = requirement_of(route)
-        rank = gate.tiers.require(need.tier).rank if gated and need.tier else 0
+        rank = parts.tiers.require(need.tier).rank if gated and need.tier else 0
         found += [AppRoute(m, path, rank) for m in methods if m != "HEAD"]
     return found
