@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller volumes, a smoke run")
     args = parser.parse_args(argv)
+    # The apps measured log as deployed (JSON on stdout); only warnings, or they bury the tables.
+    os.environ.setdefault("TIERGATE_LOG_LEVEL", "WARNING")
     volumes = QUICK if args.quick else FULL
     started = time.monotonic()
     with running_stack() as stack:

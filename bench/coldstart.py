@@ -101,17 +101,19 @@ def measure(runs: int) -> Outcome:
               f"{median['floor_handler']:.0f}", "-")  # fmt: skip
     table.add("floor: ratio to bare", "-", f"{floor:.2f}x", "-")
     findings: list[Finding] = []
-    for module, label, target in (("api.index", "API", 1.3), ("api.webhooks", "webhook", None)):
-        to_bare = ratio(module, "bare_handler")
+    # Issue 9's target is against the floor (what the design's stack costs before any of
+    # tiergate's code): the API handler at most 1.10x of it.
+    for module, label, target in (("api.index", "API", 1.10), ("api.webhooks", "webhook", None)):
+        to_floor = ratio(module, "floor_handler")
         goal = f"<= {target}x" if target else "-"
         table.add(f"{label} handler, {module} (ms)", f"{median[module]:.0f}", "-", "-")
-        table.add(f"{label} handler: ratio to bare", f"{to_bare:.2f}x", "1.00x", goal)
-        table.add(f"{label} handler: ratio to floor", f"{ratio(module, 'floor_handler'):.2f}x",
+        table.add(f"{label} handler: ratio to bare", f"{ratio(module, 'bare_handler'):.2f}x",
                   "1.00x", "-")  # fmt: skip
+        table.add(f"{label} handler: ratio to floor", f"{to_floor:.2f}x", "1.00x", goal)
         findings.append(
             Finding(
-                f"cold import, {label} handler", f"{to_bare:.2f}x", "bare 1.00x", goal,
-                to_bare <= target if target else None,
+                f"cold import, {label} handler / floor", f"{to_floor:.2f}x", "floor 1.00x", goal,
+                to_floor <= target if target else None,
             )
         )  # fmt: skip
     findings.append(
