@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import Message, Receive, Scope, Send
 
+from ..errors import BodyTooLarge
 from ..idempotency import (
     MAX_FINGERPRINTED_BODY,
     MAX_KEPT_RESPONSE,
@@ -16,11 +17,7 @@ from ..idempotency import (
     kept_headers,
 )
 
-__all__ = ["BodyTooLarge", "ResponseRecorder", "claim", "read_body", "refeed", "send_copy"]
-
-
-class BodyTooLarge(Exception):
-    """A keyed request's body is larger than MAX_FINGERPRINTED_BODY."""
+__all__ = ["ResponseRecorder", "claim", "read_body", "refeed", "send_copy"]
 
 
 async def read_body(receive: Receive) -> bytes | None:
@@ -35,7 +32,7 @@ async def read_body(receive: Receive) -> bytes | None:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > MAX_FINGERPRINTED_BODY:
-            raise BodyTooLarge
+            raise BodyTooLarge(MAX_FINGERPRINTED_BODY)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -13,6 +13,7 @@ import hmac
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import BodyTooLarge
 from ..gate import Gate, Requirement
 from ..idempotency import IdempotencyClaim
 from ..outcomes import Admitted, Denied, denial
@@ -106,7 +107,7 @@ async def _keyed(
     receive that hands it to the app again."""
     try:
         body = await idempotency.read_body(receive)
-    except idempotency.BodyTooLarge:
+    except BodyTooLarge:
         too_large = denial("idempotency-body-too-large")
         scope.setdefault("state", {})[OUTCOME] = too_large
         await send_denial(send, too_large)
