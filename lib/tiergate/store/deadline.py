@@ -25,21 +25,35 @@ _JITTER_S = 0.005
 
 async def answer_within(call: Callable[[], Awaitable[T]], timeout_s: float, cap_s: float) -> T:
     """`call()`'s result, or TimeoutError once it has had `timeout_s` of the loop's attention
-    (at most `cap_s` of wall time); the call is cancelled then."""
+    (at most `cap_s` of wall time); the call is cancelled then.
+
+    The call runs in the caller's own task under a timer (as `asyncio.timeout` does): no task
+    or future is made per call, which on the hot path costs more than the timer itself.
+    """
     loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(call())
+    task = asyncio.current_task()
+    assert task is not None  # called from a coroutine, always inside a task
     started = loop.time()
-    deadline, cap = started + timeout_s, started + max(cap_s, timeout_s)
+    cap = started + max(cap_s, timeout_s)
+    expired = False
+    timer: asyncio.TimerHandle
+
+    def on_timer(deadline: float) -> None:
+        nonlocal timer, expired
+        now = loop.time()
+        late = now - deadline
+        if now < cap and late > _JITTER_S:  # the loop was busy: give the call that time back
+            timer = loop.call_at(min(now + late, cap), on_timer, now + late)
+            return
+        expired = True
+        task.cancel()
+
+    timer = loop.call_at(min(started + timeout_s, cap), on_timer, started + timeout_s)
     try:
-        while True:
-            await asyncio.wait((task,), timeout=max(0.0, min(deadline, cap) - loop.time()))
-            if task.done():
-                return task.result()
-            now = loop.time()
-            late = now - deadline
-            if now >= cap or late <= _JITTER_S:
-                raise TimeoutError
-            deadline = now + late
+        return await call()
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:
+            raise TimeoutError from None
+        raise  # cancelled from outside: not ours to swallow
     finally:
-        if not task.done():
-            task.cancel()
+        timer.cancel()

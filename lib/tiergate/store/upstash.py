@@ -86,7 +86,7 @@ class UpstashStore:
             check = replace(check, now_ms=self._clock.now_ms())
 
         async def attempt(again: bool, cap_s: float) -> Verdict:
-            asked = replace(check, retry=check.retry or again)
+            asked = replace(check, retry=True) if again and not check.retry else check
             keys, argv = gate_script_args(self._ns, asked, self._inflight_ttl_ms)
             return _verdict(await self._run(GATE, keys, argv, cap_s))
 
