@@ -20,10 +20,12 @@ from .hotstate import AccountState, KeyState, key_state
 from .idempotency import IdempotencyClaim, ResponseCopy, decode_response, encode_response, key_hash
 from .keys import KeyEnv, parse_key
 from .logthrottle import ThrottledWarning
+from .observe import count
 from .outcomes import Admitted, Denied, denial
 from .publisher import Publisher
 from .registry import Registry
 from .store import Charge, HotStore
+from .telemetry import DEGRADED, DIM_REASON, REASON_REFUND_FAILED, REASON_STALE_REGISTRY
 from .tiers import Tiers
 
 __all__ = ["Gate", "Requirement"]
@@ -161,6 +163,7 @@ class Gate:
                     )
         except StoreUnavailable as exc:
             # The response has gone; an unrefunded unit is the customer's loss, so say so.
+            count(DEGRADED, DIM_REASON, REASON_REFUND_FAILED)
             self._unsettled.warning("settling failed account=%s: %s", v.account_id, exc)
 
     async def _abandon(self, request_id: str) -> None:
@@ -169,6 +172,7 @@ class Gate:
         try:
             await self._store.refund(request_id, None)
         except StoreUnavailable as exc:
+            count(DEGRADED, DIM_REASON, REASON_REFUND_FAILED)
             self._unsettled.warning("settling failed request=%s: %s", request_id, exc)
 
     def _billable(self, status: int) -> bool:
@@ -183,6 +187,7 @@ class Gate:
             stale = self._loaded.get(digest)
             if stale is None:
                 raise
+            count(DEGRADED, DIM_REASON, REASON_STALE_REGISTRY)
             log.warning("registry unavailable, using the last loaded state: %s", exc)
             key, state = stale
             await self._publisher.publish_states({digest: key}, [state] if state else [])

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import pytest
 import stripe
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from pydantic import SecretStr
 
 from tiergate.billing.webhook import WebhookProcessor
@@ -25,13 +25,15 @@ from tiergate.clock import FakeClock
 from tiergate.keys import parse_key
 from tiergate.registry import Account
 from tiergate.settings import Settings
+from tiergate.web import install
 from tiergate.web.example import create_app
 from tiergate.web.lambda_handler import lambda_handler
 from tiergate.web.observability import observe
 from tiergate.web.webhooks import create_webhook_app, webhook_router
-from tiergate.wiring import build
+from tiergate.wiring import build, hot_store
 
 from ..deploy.test_lambda_handler import Context, http_api_event
+from ..support.faults import FaultyStore
 from .conftest import NOW_MS, emf_document, read_stdout, without_timestamp
 
 SECRET = SecretStr("whsec_observe")
@@ -330,3 +332,32 @@ def test_a_webhook_that_crashes_is_a_500_counted_as_failed(
     ]
     [error] = [line for line in out.logs if line["level"] == "ERROR"]
     assert "a bug in the webhook" in error["exception"]
+
+
+def test_a_refund_that_cannot_reach_redis_is_counted_degraded(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A 5xx is refunded; when the refund fails the customer paid for nothing: say so."""
+    settings = Settings(tiers=json.dumps({"free": {"limit": 9, "price": 0, "burst": 1000}}))
+    store = FaultyStore(hot_store(settings, clock=clock))
+    parts = build(settings, clock=clock, store=store)
+    app = FastAPI()
+
+    @app.get("/v1/broken")
+    async def broken() -> None:
+        store.fail(working={"check"})  # Redis goes away while the endpoint runs
+        raise HTTPException(status_code=502, detail="upstream down")
+
+    install(app, settings, parts=parts)
+    key = loop.run_until_complete(parts.demo_keys())["free"]
+    handler: Handler = lambda_handler(app)
+    capsys.readouterr()
+    response = handler(event("GET", "/v1/broken", "refund-1", {"X-API-Key": key}), Context())
+    assert response["statusCode"] == 502
+    out = read_stdout(capsys)
+    assert [without_timestamp(doc) for doc in out.emf] == [
+        emf_document(
+            namespace="tiergate", service="api", dimension="reason", value="refund-failed",
+            metric="Degraded", request_id="refund-1",
+        )
+    ]  # fmt: skip
