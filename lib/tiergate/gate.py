@@ -172,7 +172,8 @@ class Gate:
         try:
             await self._store.refund(request_id, None)
         except StoreUnavailable as exc:
-            count(DEGRADED, DIM_REASON, REASON_REFUND_FAILED)
+            # Not counted as a failed refund: the lost call may never have run (while Redis
+            # is down, it never does), and the outage is counted by its denials already.
             self._unsettled.warning("settling failed request=%s: %s", request_id, exc)
 
     def _billable(self, status: int) -> bool:
