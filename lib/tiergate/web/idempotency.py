@@ -50,8 +50,8 @@ def refeed(body: bytes, receive: Receive) -> Receive:
 
 def claim(scope: Scope, route_path: str, cost: int, value: str, body: bytes) -> IdempotencyClaim:
     query = scope.get("query_string", b"").decode("latin-1")
-    print_ = fingerprint(scope["method"], route_path, scope["path"], query, cost, body)
-    return IdempotencyClaim(value, print_)
+    found = fingerprint(scope["method"], route_path, scope["path"], query, cost, body)
+    return IdempotencyClaim(value, found)
 
 
 @dataclass(slots=True)
