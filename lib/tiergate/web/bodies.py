@@ -17,7 +17,7 @@ from starlette.types import Message, Receive
 from ..errors import BodyTooLarge
 from .problems import problem
 
-__all__ = ["BodyTooLarge", "bounded_route", "read_body", "too_large"]
+__all__ = ["BodyTooLarge", "bounded_route", "read_body", "read_stream", "too_large"]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -26,9 +26,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     # A length of more digits than the limit's is over it: no int() of a huge string.
     if declared.isdigit() and (len(declared) > len(str(limit)) or int(declared) > limit):
         raise BodyTooLarge(limit)
+    return await read_stream(request.receive, limit)
+
+
+async def read_stream(receive: Receive, limit: int) -> bytes:
+    """The body as the ASGI stream delivers it, stopping at the first chunk past `limit`
+    (BodyTooLarge); ClientDisconnect when the client goes away first."""
     chunks: list[bytes] = []
     size = 0
-    receive: Receive = request.receive
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
-from ..errors import BodyTooLarge
 from ..idempotency import (
     MAX_FINGERPRINTED_BODY,
     MAX_KEPT_RESPONSE,
@@ -16,6 +16,7 @@ from ..idempotency import (
     fingerprint,
     kept_headers,
 )
+from .bodies import read_stream
 
 __all__ = ["ResponseRecorder", "claim", "read_body", "refeed", "send_copy"]
 
@@ -23,19 +24,10 @@ __all__ = ["ResponseRecorder", "claim", "read_body", "refeed", "send_copy"]
 async def read_body(receive: Receive) -> bytes | None:
     """The whole request body; None when the client went away first. BodyTooLarge past
     MAX_FINGERPRINTED_BODY."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None  # http.disconnect
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_FINGERPRINTED_BODY:
-            raise BodyTooLarge(MAX_FINGERPRINTED_BODY)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        return await read_stream(receive, MAX_FINGERPRINTED_BODY)
+    except ClientDisconnect:
+        return None
 
 
 def refeed(body: bytes, receive: Receive) -> Receive:
