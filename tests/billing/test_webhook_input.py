@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -18,24 +17,12 @@ from tiergate.clock import FakeClock
 from tiergate.web.webhooks import WEBHOOK_BODY_LIMIT, create_webhook_app
 from tiergate.wiring import build
 
+from ..support.streams import Chunks
 from .conftest import NOW_MS, billing_settings
 from .events import NOW_S, event, signed
 
 CHUNK = b"x" * 65_536
 WELL_FORMED = f"t={NOW_S},v1={'0' * 64}"  # the right shape, signed by nobody
-
-
-@dataclass
-class Chunks:
-    """A request body streamed lazily, counting how much of it the server pulled."""
-
-    count: int
-    pulled: int = 0
-
-    async def stream(self) -> AsyncIterator[bytes]:
-        for _ in range(self.count):
-            self.pulled += 1
-            yield CHUNK
 
 
 @pytest.fixture
@@ -82,7 +69,7 @@ async def test_a_timestamp_of_thousands_of_digits_is_a_400_that_repeats_none_of_
 
 async def test_an_overlong_header_is_refused_unread(client: httpx.AsyncClient) -> None:
     header = WELL_FORMED + ",v1=" + "a" * MAX_HEADER
-    body = Chunks(1)
+    body = Chunks(1, CHUNK)
     response = await post(client, body.stream(), header)
     assert response.status_code == 400
     assert "aaaaaaaaaa" not in response.text
@@ -90,7 +77,7 @@ async def test_an_overlong_header_is_refused_unread(client: httpx.AsyncClient) -
 
 
 async def test_without_a_signature_no_byte_of_the_body_is_read(client: httpx.AsyncClient) -> None:
-    body = Chunks(320)  # 20 MiB
+    body = Chunks(320, CHUNK)  # 20 MiB
     response = await post(client, body.stream(), None)
     assert response.status_code == 400
     assert problem_type(response) == "invalid-signature"
@@ -100,7 +87,7 @@ async def test_without_a_signature_no_byte_of_the_body_is_read(client: httpx.Asy
 async def test_a_declared_length_over_the_bound_is_refused_unread(
     client: httpx.AsyncClient,
 ) -> None:
-    body = Chunks(320)
+    body = Chunks(320, CHUNK)
     length = str(320 * len(CHUNK))
     response = await post(client, body.stream(), WELL_FORMED, **{"Content-Length": length})
     assert response.status_code == 413
@@ -120,7 +107,7 @@ def traced() -> Iterator[None]:
 async def test_a_chunked_body_over_the_bound_stops_at_the_bound(
     client: httpx.AsyncClient,
 ) -> None:
-    body = Chunks(320)  # 20 MiB with no Content-Length: counted as it arrives
+    body = Chunks(320, CHUNK)  # 20 MiB with no Content-Length: counted as it arrives
     tracemalloc.reset_peak()
     response = await post(client, body.stream(), WELL_FORMED)
     _, peak = tracemalloc.get_traced_memory()

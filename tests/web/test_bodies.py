@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 
 from tiergate.web.billing import CHECKOUT_BODY_LIMIT
 
+from ..support.streams import Chunks
 from .conftest import Harness, assert_problem
 
 CHUNK = b" " * 1024
 PATH = "/v1/billing/checkout"
-
-
-@dataclass
-class Chunks:
-    count: int
-    pulled: int = 0
-
-    async def stream(self) -> AsyncIterator[bytes]:
-        for _ in range(self.count):
-            self.pulled += 1
-            yield CHUNK
 
 
 async def checkout(
@@ -53,7 +42,7 @@ async def test_a_body_at_the_bound_is_read_and_one_byte_more_is_a_413(h: Harness
 
 async def test_a_declared_length_over_the_bound_is_refused_unread(h: Harness) -> None:
     key = await h.add_account()
-    body = Chunks(1024)
+    body = Chunks(1024, CHUNK)
     response = await checkout(h, body.stream(), key, **{"Content-Length": str(1024 * 1024)})
     assert_problem(response, 413, "payload-too-large")
     assert body.pulled == 0
@@ -61,14 +50,14 @@ async def test_a_declared_length_over_the_bound_is_refused_unread(h: Harness) ->
 
 async def test_a_chunked_body_is_abandoned_at_the_bound(h: Harness) -> None:
     key = await h.add_account()
-    body = Chunks(1024)  # 1 MiB, no Content-Length
+    body = Chunks(1024, CHUNK)  # 1 MiB, no Content-Length
     response = await checkout(h, body.stream(), key)
     assert_problem(response, 413, "payload-too-large")
     assert body.pulled == CHECKOUT_BODY_LIMIT // len(CHUNK) + 1
 
 
 async def test_without_a_key_no_byte_of_the_body_is_read(h: Harness) -> None:
-    body = Chunks(1024)
+    body = Chunks(1024, CHUNK)
     response = await checkout(h, body.stream(), None)
     assert_problem(response, 401, "missing-key")
     assert body.pulled == 0
