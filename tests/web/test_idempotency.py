@@ -15,9 +15,11 @@ from fastapi import FastAPI, HTTPException, Request, Response
 
 from tiergate import Settings, install, requires
 from tiergate.idempotency import MAX_FINGERPRINTED_BODY, MAX_KEPT_RESPONSE
+from tiergate.keys import generate_key
 from tiergate.wiring import Parts
 from tiergate_tools.localredis.background import UpstashEndpoint
 
+from ..support.streams import Chunks
 from .conftest import Harness, MakeHarness, assert_problem, tiers_json
 
 QUOTA_3 = tiers_json(
@@ -254,3 +256,14 @@ async def test_fail_open_does_not_cover_keyed_requests(hi: Harness) -> None:
     # Without the store the key cannot be held, and letting it in could run it twice.
     assert_problem(await hi.call("/v1/hello", key, headers=idem("k")), 503, "limiter-unavailable")
     hi.store.recover()
+
+
+async def test_a_keyed_body_declared_over_the_bound_is_refused_unread(hi: Harness) -> None:
+    """The fingerprint's read comes before the store vouches for the key: a declared length
+    over the bound costs the server nothing (a forged key with a valid checksum included)."""
+    body = Chunks(MAX_FINGERPRINTED_BODY // 65_536 + 1, b"x" * 65_536)
+    headers = {"X-API-Key": generate_key("test"), **idem("huge"), "Content-Length": str(body.size)}
+    response = await hi.client.post("/v1/orders", headers=headers, content=body.stream())
+    assert_problem(response, 413, "idempotency-body-too-large")
+    assert body.pulled == 0
+    assert runs(hi)["orders"] == 0

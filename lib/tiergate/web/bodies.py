@@ -22,16 +22,18 @@ __all__ = ["BodyTooLarge", "bounded_route", "read_body", "read_stream", "too_lar
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, or BodyTooLarge as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    # A length of more digits than the limit's is over it: no int() of a huge string.
-    if declared.isdigit() and (len(declared) > len(str(limit)) or int(declared) > limit):
-        raise BodyTooLarge(limit)
-    return await read_stream(request.receive, limit)
+    return await read_stream(request.receive, limit, request.headers.get("content-length", ""))
 
 
-async def read_stream(receive: Receive, limit: int) -> bytes:
+async def read_stream(receive: Receive, limit: int, content_length: str = "") -> bytes:
     """The body as the ASGI stream delivers it, stopping at the first chunk past `limit`
-    (BodyTooLarge); ClientDisconnect when the client goes away first."""
+    (BodyTooLarge), or before any when Content-Length says it is over; ClientDisconnect when
+    the client goes away first."""
+    # A length of more digits than the limit's is over it: no int() of a huge string.
+    if content_length.isdigit() and (
+        len(content_length) > len(str(limit)) or int(content_length) > limit
+    ):
+        raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -21,11 +21,11 @@ from .bodies import read_stream
 __all__ = ["ResponseRecorder", "claim", "read_body", "refeed", "send_copy"]
 
 
-async def read_body(receive: Receive) -> bytes | None:
+async def read_body(receive: Receive, content_length: str) -> bytes | None:
     """The whole request body; None when the client went away first. BodyTooLarge past
-    MAX_FINGERPRINTED_BODY."""
+    MAX_FINGERPRINTED_BODY, before reading any of it when Content-Length says so."""
     try:
-        return await read_stream(receive, MAX_FINGERPRINTED_BODY)
+        return await read_stream(receive, MAX_FINGERPRINTED_BODY, content_length)
     except ClientDisconnect:
         return None
 

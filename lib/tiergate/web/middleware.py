@@ -60,7 +60,8 @@ class GateMiddleware:
         need = route.requirement
         claim: IdempotencyClaim | None = None
         if (value := headers.get(b"idempotency-key")) is not None:
-            keyed = await _keyed(scope, receive, send, route.template, need, value)
+            length = _str(headers.get(b"content-length", b""))
+            keyed = await _keyed(scope, receive, send, route.template, need, value, length)
             if keyed is None:
                 return  # answered already (413), or the client went away
             claim, receive = keyed
@@ -101,12 +102,22 @@ class GateMiddleware:
 
 
 async def _keyed(
-    scope: Scope, receive: Receive, send: Send, route: str, need: Requirement, value: bytes
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    route: str,
+    need: Requirement,
+    value: bytes,
+    content_length: str,
 ) -> tuple[IdempotencyClaim, Receive] | None:
     """Read the body of a request with an Idempotency-Key (its fingerprint needs it), and a
-    receive that hands it to the app again."""
+    receive that hands it to the app again.
+
+    This read comes before the store has vouched for the key (the fingerprint goes into the
+    same call that decides), so it is bounded: a declared length over the bound is refused
+    unread, and a stream stops at the first chunk past it."""
     try:
-        body = await idempotency.read_body(receive)
+        body = await idempotency.read_body(receive, content_length)
     except BodyTooLarge:
         too_large = denial("idempotency-body-too-large")
         scope.setdefault("state", {})[OUTCOME] = too_large
