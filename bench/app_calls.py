@@ -17,15 +17,13 @@ import httpx
 from pydantic import SecretStr
 
 from tiergate.gate import Gate, Requirement
-from tiergate.keys import generate_key, key_digest
 from tiergate.outcomes import Admitted
-from tiergate.registry import Account, KeyRecord
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
-from tiergate.wiring import Parts, build
+from tiergate.wiring import build
 from tiergate_tools.localredis.resp import RespPool
 
-from .latency import TIERS
+from .latency import TIERS, register
 from .report import Finding, Outcome, Table
 from .stack import Stack
 
@@ -45,7 +43,7 @@ async def measure(stack: Stack, requests: int) -> Outcome:
         redis_timeout=10,
     )
     parts = build(settings)
-    key = await _register(parts)
+    key = await register(parts, "cus_appcalls")
     headers = {"X-API-Key": key}
     transport = httpx.ASGITransport(app=create_app(settings, parts=parts))
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -124,13 +122,6 @@ async def _kept_bytes(stack: Stack) -> int:
         return int(statistics.median(int(s) for s in sizes if isinstance(s, int)))
     finally:
         await pool.close()
-
-
-async def _register(parts: Parts) -> str:
-    key = generate_key(parts.key_env)
-    await parts.registry.put_account(Account("cus_appcalls", tier="free"))
-    await parts.registry.put_key(KeyRecord(key_digest(key), "cus_appcalls", created_at_ms=0))
-    return key
 
 
 async def _gate_against_a_call(

@@ -132,7 +132,7 @@ async def _gated_client(
     settings: Settings,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     parts = build(settings)
-    key = await _register(parts)
+    key = await register(parts)
     try:
         async with _client(create_app(settings, parts=parts)) as client:
             first = await client.get("/v1/hello", headers={"X-API-Key": key})
@@ -143,10 +143,11 @@ async def _gated_client(
         await parts.aclose()
 
 
-async def _register(parts: Parts) -> str:
+async def register(parts: Parts, account_id: str = "cus_latency") -> str:
+    """A free account with one key in the parts' registry; the key."""
     key = generate_key(parts.key_env)
-    await parts.registry.put_account(Account("cus_latency", tier="free"))
-    await parts.registry.put_key(KeyRecord(key_digest(key), "cus_latency", created_at_ms=0))
+    await parts.registry.put_account(Account(account_id, tier="free"))
+    await parts.registry.put_key(KeyRecord(key_digest(key), account_id, created_at_ms=0))
     return key
 
 
