@@ -285,3 +285,18 @@ async def test_which_requests_get_an_access_line(
         assert (await api.get("/healthz")).status_code == 200
         assert (await api.get("/v1/nowhere")).status_code in (401, 404)
     assert [line["path"] for line in read_stdout(capsys).access()] == logged
+
+
+async def test_refusals_on_the_header_alone_are_counted_but_not_logged_by_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A flood of keyless or forged-key requests must not become a log line each: CloudWatch
+    bills ingestion. The Denied metric still counts every one."""
+    api, client = await make_api(access_log="problems")
+    async with client:
+        capsys.readouterr()
+        assert (await api.get("/v1/hello")).status_code == 401
+        assert (await api.get("/v1/hello", key="tg_test_forged")).status_code == 401
+    out = read_stdout(capsys)
+    assert out.access() == []
+    assert sorted(doc["reason"] for doc in out.emf) == ["invalid-key", "missing-key"]

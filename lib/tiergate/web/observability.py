@@ -32,6 +32,10 @@ OUTCOME = "tiergate.outcome"  # the scope["state"] entry the gate middleware set
 
 AccessLog = Literal["all", "problems", "off"]
 
+# Refusals made on the header alone, before any store is asked: anyone can send them by the
+# million, so by default they are counted (EMF) but get no access line.
+_KEYLESS = frozenset({"missing-key", "invalid-key", "wrong-environment"})
+
 log = logging.getLogger("tiergate")
 access_log = logging.getLogger("tiergate.access")
 
@@ -116,6 +120,8 @@ class ObserveMiddleware:
 
     def _logs(self, status: int, outcome: object) -> bool:
         if self._access_log == "problems":
+            if isinstance(outcome, Denied) and outcome.slug in _KEYLESS:
+                return False  # counted as Denied; a line each would bill the owner for a flood
             return status >= 400 or (isinstance(outcome, Admitted) and bool(outcome.degraded))
         return self._access_log == "all"
 
