@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="seconds a key's or account's hot record lives in Redis before it is read"
         " from the registry again: the longest a missed write-through can go unnoticed",
     )
+    idempotency_budget: int = Field(
+        default=32 * 2**20,
+        ge=0,
+        description="bytes of kept Idempotency-Key responses an account may add per"
+        " TIERGATE_IDEMPOTENCY_TTL; past it responses are served but not kept",
+    )
     idempotency_inflight_ttl: int = Field(
         default=60,
         ge=1,

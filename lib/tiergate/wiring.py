@@ -149,6 +149,7 @@ def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
             idempotency_ttl_ms=ttl_ms,
             inflight_ttl_ms=inflight_ms,
             hot_state_ttl_ms=hot_ms,
+            idempotency_budget=settings.idempotency_budget,
         )
     from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
 
@@ -162,6 +163,7 @@ def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
         idempotency_ttl_ms=ttl_ms,
         inflight_ttl_ms=inflight_ms,
         hot_state_ttl_ms=hot_ms,
+        idempotency_budget=settings.idempotency_budget,
         clock=clock,
     )
 

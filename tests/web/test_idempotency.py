@@ -267,3 +267,31 @@ async def test_a_keyed_body_declared_over_the_bound_is_refused_unread(hi: Harnes
     assert_problem(response, 413, "idempotency-body-too-large")
     assert body.pulled == 0
     assert runs(hi)["orders"] == 0
+
+
+@pytest.mark.parametrize("store", ["memory", "upstash"])
+async def test_kept_responses_past_the_accounts_budget_are_served_but_not_kept(
+    request: pytest.FixtureRequest, make_harness: MakeHarness, store: str
+) -> None:
+    """Every new key is a charged request, but a big quota times 64 KiB would still let one
+    account fill the owner's Redis: past its budget a response is billed and served once,
+    and its replays are told it was not kept (never run again, never free)."""
+    stores: dict[str, Any] = {}
+    if store == "upstash":
+        upstash: UpstashEndpoint = request.getfixturevalue("upstash")
+        stores = {
+            "upstash_redis_rest_url": upstash.url,
+            "upstash_redis_rest_token": upstash.token,
+            "redis_namespace": f"idem{next(_namespaces)}",
+            "redis_timeout": 5,
+        }
+    h = await make_harness(app_factory=counting_app, tiers=QUOTA_3, idempotency_budget=1, **stores)
+    key = await h.add_account("free")
+    first = await h.call("/v1/hello", key, headers=idem("over-budget"))
+    assert first.status_code == 200
+    for _ in range(2):
+        again = await h.call("/v1/hello", key, headers=idem("over-budget"))
+        assert_problem(again, 422, "idempotency-response-not-kept")
+    assert runs(h)["hello"] == 1
+    assert await h.used(key) == 1
+    await h.parts.aclose()

@@ -66,8 +66,13 @@ class MemoryStore:
         inflight_ttl_ms: int = 60_000,
         request_ttl_ms: int = 30_000,
         hot_state_ttl_ms: int = 300_000,
+        idempotency_budget: int = 32 * 2**20,
     ) -> None:
         self._clock = clock
+        self._idempotency_budget = idempotency_budget
+        # account -> (bytes of responses kept in its window, the window's end): complete.lua's
+        # budget, the same way
+        self._kept_bytes: dict[str, tuple[int, int]] = {}
         self._hot_state_ttl_ms = hot_state_ttl_ms
         self._idempotency_ttl_ms = idempotency_ttl_ms
         self._inflight_ttl_ms = inflight_ttl_ms
@@ -128,6 +133,16 @@ class MemoryStore:
         held = self._live_hold(account_id, idempotency_key, now)
         if held is None or held.request_id != request_id:
             return False
+        if response is not None and held.record.state == IN_FLIGHT:  # a repeat counts once
+            spent, window_end = self._kept_bytes.get(account_id, (0, 0))
+            if now >= window_end:
+                spent, window_end = 0, now + self._idempotency_ttl_ms
+            if spent + len(response) > self._idempotency_budget:
+                response = None  # over the account's budget: served, billed, not kept
+            else:
+                self._kept_bytes[account_id] = (spent + len(response), window_end)
+        if held.record.state == NOT_KEPT:
+            response = None  # a repeat of one not kept
         state = KEPT if response is not None else NOT_KEPT
         record = IdempotencyRecord(held.record.fingerprint, state, response or "")
         expires = now + self._idempotency_ttl_ms
@@ -219,3 +234,5 @@ class MemoryStore:
             del self._held[mark]
         for rid in [r for r, seen in self._requests.items() if seen.expires_ms <= now_ms]:
             del self._requests[rid]
+        for account in [a for a, (_, end) in self._kept_bytes.items() if end <= now_ms]:
+            del self._kept_bytes[account]

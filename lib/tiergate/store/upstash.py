@@ -69,6 +69,7 @@ class UpstashStore:
         idempotency_ttl_ms: int = 86_400_000,
         inflight_ttl_ms: int = 60_000,
         hot_state_ttl_ms: int = 300_000,
+        idempotency_budget: int = 32 * 2**20,
         clock: Clock | None = None,
     ) -> None:
         """`clock`, for tests only: decide at its time instead of Redis's own."""
@@ -80,6 +81,7 @@ class UpstashStore:
         self._budget_s = max(retry_budget_s, timeout_s)
         self._idempotency_ttl_ms = idempotency_ttl_ms
         self._inflight_ttl_ms = inflight_ttl_ms
+        self._idempotency_budget = idempotency_budget
 
     async def check(self, check: Check) -> Verdict:
         if check.now_ms is None and self._clock is not None:
@@ -99,7 +101,8 @@ class UpstashStore:
         args = [self._ns, account_id, idempotency_key, request_id, response or ""]
 
         async def attempt(_: bool, cap_s: float) -> bool:
-            return bool(await self._run(COMPLETE, [], [*args, self._idempotency_ttl_ms], cap_s))
+            ttl, budget = self._idempotency_ttl_ms, self._idempotency_budget
+            return bool(await self._run(COMPLETE, [], [*args, ttl, budget], cap_s))
 
         return await self._until_answered(attempt, exact=True)  # the same write again
 

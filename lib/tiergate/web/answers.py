@@ -99,8 +99,9 @@ ANSWERS: dict[str, Answer] = {
         422,
         "Response not kept",
         "The request with this Idempotency-Key was served and billed, but its response was"
-        f" larger than {MAX_KEPT_RESPONSE:,} bytes (or cut short) and cannot be replayed;"
-        " send a new key to run it again.",
+        f" not kept (larger than {MAX_KEPT_RESPONSE:,} bytes, cut short, or past the"
+        " account's budget for kept responses) and cannot be replayed; send a new key to run"
+        " it again.",
         "The first response to this Idempotency-Key was too large to keep for replays",
         gated=True,
     ),
