@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 
+from starlette.types import ASGIApp
+
 from tiergate.errors import ConfigError
 
 from .binary import LocalRedisError, ping, spawn_redis_server
@@ -58,10 +60,9 @@ def run(host: str, port: int, token: str, redis: str | None) -> None:
             f"UPSTASH_REDIS_REST_TOKEN={token}",
             flush=True,
         )
-        # Ctrl-C (KeyboardInterrupt) and SIGTERM (SystemExit, below) end asyncio.run, whose
-        # cancellation runs the app's shutdown; then the ExitStack stops redis-server.
-        app = create_app(redis_host, redis_port, token)
-        asyncio.run(serve(app, listener, stop=asyncio.Event()))
+        # Ctrl-C (KeyboardInterrupt) and SIGTERM/SIGHUP (the stop event) end the serving,
+        # which runs the app's shutdown; then the ExitStack stops redis-server.
+        asyncio.run(_serve_until_signalled(create_app(redis_host, redis_port, token), listener))
 
 
 def parse_redis_address(address: str) -> tuple[str, int]:
@@ -92,9 +93,36 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def _serve_until_signalled(app: ASGIApp, listener: socket.socket) -> None:
+    """Serve until SIGTERM/SIGHUP, which the event loop turns into a stop.
+
+    Raised from a plain signal handler, SystemExit can land inside the loop's own
+    bookkeeping (between a future finishing and its task being woken), and that task then
+    never finishes: the process hung on exit about one run in thirty.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signums = (
+        _termination_signals() if threading.current_thread() is threading.main_thread() else []
+    )
+    outside = {signum: signal.getsignal(signum) for signum in signums}
+    for signum in signums:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve(app, listener, stop=stop)
+    finally:
+        for signum, handler in outside.items():
+            loop.remove_signal_handler(signum)  # which leaves SIG_DFL: put back the one before
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _termination_signals() -> list[signal.Signals]:
+    return [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+
+
 @contextmanager
 def _termination_unwinds() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into SystemExit while serving, so `finally` blocks run.
+    """Turn SIGTERM/SIGHUP into SystemExit outside the event loop, so `finally` blocks run.
 
     Under the default handlers they kill the process at once, before the spawned
     redis-server is stopped (on Linux the kernel then stops it; elsewhere it is orphaned).
@@ -102,7 +130,7 @@ def _termination_unwinds() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be installed from the main thread
         return
-    signums = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    signums = _termination_signals()
     previous = {signum: signal.getsignal(signum) for signum in signums}
 
     def exit_cleanly(signum: int, frame: FrameType | None) -> None:
