@@ -78,6 +78,7 @@ class Check:
     # Idempotency-Key's record while in flight. "" : neither.
     request_id: str = ""
     retry: bool = False  # an earlier call with this request id may have run
+    route: str = ""  # the route template its units are counted under, for `usage`
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,8 @@ class Verdict:
     retry_after_ms: int = 0  # the real wait: next burst token, or the period's end
     now_ms: int = 0  # the instant it was decided at, on the store's clock
     response: str = ""  # REPLAY: the kept response (idempotency.encode_response)
+    overage_cap: int = 0  # units admitted past `limit` per period (0: the tier has no overage)
+    alerts: str = ""  # the usage alerts this request crossed ("80,100"), fired once per period
 
     @property
     def admitted(self) -> bool:

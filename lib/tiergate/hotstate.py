@@ -19,6 +19,7 @@ __all__ = [
     "KeyState",
     "account_state",
     "key_state",
+    "usage_alerts",
 ]
 
 # Subscription statuses (Stripe's names) that deny access outright; past_due denies only
@@ -50,6 +51,16 @@ class AccountState:
     period_end_ms: int = 0
     suspend_at_ms: int = 0  # 0: no deadline; otherwise access ends at this instant
     features: frozenset[str] = frozenset()
+    # Overage: units admitted past `limit` per period, counted for `meter` (0 and "": none).
+    overage_cap: int = 0
+    meter: str = ""
+    # Usage alerts, ascending: (units used at which it fires, its label: "80", "100", "cap").
+    alerts: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def ceiling(self) -> int:
+        """The most units the period admits: `limit`, plus the overage cap."""
+        return self.limit + self.overage_cap
 
 
 def key_state(record: KeyRecord) -> KeyState:
@@ -68,6 +79,11 @@ def account_state(account: Account, tiers: Tiers, past_due_grace_ms: int) -> Acc
     suspend_at = 0
     if account.status == "past_due" and account.past_due_since_ms:
         suspend_at = account.past_due_since_ms + past_due_grace_ms
+    cap, meter = 0, ""
+    if tier.overage is not None:
+        cap, meter = tier.overage.cap, tier.overage.meter
+        if account.overage_cap_override is not None:  # lower, never higher, than the tier's
+            cap = max(0, min(cap, account.overage_cap_override))
     return AccountState(
         account_id=account.account_id,
         tier=tier.name,
@@ -79,4 +95,18 @@ def account_state(account: Account, tiers: Tiers, past_due_grace_ms: int) -> Acc
         period_end_ms=account.period_end_ms,
         suspend_at_ms=suspend_at,
         features=tier.features | account.extra_features,
+        overage_cap=cap,
+        meter=meter,
+        alerts=usage_alerts(limit, tier.alerts, cap),
     )
+
+
+def usage_alerts(limit: int, percents: tuple[int, ...], cap: int) -> tuple[tuple[int, str], ...]:
+    """The units at which each alert fires: a percent of `limit` (rounded up, so 80 % of 5 is
+    4), and "cap" when the overage cap is reached. Thresholds past what the period admits
+    could never fire and are left out, as is one at 0 units."""
+    ceiling = limit + cap
+    alerts = [(-(-limit * p // 100), str(p)) for p in percents]
+    if cap > 0:
+        alerts.append((ceiling, "cap"))
+    return tuple((units, label) for units, label in alerts if 0 < units <= ceiling)

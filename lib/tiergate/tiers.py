@@ -24,10 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import ManyTiersWarning, TierConfigError
 
 __all__ = [
+    "DEFAULT_ALERTS",
     "MAX_BURST",
     "MAX_LIMIT",
     "MAX_PRICE",
     "ManyTiersWarning",
+    "Overage",
     "Tier",
     "Tiers",
     "check_limits",
@@ -44,6 +46,22 @@ MAX_BURST = 1_000_000
 # Redis's Lua (doubles, exact to 2**53) far beyond it.
 MAX_LIMIT = 10**13
 MAX_PRICE = 1_000_000  # dollars per month: a typo guard, not a business rule
+# Usage alerts, in percent of `limit`, when a tier names none.
+DEFAULT_ALERTS = (80, 100)
+_METER = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # a Stripe Billing meter's event name
+
+
+class _OverageSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    meter: str = Field(description="the Stripe Billing meter's event name")
+    unit_price: float = Field(
+        ge=0, le=MAX_PRICE, strict=True, allow_inf_nan=False, description="dollars per unit"
+    )
+    cap: int = Field(ge=0, le=MAX_LIMIT, strict=True, description="overage units per period")
+    stripe_price: str | None = Field(
+        default=None, description="the metered Stripe price checkout adds for the overage"
+    )
 
 
 class _TierSpec(BaseModel):
@@ -61,6 +79,21 @@ class _TierSpec(BaseModel):
     )
     features: tuple[str, ...] = ()
     stripe_price: str | None = None
+    overage: _OverageSpec | None = None
+    alerts: tuple[int, ...] = Field(
+        default=DEFAULT_ALERTS, description="usage alerts, in percent of limit"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Overage:
+    """Usage past a tier's limit: admitted, counted and metered to Stripe, up to `cap` units
+    per period."""
+
+    meter: str
+    unit_price: float
+    cap: int
+    stripe_price: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +106,8 @@ class Tier:
     on_error: Literal["deny", "allow"]
     features: frozenset[str]
     stripe_price: str | None
+    overage: Overage | None = None
+    alerts: tuple[int, ...] = DEFAULT_ALERTS  # percent of limit, ascending
 
 
 class Tiers(Mapping[str, Tier]):
@@ -95,7 +130,8 @@ class Tiers(Mapping[str, Tier]):
         return next(iter(self._by_name.values()))
 
     def by_stripe_price(self, price_id: str) -> Tier | None:
-        """The tier a Stripe price sells, if any tier names it."""
+        """The tier a Stripe price sells, if any tier names it (as its flat price: an
+        overage's metered price is a second item of the same subscription)."""
         return next((t for t in self._by_name.values() if t.stripe_price == price_id), None)
 
     def require(self, name: str) -> Tier:
@@ -135,8 +171,11 @@ def parse_tiers(text: str, origin: str = "tiers") -> Tiers:
         raise TierConfigError(f"{origin}: expected a non-empty object of tiers")
     tiers = [_tier(origin, rank, name, spec) for rank, (name, spec) in enumerate(document.items())]
     prices = [t.stripe_price for t in tiers if t.stripe_price]
+    prices += [t.overage.stripe_price for t in tiers if t.overage and t.overage.stripe_price]
     if len(prices) != len(set(prices)):
-        raise TierConfigError(f"{origin}: two tiers name the same stripe_price")
+        raise TierConfigError(
+            f"{origin}: two tiers (or a tier and an overage) name the same stripe_price"
+        )
     if len(tiers) > _ADVISED_MAX_TIERS:
         warnings.warn(
             f"{origin}: {len(tiers)} tiers; more than {_ADVISED_MAX_TIERS} are hard for buyers"
@@ -163,6 +202,25 @@ def _tier(origin: str, rank: int, name: str, spec: Any) -> Tier:
     for feature in parsed.features:
         if not _FEATURE.match(feature):
             raise TierConfigError(f"{origin}: tier {name!r}: bad feature name {feature!r}")
+    overage = None
+    if parsed.overage is not None:
+        spec = parsed.overage
+        if not _METER.match(spec.meter):
+            raise TierConfigError(
+                f"{origin}: tier {name!r}: overage.meter {spec.meter!r} must be 1-100 letters, "
+                "digits, '-' or '_' (the Stripe meter's event name)"
+            )
+        if parsed.limit + spec.cap > MAX_LIMIT:
+            raise TierConfigError(
+                f"{origin}: tier {name!r}: limit + overage.cap over {MAX_LIMIT:,}"
+            )
+        overage = Overage(spec.meter, spec.unit_price, spec.cap, spec.stripe_price)
+    alerts = parsed.alerts
+    if any(not 1 <= a <= 1000 for a in alerts) or list(alerts) != sorted(set(alerts)):
+        raise TierConfigError(
+            f"{origin}: tier {name!r}: alerts must be ascending percents of limit, 1..1000, "
+            f"without repeats; got {list(alerts)}"
+        )
     return Tier(
         name=name,
         rank=rank,
@@ -172,6 +230,8 @@ def _tier(origin: str, rank: int, name: str, spec: Any) -> Tier:
         on_error=parsed.on_error,
         features=frozenset(parsed.features),
         stripe_price=parsed.stripe_price,
+        overage=overage,
+        alerts=tuple(alerts),
     )
 
 

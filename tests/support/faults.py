@@ -12,6 +12,7 @@ from tiergate.decision import Check, Verdict
 from tiergate.errors import StoreUnavailable
 from tiergate.hotstate import AccountState, KeyState
 from tiergate.store import Charge, HotStore
+from tiergate.usage import AlertCrossing, MeteredPeriod
 
 __all__ = ["FaultyStore"]
 
@@ -62,6 +63,21 @@ class FaultyStore:
 
     async def used(self, account_id: str, period_start_ms: int) -> int:
         return await self._call("used").used(account_id, period_start_ms)
+
+    async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
+        return await self._call("routes").routes(account_id, period_start_ms)
+
+    async def metered(self) -> list[MeteredPeriod]:
+        return await self._call("metered").metered()
+
+    async def forget_metered(self, period: MeteredPeriod) -> None:
+        await self._call("forget_metered").forget_metered(period)
+
+    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
+        return await self._call("alerts").alerts(limit)
+
+    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
+        await self._call("alerts_delivered").alerts_delivered(crossings)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

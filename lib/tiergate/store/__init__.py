@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ..decision import Check, Verdict
 from ..hotstate import AccountState, KeyState
+from ..usage import AlertCrossing, MeteredPeriod
 
 __all__ = ["Charge", "HotStore"]
 
@@ -66,6 +67,26 @@ class HotStore(Protocol):
 
     async def used(self, account_id: str, period_start_ms: int) -> int:
         """Billable units counted in the period starting at `period_start_ms`."""
+        ...
+
+    async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
+        """Billable units by route template in the period starting at `period_start_ms`."""
+        ...
+
+    async def metered(self) -> list[MeteredPeriod]:
+        """Every account and period with overage units counted, not yet forgotten."""
+        ...
+
+    async def forget_metered(self, period: MeteredPeriod) -> None:
+        """Stop listing `period` (the meter push has sent all of it, and it has ended)."""
+        ...
+
+    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
+        """Usage alerts fired and not yet delivered, oldest first, at most `limit`."""
+        ...
+
+    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
+        """Drop these from the pending alerts (delivered, or given up on and reported)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -23,6 +23,7 @@ from ..decision import (
     must_record,
 )
 from ..hotstate import UNKNOWN_KEY, AccountState, KeyState
+from ..usage import AlertCrossing, MeteredPeriod
 from . import Charge
 
 __all__ = ["MemoryStore"]
@@ -189,6 +190,21 @@ class MemoryStore:
     async def used(self, account_id: str, period_start_ms: int) -> int:
         quota = self._quota.get(account_id)
         return quota.used if quota and quota.period_start_ms == period_start_ms else 0
+
+    async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def metered(self) -> list[MeteredPeriod]:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def forget_metered(self, period: MeteredPeriod) -> None:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
+        raise NotImplementedError  # issue 10: the lead is writing it
 
     async def aclose(self) -> None:
         return None

@@ -25,6 +25,7 @@ from ..clock import Clock
 from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
+from ..usage import AlertCrossing, MeteredPeriod
 from . import Charge
 from .deadline import answer_within
 from .scripts import COMPLETE, GATE, REFUND, Script
@@ -165,6 +166,21 @@ class UpstashStore:
             lambda: self._redis.get(f"{self._ns}:a:{account_id}:q:{period_start_ms}")
         )
         return int(reply or 0)
+
+    async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def metered(self) -> list[MeteredPeriod]:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def forget_metered(self, period: MeteredPeriod) -> None:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
+        raise NotImplementedError  # issue 10: the lead is writing it
+
+    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
+        raise NotImplementedError  # issue 10: the lead is writing it
 
     async def aclose(self) -> None:
         await self._redis.close()

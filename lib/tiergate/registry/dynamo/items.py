@@ -5,6 +5,7 @@ One table, partition key ``pk`` only; the prefix says what an item is:
     ACCT#<account>   the account: t tier, s status, ps/pe period (ms), sa past-due since,
                      lo/bo quota and burst overrides, xf extra features, cus/sub Stripe ids,
                      wm watermark (newest event's `created`, s), v version (optimistic lock),
+                     oc overage cap override, ae/au/as alert email, URL and signing secret,
                      ks live keys {digest: expires_at_ms}, ka every key digest ever issued
     KEY#<digest>     a key: a account, c created, l label, r revoked, x expires, and acct,
                      a copy of its account's fields, so a hot-state miss is one GetItem
@@ -82,6 +83,12 @@ def account_fields(account: Account) -> Item:
         item["cus"] = {"S": account.customer_id}
     if account.subscription_id:
         item["sub"] = {"S": account.subscription_id}
+    if account.overage_cap_override is not None:
+        item["oc"] = _n(account.overage_cap_override)
+    for name, value in (("ae", account.alert_email), ("au", account.alert_url),
+                        ("as", account.alert_secret)):  # fmt: skip
+        if value:
+            item[name] = {"S": value}
     return item
 
 
@@ -109,6 +116,10 @@ def account_from(item: Item) -> Account:
         customer_id=item["cus"]["S"] if "cus" in item else "",
         subscription_id=item["sub"]["S"] if "sub" in item else "",
         watermark=_int(item["wm"]),
+        overage_cap_override=_int(item["oc"]) if "oc" in item else None,
+        alert_email=item["ae"]["S"] if "ae" in item else "",
+        alert_url=item["au"]["S"] if "au" in item else "",
+        alert_secret=item["as"]["S"] if "as" in item else "",
     )
 
 
