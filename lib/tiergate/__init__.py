@@ -4,6 +4,7 @@ from tiergate import install, requires, Settings
 
 install(app)                                   # gate every route under /v1
 @app.get("/v1/report", dependencies=[requires("pro", cost=5)])
+record_call("openai", usd=0.002)               # in an endpoint: a third-party call's cost
 
 The names load on first use: `import tiergate` alone imports neither FastAPI nor any store, so
 a command or a worker that needs one module pays for that module only.
@@ -15,17 +16,21 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .observe.resources import record_call
     from .outcomes import Admitted
     from .settings import Settings
     from .web import install, requires
+    from .web.thirdparty import third_party
 
-__all__ = ["Admitted", "Settings", "install", "requires"]
+__all__ = ["Admitted", "Settings", "install", "record_call", "requires", "third_party"]
 
 _HOME = {
     "Admitted": ".outcomes",
     "Settings": ".settings",
     "install": ".web",
+    "record_call": ".observe.resources",
     "requires": ".web",
+    "third_party": ".web.thirdparty",
 }
 
 

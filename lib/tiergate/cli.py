@@ -80,11 +80,17 @@ def _serve(args: argparse.Namespace) -> int:
     from .wiring import build
 
     settings = Settings()
+    if "record_costs" not in settings.model_fields_set:  # TIERGATE_RECORD_COSTS=false: off
+        settings = settings.model_copy(update={"record_costs": True})
     parts = build(settings)
     app = create_app(settings, parts=parts)
     keys = asyncio.run(parts.demo_keys())
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)
+    if settings.record_costs and settings.measure:
+        from .costs.recorded import recorded_path
+
+        print(f"recording costs for `tiergate costs` in {recorded_path(settings)}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -6,6 +6,7 @@ are TIERGATE_*.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -93,6 +94,21 @@ class Settings(BaseSettings):
     billing_return_url: str = Field(
         default="http://localhost:8000/",
         description="where Checkout and the Billing Portal send the customer back",
+    )
+
+    measure: bool = Field(
+        default=True,
+        description="measure what each gated request costs (wall and CPU time, bytes, store"
+        " and third-party calls) and emit it as EMF metrics by route and tier",
+    )
+    record_costs: bool = Field(
+        default=False,
+        description="also add the measurements up in TIERGATE_STATE_DIR/measurements.json,"
+        " for `tiergate costs` (`tiergate serve` turns it on)",
+    )
+    state_dir: str = Field(
+        default_factory=lambda: str(Path.home() / ".local" / "state" / "tiergate"),
+        description="where the embedded default keeps what it records",
     )
 
     upstash_redis_rest_url: str | None = Field(

@@ -8,11 +8,24 @@ function: SERVICE_API or SERVICE_WEBHOOK) plus the one dimension named beside it
 from __future__ import annotations
 
 __all__ = [
+    "COST_CPU",
+    "COST_DYNAMODB_READS",
+    "COST_DYNAMODB_WRITES",
+    "COST_METRICS",
+    "COST_REDIS_COMMANDS",
+    "COST_RESPONSE_BYTES",
+    "COST_STRIPE_CALLS",
+    "COST_THIRD_PARTY_CALLS",
+    "COST_THIRD_PARTY_USD",
+    "COST_WALL",
     "DEGRADED",
     "DENIED",
+    "DIM_API",
     "DIM_OUTCOME",
     "DIM_REASON",
+    "DIM_ROUTE",
     "DIM_SERVICE",
+    "DIM_TIER",
     "NAMESPACE",
     "OUTCOME_BAD_REQUEST",
     "OUTCOME_FAILED",
@@ -24,6 +37,7 @@ __all__ = [
     "REASON_STALE_REGISTRY",
     "SERVICE_API",
     "SERVICE_WEBHOOK",
+    "TIER_NONE",
     "WEBHOOK",
 ]
 
@@ -57,3 +71,34 @@ OUTCOME_INVALID_SIGNATURE = "invalid-signature"
 OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
+
+# What each gated request cost to serve (tiergate.observe.costmeter), one EMF document per
+# request with the dimensions [service, route, tier]: route is the route's template
+# (/v1/items/{id}), tier the caller's, TIER_NONE when the gate refused before knowing it
+# (a missing or malformed key). Never the account or the key: a dimension per customer
+# would be a custom metric per customer. The request count is the SampleCount of COST_WALL.
+DIM_ROUTE = "route"
+DIM_TIER = "tier"
+TIER_NONE = "none"
+COST_WALL = "Wall"  # Milliseconds: the request's wall time in the function (billed duration)
+COST_CPU = "Cpu"  # Milliseconds: its share of the process's CPU (observe/cpu.py)
+COST_RESPONSE_BYTES = "ResponseBytes"  # Bytes: status line, headers and body sent (egress)
+COST_REDIS_COMMANDS = "RedisCommands"  # Count: commands as Upstash bills them
+COST_DYNAMODB_READS = "DynamoDBReads"  # Count: read request units
+COST_DYNAMODB_WRITES = "DynamoDBWrites"  # Count: write request units
+COST_STRIPE_CALLS = "StripeCalls"  # Count: Stripe API calls
+# (name, EMF unit) of every cost metric, in the order the document lists them
+COST_METRICS = (
+    (COST_WALL, "Milliseconds"),
+    (COST_CPU, "Milliseconds"),
+    (COST_RESPONSE_BYTES, "Bytes"),
+    (COST_REDIS_COMMANDS, "Count"),
+    (COST_DYNAMODB_READS, "Count"),
+    (COST_DYNAMODB_WRITES, "Count"),
+    (COST_STRIPE_CALLS, "Count"),
+)
+# Third-party calls an endpoint declared or recorded: a document per API the request
+# called, dimensions [service, route, tier, api].
+DIM_API = "api"
+COST_THIRD_PARTY_CALLS = "ThirdPartyCalls"  # Count
+COST_THIRD_PARTY_USD = "ThirdPartyUsd"  # None (dollars: CloudWatch has no currency unit)

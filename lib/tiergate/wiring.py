@@ -113,12 +113,15 @@ def build(
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
     store = store or hot_store(settings, clock=injected)
     registry = registry or _registry(settings, clock)
+    # What the request path sends to Redis is counted for the cost metrics; the admin
+    # commands' calls are nobody's request.
+    path_store = _counted(store) if settings.measure else store
     publisher = Publisher(
-        store, tiers, past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS)
+        path_store, tiers, past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS)
     )
     gate = Gate(
         tiers=tiers,
-        store=store,
+        store=path_store,
         registry=registry,
         publisher=publisher,
         clock=clock,
@@ -135,6 +138,12 @@ def build(
         stripe=build_stripe(settings),
         gate=gate,
     )
+
+
+def _counted(store: HotStore) -> HotStore:
+    from .costs.counting import CountedStore
+
+    return CountedStore(store)
 
 
 def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
@@ -173,7 +182,17 @@ def _registry(settings: Settings, clock: Clock) -> Registry:
         return MemoryRegistry(clock)
     from .registry.dynamo import DynamoRegistry  # the client (boto3) is made on first use
 
-    return DynamoRegistry(lambda: dynamodb_client(settings), settings.table, clock=clock)
+    return DynamoRegistry(
+        lambda: _measured(dynamodb_client(settings), settings), settings.table, clock=clock
+    )
+
+
+def _measured(client: DynamoDBClient, settings: Settings) -> DynamoDBClient:
+    if not settings.measure:
+        return client
+    from .costs.counting import count_dynamodb_units
+
+    return count_dynamodb_units(client)
 
 
 def dynamodb_client(settings: Settings) -> DynamoDBClient:
@@ -192,4 +211,9 @@ def build_stripe(settings: Settings) -> StripeApi | None:
         return None
     from .billing.stripe_client import build_stripe as build
 
-    return build(settings)
+    stripe = build(settings)
+    if stripe is None or not settings.measure:
+        return stripe
+    from .costs.counting import CountedStripe
+
+    return CountedStripe(stripe)

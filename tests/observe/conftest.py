@@ -61,7 +61,14 @@ class Output:
 
     @property
     def emf(self) -> list[dict[str, Any]]:
-        return [o for o in self.objects if "_aws" in o]
+        """The EMF documents that count events (denials, degraded decisions, webhooks)."""
+        return [o for o in self.objects if "_aws" in o and "route" not in o]
+
+    @property
+    def costs(self) -> list[dict[str, Any]]:
+        """The EMF documents of what each gated request cost (one per request, plus one
+        per third-party API it called)."""
+        return [o for o in self.objects if "_aws" in o and "route" in o]
 
     @property
     def logs(self) -> list[dict[str, Any]]:

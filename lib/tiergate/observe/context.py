@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .resources import Spent
 
 __all__ = ["Observation", "bind", "current"]
 
@@ -21,13 +25,16 @@ class Observation:
 
     # A plain class, not a dataclass: this module loads on every cold start, and building a
     # dataclass costs more import time than the rest of it.
-    __slots__ = ("counts", "request_id", "service")
+    __slots__ = ("counts", "request_id", "service", "spent")
 
     def __init__(self, request_id: str, service: str) -> None:
         self.request_id = request_id
         self.service = service
         # (metric, dimension, dimension value) -> count, flushed once when the request ends
         self.counts: dict[tuple[str, str, str], float] = {}
+        # What the request spent (observe/resources.py): set for gated requests while costs
+        # are measured, else None and nothing is counted.
+        self.spent: Spent | None = None
 
 
 _current: ContextVar[Observation | None] = ContextVar("tiergate_observation", default=None)

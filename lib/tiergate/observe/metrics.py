@@ -78,8 +78,13 @@ class EmfWriter:
         self._write = write or _stdout
         self._clock_ms = clock_ms or _wall_ms
 
-    def flush(self, observation: Observation) -> None:
-        if not observation.counts:
+    def now_ms(self) -> int:
+        return self._clock_ms()
+
+    def flush(self, observation: Observation, more: str = "") -> None:
+        """Write the request's counts, and `more` (lines already rendered: its cost), in
+        one write."""
+        if not observation.counts and not more:
             return
         try:
             now = self._clock_ms()
@@ -87,7 +92,7 @@ class EmfWriter:
                 json.dumps(doc, separators=(",", ":"))
                 for doc in emf_documents(observation, self.namespace, now)
             ]
-            self._write("".join(line + "\n" for line in lines))
+            self._write("".join(line + "\n" for line in lines) + more)
         except Exception:  # noqa: S110 - see the class docstring; stdout is where a log would go
             pass
         observation.counts.clear()

@@ -25,6 +25,7 @@ __all__ = ["OUTCOME", "GateMiddleware"]
 
 _WARMUP_HEADER = b"x-tiergate-warmup"
 OUTCOME = "tiergate.outcome"  # scope["state"][OUTCOME]: the Admitted or Denied, for metrics
+ROUTE = "tiergate.route"  # scope["state"][ROUTE]: the gated route's template
 
 
 class GateMiddleware:
@@ -58,6 +59,7 @@ class GateMiddleware:
             await self.app(scope, receive, send)
             return
         need = route.requirement
+        scope.setdefault("state", {})[ROUTE] = route.template  # for the cost metrics
         claim: IdempotencyClaim | None = None
         if (value := headers.get(b"idempotency-key")) is not None:
             length = _str(headers.get(b"content-length", b""))

@@ -19,16 +19,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..keys import parse_key
 from ..observe import EmfWriter, Observation, bind, configure_logging, count
+from ..observe.costmeter import CostMeter
 from ..observe.requestid import accept_request_id, new_request_id
 from ..outcomes import Admitted, Denied
 from ..settings import Settings
-from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_KEY_IN_QUERY
+from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_KEY_IN_QUERY, TIER_NONE
 from .querykey import key_in_query, key_in_query_problem
 from .stamp import StampedReply
 
-__all__ = ["OUTCOME", "ObserveMiddleware", "observe"]
+__all__ = ["OUTCOME", "ROUTE", "ObserveMiddleware", "observe"]
 
 OUTCOME = "tiergate.outcome"  # the scope["state"] entry the gate middleware sets
+ROUTE = "tiergate.route"  # and the gated route's template, for the cost metrics
 
 AccessLog = Literal["all", "problems", "off"]
 
@@ -55,12 +57,21 @@ def observe(app: FastAPI, settings: Settings, *, service: str, prefix: str | Non
     if settings.log_json:
         configure_logging(service, settings.log_level)
     writer = EmfWriter(settings.metrics_namespace)
+    meter = None
+    if settings.measure and prefix is not None:
+        meter = CostMeter(settings.metrics_namespace, service)
+        if settings.record_costs:
+            from ..costs.recorded import FileRecorder  # `tiergate serve` only
+
+            meter.sinks.append(FileRecorder.at(settings))
+    app.state.tiergate_costs = meter  # where --profile adds its own sink
     app.add_middleware(
         ObserveMiddleware,
         service=service,
         writer=writer,
         prefix=prefix,
         access_log=settings.access_log,
+        meter=meter,
     )
 
 
@@ -73,8 +84,10 @@ class ObserveMiddleware:
         writer: EmfWriter,
         prefix: str | None,
         access_log: AccessLog = "problems",
+        meter: CostMeter | None = None,
     ) -> None:
         self.app = app
+        self._meter = meter
         self._service = service
         self._writer = writer
         self._prefix = prefix
@@ -96,6 +109,9 @@ class ObserveMiddleware:
             gated=self._gated(scope["path"]),
             has_header=b"x-api-key" in headers,
         )
+        meter = self._meter if self._gated(scope["path"]) else None
+        if meter is not None:
+            meter.start(observation)
         with bind(observation):
             try:
                 if refused:
@@ -116,7 +132,14 @@ class ObserveMiddleware:
                 if self._logs(reply.status, outcome):
                     name = REASON_KEY_IN_QUERY if refused else _outcome_name(outcome)
                     _access(scope, headers, outcome, name, reply.status, started)
-                self._writer.flush(observation)
+                costs = ""
+                if meter is not None:
+                    tier = getattr(getattr(outcome, "verdict", None), "tier", "") or TIER_NONE
+                    now_ms = self._writer.now_ms()
+                    costs = meter.finish(
+                        observation, state.get(ROUTE), tier, reply.sent_bytes, now_ms
+                    )
+                self._writer.flush(observation, costs)
 
     def _logs(self, status: int, outcome: object) -> bool:
         if self._access_log == "problems":

@@ -28,6 +28,7 @@ class StampedReply:
         self.status = 500  # what the access log says if no response ever started
         self._held: Message | None = None  # a problem's start, until its whole body is here
         self._chunks: list[bytes] = []
+        self.sent_bytes = 0  # status line, headers and body as sent: the response's egress
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -49,7 +50,7 @@ class StampedReply:
                 return
             await self._release(_with_request_id(body, self._request_id), more=False)
             return
-        await self._send(message)
+        await self._forward(message)
 
     async def problem(self, body: dict[str, Any]) -> None:
         """Send a problem of our own (the key-in-query 401, the crash 500)."""
@@ -70,8 +71,18 @@ class StampedReply:
         if not more:
             headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
             held = {**held, "headers": [*headers, (b"content-length", b"%d" % len(body))]}
-        await self._send(held)
-        await self._send({"type": "http.response.body", "body": body, "more_body": more})
+        await self._forward(held)
+        await self._forward({"type": "http.response.body", "body": body, "more_body": more})
+
+    async def _forward(self, message: Message) -> None:
+        if message["type"] == "http.response.body":
+            self.sent_bytes += len(message.get("body", b""))
+        elif message["type"] == "http.response.start":
+            # As HTTP/1.1 frames it: "HTTP/1.1 200 OK\r\n" (about 17), "name: value\r\n"
+            # each, and the blank line. The server's own date/server headers are not here.
+            headers = message.get("headers", ())
+            self.sent_bytes += 19 + sum(len(k) + len(v) + 4 for k, v in headers)
+        await self._send(message)
 
 
 def _is_problem(headers: list[tuple[bytes, bytes]]) -> bool:

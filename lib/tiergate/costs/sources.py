@@ -1,0 +1,56 @@
+"""Where `tiergate costs` gets its measurements: one function, three sources.
+
+- production (TIERGATE_ENV=production): CloudWatch, from the EMF metrics the functions
+  wrote (costs/cloudwatch.py), over `since_ms` to now (default: the last 7 days);
+- the embedded default: what `tiergate serve` recorded under TIERGATE_STATE_DIR
+  (costs/recorded.py), since `since_ms` (default: everything);
+- `profile=True`: the example app driven in-process now (web/profile.py), whatever was
+  recorded.
+
+An empty list means nothing was measured in the range; the command says so and suggests
+`--profile`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..settings import Settings
+from ..telemetry import SERVICE_API
+from .measurements import RouteMeasurements
+
+__all__ = ["DEFAULT_SINCE_MS", "measurements"]
+
+DEFAULT_SINCE_MS = 7 * 86_400_000  # production's default range: a week back
+
+
+async def measurements(
+    settings: Settings, *, since_ms: int | None, profile: bool, cloudwatch: Any = None
+) -> list[RouteMeasurements]:
+    """`since_ms`: the start of the range, epoch milliseconds (None: the default).
+    `cloudwatch`: a boto3 CloudWatch client (default: one for AWS_REGION)."""
+    if profile:
+        from ..web.profile import profile as run_profile
+
+        return await run_profile(settings)
+    if settings.env == "production" or cloudwatch is not None:
+        from .cloudwatch import cloudwatch_measurements
+
+        now = time.time_ns() // 1_000_000
+        return await cloudwatch_measurements(
+            cloudwatch or _cloudwatch_client(settings),
+            namespace=settings.metrics_namespace,
+            service=settings.service or SERVICE_API,
+            start_ms=now - DEFAULT_SINCE_MS if since_ms is None else since_ms,
+            end_ms=now,
+        )
+    from .recorded import read_recorded, recorded_path
+
+    return read_recorded(recorded_path(settings)).measurements(since_ms)
+
+
+def _cloudwatch_client(settings: Settings) -> Any:
+    import boto3
+
+    return boto3.client("cloudwatch", region_name=settings.aws_region or "us-east-1")
