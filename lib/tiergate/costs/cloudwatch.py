@@ -58,9 +58,11 @@ def _read(
     routes = sorted({(d[DIM_ROUTE], d[DIM_TIER]) for d in _listed(client, namespace, service,
                                                                   COST_WALL)})  # fmt: skip
     apis = sorted(
-        (d[DIM_ROUTE], d[DIM_TIER], d[DIM_API])
-        for d in _listed(client, namespace, service, COST_THIRD_PARTY_CALLS)
-        if DIM_API in d
+        {
+            (d[DIM_ROUTE], d[DIM_TIER], d[DIM_API])
+            for d in _listed(client, namespace, service, COST_THIRD_PARTY_CALLS)
+            if DIM_API in d
+        }
     )
     queries: list[dict[str, Any]] = []
     for i, (route, tier) in enumerate(routes):

@@ -43,7 +43,7 @@ async def measurements(
             namespace=settings.metrics_namespace,
             service=settings.service or SERVICE_API,
             start_ms=now - DEFAULT_SINCE_MS if since_ms is None else since_ms,
-            end_ms=now,
+            end_ms=now + 60_000,  # the minute under way, whole: CloudWatch's resolution
         )
     from .recorded import read_recorded, recorded_path
 

@@ -1,0 +1,205 @@
+"""What each gated request cost, as the deployed Lambda handler writes it to CloudWatch Logs:
+one EMF document per request, dimensions service, route and tier (never the account or the
+key), plus one per third-party API the endpoint declared or recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import pytest
+from fastapi import FastAPI
+
+import tiergate
+from tiergate.clock import FakeClock
+from tiergate.costs.counting import write_commands
+from tiergate.outcomes import Admitted
+from tiergate.settings import Settings
+from tiergate.web import install, requires
+from tiergate.web.example import create_app
+from tiergate.web.lambda_handler import lambda_handler
+from tiergate.wiring import build
+
+from ..deploy.test_lambda_handler import Context
+from ..observe.conftest import read_stdout
+from ..observe.test_lambda_telemetry import Handler, event
+from .emf_spec import check_emf
+
+COST_METRICS = {
+    "Wall": "Milliseconds",
+    "Cpu": "Milliseconds",
+    "ResponseBytes": "Bytes",
+    "RedisCommands": "Count",
+    "DynamoDBReads": "Count",
+    "DynamoDBWrites": "Count",
+    "StripeCalls": "Count",
+}
+ROOMY = json.dumps(
+    {
+        "free": {"limit": 1000, "price": 0, "burst": 100},
+        "pro": {"limit": 5000, "price": 29, "burst": 100},
+    }
+)
+
+
+def example(
+    settings: Settings, clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> tuple[Handler, dict[str, str]]:
+    parts = build(settings, clock=clock)
+    handler = lambda_handler(create_app(settings, parts=parts))
+    return handler, loop.run_until_complete(parts.demo_keys())
+
+
+def with_calls(
+    settings: Settings, clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> tuple[Handler, dict[str, str]]:
+    handler, keys, _ = app_with_calls(settings, clock, loop)
+    return handler, keys
+
+
+def app_with_calls(
+    settings: Settings, clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> tuple[Handler, dict[str, str], FastAPI]:
+    """An app whose route declares a fixed third-party cost and records another as it runs."""
+    app = FastAPI()
+
+    @app.get(
+        "/v1/geocode/{place}",
+        dependencies=[requires("free", cost=2), tiergate.third_party("maps", usd=0.005)],
+    )
+    async def geocode(place: str, admitted: Annotated[Admitted, requires()]) -> dict[str, str]:
+        tiergate.record_call("openai", usd=0.002)
+        tiergate.record_call("openai", usd=0.003)
+        return {"place": place}
+
+    parts = build(settings, clock=clock)
+    install(app, settings, parts=parts)
+    return lambda_handler(app), loop.run_until_complete(parts.demo_keys()), app
+
+
+def call(handler: Handler, path: str, request_id: str, key: str | None) -> dict[str, Any]:
+    headers = {"X-API-Key": key} if key else {}
+    return handler(event("GET", path, request_id, headers), Context())
+
+
+def test_an_admitted_request_is_one_emf_document_by_route_and_tier(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    handler, keys = example(Settings(tiers=ROOMY), clock, loop)
+    call(handler, "/v1/hello", "first", keys["free"])  # the key's first use: its miss
+    capsys.readouterr()
+
+    answer = call(handler, "/v1/hello", "Xb1=steady", keys["free"])
+    assert answer["statusCode"] == 200
+    out = read_stdout(capsys)
+    assert out.emf == []  # no event was counted
+    [document] = out.costs
+    check_emf(document)
+    [directive] = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "tiergate"
+    assert directive["Dimensions"] == [["service", "route", "tier"]]
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == COST_METRICS
+    assert (document["service"], document["route"], document["tier"]) == (
+        "api",
+        "/v1/hello",
+        "free",
+    )
+    assert document["request_id"] == "Xb1=steady"  # a property: leads to the request's logs
+    # Never the account nor the key: neither as a dimension nor as a member.
+    assert "demo-free" not in json.dumps(document)
+    assert keys["free"] not in json.dumps(document)
+    assert document["RedisCommands"] == 1  # one EVALSHA in the steady state
+    assert document["DynamoDBReads"] == document["DynamoDBWrites"] == 0
+    assert document["StripeCalls"] == 0
+    assert document["Wall"] > 0
+    assert document["Cpu"] >= 0
+    body = answer["body"].encode()
+    headers = sum(len(k) + len(v) + 4 for k, v in answer["headers"].items())
+    assert document["ResponseBytes"] == 19 + headers + len(body)
+
+
+def test_a_keys_first_request_counts_its_write_through(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    handler, keys = example(Settings(tiers=ROOMY), clock, loop)
+    capsys.readouterr()
+    call(handler, "/v1/pro/hello", "miss", keys["pro"])
+    [document] = read_stdout(capsys).costs
+    # a miss, the write-through of the key and its account, the decision again
+    assert document["RedisCommands"] == 1 + write_commands({"k": None}, ["account"]) + 1 == 7
+    assert (document["route"], document["tier"]) == ("/v1/pro/hello", "pro")
+
+
+def test_denials_are_measured_under_the_callers_tier_or_none(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    handler, keys = example(Settings(tiers=ROOMY), clock, loop)
+    capsys.readouterr()
+    assert call(handler, "/v1/pro/hello", "low", keys["free"])["statusCode"] == 403
+    assert call(handler, "/v1/hello", "keyless", None)["statusCode"] == 401
+    assert call(handler, "/v1/nowhere", "lost", keys["free"])["statusCode"] == 404
+    out = read_stdout(capsys)
+    for document in out.costs:
+        check_emf(document)
+    assert [(d["request_id"], d["route"], d["tier"]) for d in out.costs] == [
+        ("low", "/v1/pro/hello", "free"),
+        ("keyless", "/v1/hello", "none"),  # refused on the header: no Redis call
+    ]  # and a 404 is no route's cost
+    assert [d["RedisCommands"] for d in out.costs] == [7, 0]
+
+
+def test_third_party_calls_declared_and_recorded_are_documents_by_api(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    handler, keys = with_calls(Settings(tiers=ROOMY), clock, loop)
+    capsys.readouterr()
+    assert call(handler, "/v1/geocode/paris", "geo", keys["pro"])["statusCode"] == 200
+    out = read_stdout(capsys)
+    for document in out.costs:
+        check_emf(document)
+    request, *calls = out.costs
+    assert request["route"] == "/v1/geocode/{place}"  # the template, never the concrete path
+    by_api = {d["api"]: d for d in calls}
+    assert set(by_api) == {"maps", "openai"}
+    for api, n, usd in (("maps", 1, 0.005), ("openai", 2, 0.005)):
+        document = by_api[api]
+        [directive] = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Dimensions"] == [["service", "route", "tier", "api"]]
+        assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+            "ThirdPartyCalls": "Count",
+            "ThirdPartyUsd": "None",
+        }
+        assert (document["route"], document["tier"]) == ("/v1/geocode/{place}", "pro")
+        assert document["ThirdPartyCalls"] == n
+        assert document["ThirdPartyUsd"] == pytest.approx(usd)
+        assert document["request_id"] == "geo"
+
+
+def test_a_denied_request_runs_no_endpoint_so_records_no_third_party_call(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    handler, _ = with_calls(Settings(tiers=ROOMY), clock, loop)
+    capsys.readouterr()
+    assert call(handler, "/v1/geocode/paris", "nokey", None)["statusCode"] == 401
+    assert [d.get("api") for d in read_stdout(capsys).costs] == [None]
+
+
+def test_measuring_off_writes_no_cost_documents(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    handler, keys = example(Settings(tiers=ROOMY, measure=False), clock, loop)
+    capsys.readouterr()
+    assert call(handler, "/v1/hello", "off", keys["free"])["statusCode"] == 200
+    assert read_stdout(capsys).costs == []
+
+
+@pytest.mark.parametrize(
+    ("api", "usd", "calls"),
+    [("", 0.1, 1), ("x" * 65, 0.1, 1), ("a", -1.0, 1), ("a", float("nan"), 1), ("a", 1.0, -1)],
+)
+def test_a_bad_declaration_is_refused_where_it_is_made(api: str, usd: float, calls: int) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        tiergate.third_party(api, usd=usd, calls=calls)
+    with pytest.raises(ValueError, match="must be"):
+        tiergate.record_call(api, usd=usd, calls=calls)

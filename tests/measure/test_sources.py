@@ -1,0 +1,185 @@
+"""The aggregates `tiergate costs` reads: what `tiergate serve` recorded, what CloudWatch made
+of the EMF lines (moto's CloudWatch, fed the lines as CloudWatch Logs would), and a profile
+run; the first two agree for the same requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tiergate.clock import FakeClock
+from tiergate.costs.cloudwatch import period_for
+from tiergate.costs.measurements import RouteMeasurements
+from tiergate.costs.recorded import FileRecorder, read_recorded, recorded_path
+from tiergate.costs.sources import measurements
+from tiergate.errors import ConfigError
+from tiergate.settings import Settings
+
+from ..observe.conftest import read_stdout
+from .test_emf_costs import ROOMY, app_with_calls, call
+
+
+@pytest.fixture
+def cloudwatch(aws_credentials: None) -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("cloudwatch", region_name="us-east-1")
+
+
+def ingest(client: Any, documents: list[dict[str, Any]]) -> None:
+    """What CloudWatch Logs does with EMF documents: a data point per metric per dimension
+    set, with the document's dimension values, unit and timestamp."""
+    data = []
+    for doc in documents:
+        at = datetime.fromtimestamp(doc["_aws"]["Timestamp"] / 1000, UTC)
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for dimension_set in directive["Dimensions"]:
+                dims = [{"Name": name, "Value": doc[name]} for name in dimension_set]
+                for metric in directive["Metrics"]:
+                    data.append(
+                        {
+                            "MetricName": metric["Name"],
+                            "Dimensions": dims,
+                            "Value": float(doc[metric["Name"]]),
+                            "Unit": metric.get("Unit", "None"),
+                            "Timestamp": at,
+                        }
+                    )
+    for first in range(0, len(data), 500):
+        client.put_metric_data(Namespace="tiergate", MetricData=data[first : first + 500])
+
+
+def same(a: list[RouteMeasurements], b: list[RouteMeasurements]) -> None:
+    assert [(m.route, m.tier, m.requests) for m in a] == [(m.route, m.tier, m.requests) for m in b]
+    for x, y in zip(a, b, strict=True):
+        for name in ("wall_ms", "cpu_ms", "response_bytes", "redis_commands", "dynamodb_reads",
+                     "dynamodb_writes", "stripe_calls"):  # fmt: skip
+            assert getattr(x, name) == pytest.approx(getattr(y, name), rel=1e-9), name
+        assert set(x.third_party) == set(y.third_party)
+        for api, calls in x.third_party.items():
+            assert calls.calls == pytest.approx(y.third_party[api].calls)
+            assert calls.usd == pytest.approx(y.third_party[api].usd)
+
+
+def test_the_recording_and_cloudwatch_give_the_same_measurements(
+    capsys: pytest.CaptureFixture[str],
+    clock: FakeClock,
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    cloudwatch: Any,
+) -> None:
+    settings = Settings(tiers=ROOMY, record_costs=True, state_dir=str(tmp_path))
+    started_ms = time.time_ns() // 1_000_000
+    handler, keys, app = app_with_calls(settings, clock, loop)
+    for tier in ("free", "pro"):  # each key's first use: its write-through counts too
+        call(handler, "/v1/usage", f"warm-{tier}", keys[tier])
+    for n in range(5):
+        call(handler, "/v1/geocode/paris", f"p{n}", keys["pro"])
+    for n in range(3):
+        call(handler, "/v1/geocode/rome", f"f{n}", keys["free"])
+    call(handler, "/v1/geocode/oslo", "nokey", None)
+    [recorder] = app.state.tiergate_costs.sinks
+    assert isinstance(recorder, FileRecorder)
+    recorder.flush()
+    documents = read_stdout(capsys).costs
+
+    recorded = loop.run_until_complete(measurements(settings, since_ms=None, profile=False))
+    ingest(cloudwatch, documents)
+    from_cloudwatch = loop.run_until_complete(
+        measurements(settings, since_ms=started_ms - 60_000, profile=False, cloudwatch=cloudwatch)
+    )
+    same(recorded, from_cloudwatch)
+    by = {(m.route, m.tier): m for m in recorded}
+    assert set(by) == {
+        ("/v1/geocode/{place}", "free"),
+        ("/v1/geocode/{place}", "pro"),
+        ("/v1/geocode/{place}", "none"),
+        ("/v1/usage", "free"),
+        ("/v1/usage", "pro"),
+    }
+    pro = by[("/v1/geocode/{place}", "pro")]
+    assert pro.requests == 5
+    assert pro.redis_commands == 1
+    assert pro.third_party["maps"].calls == 1
+    assert pro.third_party["maps"].usd == pytest.approx(0.005)
+    assert pro.third_party["openai"].calls == 2
+    assert pro.third_party["openai"].usd == pytest.approx(0.005)
+    assert by[("/v1/usage", "free")].redis_commands == 7  # its one request was the miss
+    assert by[("/v1/geocode/{place}", "free")].redis_commands == 1, by
+    assert by[("/v1/geocode/{place}", "none")].third_party == {}  # never ran the endpoint
+
+
+def test_the_recording_adds_up_across_flushes_and_reads_since_an_hour(
+    capsys: pytest.CaptureFixture[str],
+    clock: FakeClock,
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+) -> None:
+    settings = Settings(tiers=ROOMY, record_costs=True, state_dir=str(tmp_path))
+    handler, keys, app = app_with_calls(settings, clock, loop)
+    [recorder] = app.state.tiergate_costs.sinks
+    for n in range(4):
+        call(handler, "/v1/usage", f"u{n}", keys["free"])
+        recorder.flush()  # a flush merges into what the file holds
+    [usage] = read_recorded(recorded_path(settings)).measurements()
+    assert usage.requests == 4
+    later = time.time_ns() // 1_000_000 + 2 * 3_600_000
+    assert read_recorded(recorded_path(settings)).measurements(since_ms=later) == []
+
+
+def test_nothing_recorded_is_an_empty_list_and_a_damaged_file_a_clear_error(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    settings = Settings(state_dir=str(tmp_path))
+    assert loop.run_until_complete(measurements(settings, since_ms=None, profile=False)) == []
+    recorded_path(settings).write_text(json.dumps({"version": 9}))
+    with pytest.raises(ConfigError, match="not a measurements file"):
+        loop.run_until_complete(measurements(settings, since_ms=None, profile=False))
+
+
+def test_a_profile_measures_every_gated_route_for_every_tier_allowed_on_it(
+    loop: asyncio.AbstractEventLoop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Production settings: the profile still runs on the in-process stores, calls nothing.
+    settings = Settings(
+        env="production",
+        upstash_redis_rest_url="http://127.0.0.1:9",
+        upstash_redis_rest_token="t",
+        table="nowhere",
+    )
+    found = loop.run_until_complete(measurements(settings, since_ms=None, profile=True))
+    assert capsys.readouterr().out == ""  # its EMF lines are material, not output
+    routes = {(m.route, m.tier) for m in found}
+    assert routes == {
+        (route, tier)
+        for route, tiers in (
+            ("/v1/hello", ("free", "pro", "enterprise")),
+            ("/v1/usage", ("free", "pro", "enterprise")),
+            ("/v1/pro/hello", ("pro", "enterprise")),
+        )
+        for tier in tiers
+    }
+    for m in found:
+        assert m.requests == 25
+        assert m.redis_commands == 1  # steady state: the warm-up took each key's miss
+        assert m.wall_ms > 0
+        assert m.response_bytes > 0
+
+
+@pytest.mark.parametrize(
+    ("span_ms", "period"),
+    [(1, 60), (3_600_000, 3_600), (7 * 86_400_000, 7 * 86_400), (30 * 86_400_000, 30 * 86_400),
+     (90 * 86_400_000 + 1, 90 * 86_400 + 3_600)],
+)  # fmt: skip
+def test_the_period_covers_the_range_in_a_resolution_cloudwatch_keeps(
+    span_ms: int, period: int
+) -> None:
+    assert period_for(0, span_ms) == period
