@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
 from tiergate.costs.cloudwatch import period_for
@@ -152,7 +153,7 @@ def test_a_profile_measures_every_gated_route_for_every_tier_allowed_on_it(
     settings = Settings(
         env="production",
         upstash_redis_rest_url="http://127.0.0.1:9",
-        upstash_redis_rest_token="t",
+        upstash_redis_rest_token=SecretStr("t"),
         table="nowhere",
     )
     found = loop.run_until_complete(measurements(settings, since_ms=None, profile=True))
