@@ -1,0 +1,91 @@
+"""CPU per request: exact when requests come one at a time, shared out evenly among the
+requests in flight when they overlap, and never more or less than the process spent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tiergate.observe.cpu import CpuShares
+from tiergate.outcomes import Admitted
+from tiergate.settings import Settings
+from tiergate.web import install, requires
+from tiergate.wiring import build
+
+from ..observe.conftest import read_stdout
+from .test_emf_costs import ROOMY
+
+
+class CpuClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_request_at_a_time_gets_exactly_the_cpu_spent_meanwhile() -> None:
+    cpu = CpuClock()
+    shares = CpuShares(cpu)
+    cpu.now = 3.0  # before any request: nobody's
+    token = shares.start()
+    cpu.now = 3.25
+    assert shares.end(token) == pytest.approx(0.25)
+    cpu.now = 9.0
+    token = shares.start()
+    cpu.now = 9.5
+    assert shares.end(token) == pytest.approx(0.5)
+
+
+def test_overlapping_requests_share_the_cpu_of_their_overlap_evenly() -> None:
+    cpu = CpuClock()
+    shares = CpuShares(cpu)
+    a = shares.start()  # t=0
+    cpu.now = 2.0  # a alone: 2
+    b = shares.start()
+    cpu.now = 6.0  # both: 4, 2 each
+    a_cpu = shares.end(a)
+    cpu.now = 7.0  # b alone: 1
+    b_cpu = shares.end(b)
+    assert a_cpu == pytest.approx(4.0)
+    assert b_cpu == pytest.approx(3.0)
+    assert a_cpu + b_cpu == pytest.approx(7.0)  # all the process spent, once
+
+
+def test_a_requests_cpu_through_the_app_is_what_its_endpoint_burnt(
+    loop: asyncio.AbstractEventLoop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = FastAPI()
+    burnt: list[float] = []
+
+    @app.get("/v1/burn")
+    async def burn(admitted: Annotated[Admitted, requires()]) -> dict[str, str]:
+        began = time.process_time()
+        while time.process_time() - began < 0.02:
+            pass
+        burnt.append(time.process_time() - began)
+        return {"ok": "yes"}
+
+    settings = Settings(tiers=ROOMY)
+    parts = build(settings)
+    install(app, settings, parts=parts)
+    key = loop.run_until_complete(parts.demo_keys())["free"]
+
+    async def calls() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cpu") as client:
+            for _ in range(4):
+                await client.get("/v1/burn", headers={"X-API-Key": key})
+
+    loop.run_until_complete(calls())
+    documents = read_stdout(capsys).costs[1:]  # past the key's first use
+    assert len(documents) == 3
+    for document, spent in zip(documents, burnt[1:], strict=True):
+        # The endpoint's burn plus the gate's and the framework's own (well under 5 ms).
+        assert spent * 1000 <= document["Cpu"] < spent * 1000 + 5
+        assert document["Cpu"] <= document["Wall"] + 0.5  # one thread: CPU within wall
