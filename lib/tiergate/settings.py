@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         description="measure what each gated request costs (wall and CPU time, bytes, store"
         " and third-party calls) and emit it as EMF metrics by route and tier",
     )
+    measure_flush: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="seconds of measurements batched into one EMF document per route and tier"
+        " (at most 100 requests); 0: a document per request",
+    )
     record_costs: bool = Field(
         default=False,
         description="also add the measurements up in TIERGATE_STATE_DIR/measurements.json,"

@@ -22,7 +22,7 @@ from tiergate.web.lambda_handler import lambda_handler
 from tiergate.wiring import build
 
 from ..deploy.test_lambda_handler import Context
-from ..observe.conftest import read_stdout
+from ..observe.conftest import NOW_MS, read_stdout
 from ..observe.test_lambda_telemetry import Handler, event
 from .emf_spec import check_emf
 
@@ -86,7 +86,7 @@ def call(handler: Handler, path: str, request_id: str, key: str | None) -> dict[
 def test_an_admitted_request_is_one_emf_document_by_route_and_tier(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
-    handler, keys = example(Settings(tiers=ROOMY), clock, loop)
+    handler, keys = example(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
     call(handler, "/v1/hello", "first", keys["free"])  # the key's first use: its miss
     capsys.readouterr()
 
@@ -109,32 +109,33 @@ def test_an_admitted_request_is_one_emf_document_by_route_and_tier(
     # Never the account nor the key: neither as a dimension nor as a member.
     assert "demo-free" not in json.dumps(document)
     assert keys["free"] not in json.dumps(document)
-    assert document["RedisCommands"] == 1  # one EVALSHA in the steady state
-    assert document["DynamoDBReads"] == document["DynamoDBWrites"] == 0
-    assert document["StripeCalls"] == 0
-    assert document["Wall"] > 0
-    assert document["Cpu"] >= 0
+    # One value per metric (a document per request here): each value is one sample.
+    assert document["RedisCommands"] == [1]  # one EVALSHA in the steady state
+    assert document["DynamoDBReads"] == document["DynamoDBWrites"] == [0]
+    assert document["StripeCalls"] == [0]
+    assert document["Wall"][0] > 0
+    assert document["Cpu"][0] >= 0
     body = answer["body"].encode()
     headers = sum(len(k) + len(v) + 4 for k, v in answer["headers"].items())
-    assert document["ResponseBytes"] == 19 + headers + len(body)
+    assert document["ResponseBytes"] == [19 + headers + len(body)]
 
 
 def test_a_keys_first_request_counts_its_write_through(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
-    handler, keys = example(Settings(tiers=ROOMY), clock, loop)
+    handler, keys = example(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
     capsys.readouterr()
     call(handler, "/v1/pro/hello", "miss", keys["pro"])
     [document] = read_stdout(capsys).costs
     # a miss, the write-through of the key and its account, the decision again
-    assert document["RedisCommands"] == 1 + write_commands({"k": None}, ["account"]) + 1 == 7
+    assert document["RedisCommands"] == [1 + write_commands({"k": None}, ["account"]) + 1] == [7]
     assert (document["route"], document["tier"]) == ("/v1/pro/hello", "pro")
 
 
 def test_denials_are_measured_under_the_callers_tier_or_none(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
-    handler, keys = example(Settings(tiers=ROOMY), clock, loop)
+    handler, keys = example(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
     capsys.readouterr()
     assert call(handler, "/v1/pro/hello", "low", keys["free"])["statusCode"] == 403
     assert call(handler, "/v1/hello", "keyless", None)["statusCode"] == 401
@@ -146,13 +147,13 @@ def test_denials_are_measured_under_the_callers_tier_or_none(
         ("low", "/v1/pro/hello", "free"),
         ("keyless", "/v1/hello", "none"),  # refused on the header: no Redis call
     ]  # and a 404 is no route's cost
-    assert [d["RedisCommands"] for d in out.costs] == [7, 0]
+    assert [d["RedisCommands"] for d in out.costs] == [[7], [0]]
 
 
 def test_third_party_calls_declared_and_recorded_are_documents_by_api(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
-    handler, keys = with_calls(Settings(tiers=ROOMY), clock, loop)
+    handler, keys = with_calls(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
     capsys.readouterr()
     assert call(handler, "/v1/geocode/paris", "geo", keys["pro"])["statusCode"] == 200
     out = read_stdout(capsys)
@@ -171,15 +172,15 @@ def test_third_party_calls_declared_and_recorded_are_documents_by_api(
             "ThirdPartyUsd": "None",
         }
         assert (document["route"], document["tier"]) == ("/v1/geocode/{place}", "pro")
-        assert document["ThirdPartyCalls"] == n
-        assert document["ThirdPartyUsd"] == pytest.approx(usd)
+        assert document["ThirdPartyCalls"] == [n]
+        assert document["ThirdPartyUsd"] == [pytest.approx(usd)]
         assert document["request_id"] == "geo"
 
 
 def test_a_denied_request_runs_no_endpoint_so_records_no_third_party_call(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
-    handler, _ = with_calls(Settings(tiers=ROOMY), clock, loop)
+    handler, _ = with_calls(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
     capsys.readouterr()
     assert call(handler, "/v1/geocode/paris", "nokey", None)["statusCode"] == 401
     assert [d.get("api") for d in read_stdout(capsys).costs] == [None]
@@ -188,7 +189,7 @@ def test_a_denied_request_runs_no_endpoint_so_records_no_third_party_call(
 def test_measuring_off_writes_no_cost_documents(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
-    handler, keys = example(Settings(tiers=ROOMY, measure=False), clock, loop)
+    handler, keys = example(Settings(tiers=ROOMY, measure=False, measure_flush=0), clock, loop)
     capsys.readouterr()
     assert call(handler, "/v1/hello", "off", keys["free"])["statusCode"] == 200
     assert read_stdout(capsys).costs == []
@@ -203,3 +204,29 @@ def test_a_bad_declaration_is_refused_where_it_is_made(api: str, usd: float, cal
         tiergate.third_party(api, usd=usd, calls=calls)
     with pytest.raises(ValueError, match="must be"):
         tiergate.record_call(api, usd=usd, calls=calls)
+
+
+def test_by_default_requests_are_batched_into_a_document_of_up_to_100_values(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    settings = Settings(tiers=ROOMY)  # measure_flush: 10 s
+    parts = build(settings, clock=clock)
+    app = create_app(settings, parts=parts)
+    handler = lambda_handler(app)
+    key = loop.run_until_complete(parts.demo_keys())["free"]
+    capsys.readouterr()
+    for n in range(99):
+        call(handler, "/v1/hello", f"r{n}", key)
+    assert read_stdout(capsys).costs == []  # pending: written with a later request
+    call(handler, "/v1/hello", "r99", key)
+    [document] = read_stdout(capsys).costs
+    check_emf(document)
+    assert len(document["Wall"]) == len(document["RedisCommands"]) == 100
+    assert document["RedisCommands"] == [7] + [1] * 99  # the key's first use, then hot
+    assert "request_id" not in document  # a hundred requests have no one id
+
+    call(handler, "/v1/usage", "u", key)
+    pending = app.state.tiergate_costs.drain(NOW_MS)  # what exit writes
+    [usage] = [json.loads(line) for line in pending.splitlines()]
+    check_emf(usage)
+    assert (usage["route"], usage["RedisCommands"]) == ("/v1/usage", [1])

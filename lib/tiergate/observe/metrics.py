@@ -15,6 +15,7 @@ tiergate.telemetry, shared with the alarms.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -81,18 +82,27 @@ class EmfWriter:
     def now_ms(self) -> int:
         return self._clock_ms()
 
+    def write(self, text: str) -> None:
+        """Lines already rendered (pending cost documents at exit); a failure is dropped."""
+        if text:
+            with contextlib.suppress(Exception):
+                self._write(text)
+
     def flush(self, observation: Observation, more: str = "") -> None:
         """Write the request's counts, and `more` (lines already rendered: its cost), in
         one write."""
         if not observation.counts and not more:
             return
         try:
-            now = self._clock_ms()
-            lines = [
-                json.dumps(doc, separators=(",", ":"))
-                for doc in emf_documents(observation, self.namespace, now)
-            ]
-            self._write("".join(line + "\n" for line in lines) + more)
+            text = more  # an admitted request: its cost line alone, the common case
+            if observation.counts:
+                now = self._clock_ms()
+                lines = [
+                    json.dumps(doc, separators=(",", ":"))
+                    for doc in emf_documents(observation, self.namespace, now)
+                ]
+                text = "".join(line + "\n" for line in lines) + more
+            self._write(text)
         except Exception:  # noqa: S110 - see the class docstring; stdout is where a log would go
             pass
         observation.counts.clear()

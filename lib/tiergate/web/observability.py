@@ -10,8 +10,10 @@ the request is done.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
+import weakref
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -39,6 +41,18 @@ AccessLog = Literal["all", "problems", "off"]
 _KEYLESS = frozenset({"missing-key", "invalid-key", "wrong-environment"})
 
 log = logging.getLogger("tiergate")
+
+# Every live app's cost meter and its writer: what they still batch is written at exit.
+# Weak, so an app that is gone (a test's) takes its meter with it.
+_PENDING: weakref.WeakKeyDictionary[CostMeter, EmfWriter] = weakref.WeakKeyDictionary()
+
+
+@atexit.register
+def _write_pending() -> None:
+    for meter, writer in list(_PENDING.items()):
+        writer.write(meter.drain(writer.now_ms()))
+
+
 access_log = logging.getLogger("tiergate.access")
 
 _REQUEST_ID = b"x-request-id"
@@ -59,7 +73,8 @@ def observe(app: FastAPI, settings: Settings, *, service: str, prefix: str | Non
     writer = EmfWriter(settings.metrics_namespace)
     meter = None
     if settings.measure and prefix is not None:
-        meter = CostMeter(settings.metrics_namespace, service)
+        meter = CostMeter(settings.metrics_namespace, service, flush_s=settings.measure_flush)
+        _PENDING[meter] = writer  # written at exit (uvicorn stopping)
         if settings.record_costs:
             from ..costs.recorded import FileRecorder  # `tiergate serve` only
 
@@ -104,12 +119,11 @@ class ObserveMiddleware:
         # between copies the scope.
         state: dict[str, Any] = scope.setdefault("state", {})
         reply = StampedReply(send, observation.request_id, rewrite=scope["method"] != "HEAD")
+        gated = self._gated(scope["path"])
         refused = key_in_query(
-            scope.get("query_string", b""),
-            gated=self._gated(scope["path"]),
-            has_header=b"x-api-key" in headers,
+            scope.get("query_string", b""), gated=gated, has_header=b"x-api-key" in headers
         )
-        meter = self._meter if self._gated(scope["path"]) else None
+        meter = self._meter if gated else None
         if meter is not None:
             meter.start(observation)
         with bind(observation):

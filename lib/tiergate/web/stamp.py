@@ -50,7 +50,8 @@ class StampedReply:
                 return
             await self._release(_with_request_id(body, self._request_id), more=False)
             return
-        await self._forward(message)
+        self._count(message)
+        await self._send(message)
 
     async def problem(self, body: dict[str, Any]) -> None:
         """Send a problem of our own (the key-in-query 401, the crash 500)."""
@@ -71,10 +72,13 @@ class StampedReply:
         if not more:
             headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
             held = {**held, "headers": [*headers, (b"content-length", b"%d" % len(body))]}
-        await self._forward(held)
-        await self._forward({"type": "http.response.body", "body": body, "more_body": more})
+        last = {"type": "http.response.body", "body": body, "more_body": more}
+        self._count(held)
+        await self._send(held)
+        self._count(last)
+        await self._send(last)
 
-    async def _forward(self, message: Message) -> None:
+    def _count(self, message: Message) -> None:
         if message["type"] == "http.response.body":
             self.sent_bytes += len(message.get("body", b""))
         elif message["type"] == "http.response.start":
@@ -82,7 +86,6 @@ class StampedReply:
             # each, and the blank line. The server's own date/server headers are not here.
             headers = message.get("headers", ())
             self.sent_bytes += 19 + sum(len(k) + len(v) + 4 for k, v in headers)
-        await self._send(message)
 
 
 def _is_problem(headers: list[tuple[bytes, bytes]]) -> bool:
