@@ -20,6 +20,7 @@ from . import (
     concurrency,
     dynamo_calls,
     latency,
+    measuring,
     memory,
     roundtrips,
     upstash_client,
@@ -46,6 +47,9 @@ class Volumes:
     app_requests: int = 500
     upstash_client_calls: int = 1_000
     upstash_client_imports: int = 4
+    measuring_requests: int = 4_000
+    measuring_cpu_requests: int = 600
+    measuring_cold_runs: int = 5
 
 
 FULL = Volumes()
@@ -62,6 +66,9 @@ QUICK = Volumes(
     app_requests=100,
     upstash_client_calls=300,
     upstash_client_imports=2,
+    measuring_requests=1_000,
+    measuring_cpu_requests=200,
+    measuring_cold_runs=2,
 )
 
 
@@ -98,6 +105,9 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
                                                       v.upstash_client_calls,
                                                       v.upstash_client_imports)),
         ("cold start", lambda: asyncio.to_thread(coldstart.measure, v.cold_runs)),
+        ("cost measurement", lambda: measuring.measure(v.measuring_requests,
+                                                      v.measuring_cpu_requests,
+                                                      v.measuring_cold_runs)),
     ]  # fmt: skip
     findings: list[Finding] = []
     for name, step in steps:

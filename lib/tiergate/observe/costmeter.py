@@ -8,7 +8,7 @@ document per route and tier carries every request measured since the last one (a
 100, at most TIERGATE_MEASURE_FLUSH seconds old; 0: a document per request, with its
 request id). A request then costs a list append, not a line and a write to stdout: the
 write (a system call) was most of the measurement's cost, and a document per request would
-also bill the owner ~450 bytes of CloudWatch Logs ingestion each, a tenth of that batched.
+also bill the owner ~640 bytes of CloudWatch Logs ingestion each, ~34 batched.
 What is pending is written when a later request ends the batch, and at exit; an instance
 that is reclaimed while frozen loses its last batch (at most TIERGATE_MEASURE_FLUSH
 seconds of its requests: the means are unaffected, the request count is a little short).

@@ -29,7 +29,7 @@ from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_KEY_IN_QUERY, TIER_
 from .querykey import key_in_query, key_in_query_problem
 from .stamp import StampedReply
 
-__all__ = ["OUTCOME", "ROUTE", "ObserveMiddleware", "observe"]
+__all__ = ["OUTCOME", "ROUTE", "ObserveMiddleware", "observe", "write_pending"]
 
 OUTCOME = "tiergate.outcome"  # the scope["state"] entry the gate middleware sets
 ROUTE = "tiergate.route"  # and the gated route's template, for the cost metrics
@@ -48,7 +48,9 @@ _PENDING: weakref.WeakKeyDictionary[CostMeter, EmfWriter] = weakref.WeakKeyDicti
 
 
 @atexit.register
-def _write_pending() -> None:
+def write_pending() -> None:
+    """Write what every live app's cost meter still batches (at exit; a benchmark, before
+    it lets go of stdout)."""
     for meter, writer in list(_PENDING.items()):
         writer.write(meter.drain(writer.now_ms()))
 
