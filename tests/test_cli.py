@@ -8,11 +8,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tiergate.cli import main
+from tiergate.costs.recorded import read_recorded
 from tiergate_tools.localredis.binary import free_port
 
 
@@ -99,8 +101,9 @@ def get_until_up(url: str, headers: dict[str, str]) -> httpx.Response:
     raise AssertionError(f"{url} never answered")
 
 
-def serve_and_call(env: dict[str, str] | None = None) -> None:
+def serve_and_call(env: dict[str, str] | None = None, *, state_dir: Path) -> None:
     port = free_port()
+    env = {**(env or {}), "TIERGATE_STATE_DIR": str(state_dir)}  # never the runner's home
     with running(["serve", "--port", str(port)], env) as process:
         keys = {}
         for tier in ("free", "pro", "enterprise"):
@@ -116,13 +119,18 @@ def serve_and_call(env: dict[str, str] | None = None) -> None:
         assert get_until_up(f"{base}/v1/pro/hello", {"X-API-Key": keys["pro"]}).status_code == 200
 
 
-def test_serve_prints_demo_keys_that_work() -> None:
-    serve_and_call()
+def test_serve_prints_demo_keys_that_work(tmp_path: Path) -> None:
+    serve_and_call(state_dir=tmp_path)
+    # What it served is recorded for `tiergate costs` (written at exit, at the latest).
+    recorded = read_recorded(tmp_path / "measurements.json").measurements()
+    by = {(m.route, m.tier): m.requests for m in recorded}
+    assert by == {("/v1/hello", "free"): 1, ("/v1/pro/hello", "free"): 1,
+                  ("/v1/pro/hello", "pro"): 1}  # fmt: skip
 
 
-def test_serve_over_local_redis() -> None:
+def test_serve_over_local_redis(tmp_path: Path) -> None:
     with running(["local-redis", "--port", "0", "--token", "cli-test"]) as local:
         line = read_line(local, "UPSTASH_REDIS_REST_URL=")
         env = dict(part.split("=", 1) for part in line.split())
         assert env["UPSTASH_REDIS_REST_TOKEN"] == "cli-test"
-        serve_and_call(env)
+        serve_and_call(env, state_dir=tmp_path)

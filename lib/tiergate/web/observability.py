@@ -17,7 +17,7 @@ import weakref
 from typing import Any, Literal
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..keys import parse_key
 from ..observe import EmfWriter, Observation, bind, configure_logging, count
@@ -112,6 +112,8 @@ class ObserveMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self._meter is not None:
+                send = self._on_shutdown(send)
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -156,6 +158,23 @@ class ObserveMiddleware:
                         observation, state.get(ROUTE), tier, reply.sent_bytes, now_ms
                     )
                 self._writer.flush(observation, costs)
+
+    def _on_shutdown(self, send: Send) -> Send:
+        """`send` that writes the measurements still pending as the server shuts down: an
+        exit handler may never run (uvicorn re-raises SIGTERM once it has shut down)."""
+        meter, writer = self._meter, self._writer
+        assert meter is not None
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                writer.write(meter.drain(writer.now_ms()))
+                for sink in meter.sinks:
+                    flush = getattr(sink, "flush", None)
+                    if callable(flush):
+                        flush()
+            await send(message)
+
+        return sending
 
     def _logs(self, status: int, outcome: object) -> bool:
         if self._access_log == "problems":
