@@ -43,6 +43,7 @@ class Requirement:
     tier: str | None = None  # None: the lowest tier
     cost: int = 1  # billable units per admitted request
     feature: str | None = None
+    route: str = ""  # the route's template, set by the web layer: usage is counted under it
 
 
 class Gate:
@@ -98,6 +99,7 @@ class Gate:
             idempotency_key=idempotency_key,
             fingerprint=idempotency.fingerprint if idempotency else "",
             request_id=secrets.token_hex(12),
+            route=need.route,
         )
         try:
             verdict = await self._store.check(check)
