@@ -127,6 +127,9 @@ class Gate:
                 log.error("unreadable kept response key=%s", parsed.key_id)
                 return denial("idempotency-response-not-kept", verdict=verdict, now_ms=now)
             return Admitted(verdict, cost=0, now_ms=now, replay=replay)
+        if verdict.alerts:  # queued by the store for delivery; this request crossed them
+            log.info("usage alert account=%s crossed=%s used=%d limit=%d",
+                     verdict.account_id, verdict.alerts, verdict.used, verdict.limit)  # fmt: skip
         if verdict.admitted:
             return Admitted(
                 verdict,
