@@ -12,7 +12,6 @@ requests that no route serves (404, 405) pay for that walk.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,11 +83,7 @@ def _first_full(scope: Scope, entries: Sequence[_Entry]) -> _Entry | None:
 
 
 def _gated(route: BaseRoute) -> GatedRoute:
-    template = str(getattr(route, "path", ""))
-    # The gate counts billable units under the template (`usage`'s routes), never the
-    # concrete path: one counter per route, however many ids its path takes.
-    need = dataclasses.replace(requirement_of(route), route=template)
-    return GatedRoute(route, need, template)
+    return GatedRoute(route, requirement_of(route), str(getattr(route, "path", "")))
 
 
 def _is_endpoint(route: BaseRoute) -> bool:
