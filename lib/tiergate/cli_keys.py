@@ -1,4 +1,5 @@
-"""`tiergate keys create|list|revoke|rotate` and `tiergate usage`: the admin commands.
+"""`tiergate keys create|list|revoke|rotate` and `tiergate usage`: the admin commands
+(`accounts ...` are in cli_accounts.py, and share the refusals here).
 
 They act on the durable registry (TIERGATE_TABLE) with the operator's AWS credentials, and
 write every change through to Redis (UPSTASH_*), which the deployed API reads. A command
@@ -11,19 +12,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from .admin import Admin
+from .admin import Admin, Usage
 from .errors import ConfigError
 from .registry import KeyRecord
 
 if TYPE_CHECKING:
     from .settings import Settings
 
-__all__ = ["add_admin_commands"]
+__all__ = ["add_admin_commands", "admin_command"]
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -42,11 +44,11 @@ def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action i
     create.add_argument("--account", required=True)
     create.add_argument("--tier", help="the tier of a new account (default: the lowest)")
     create.add_argument("--label", default="", help="a note to tell keys apart, e.g. 'ci'")
-    create.set_defaults(run=_admin(_create, "change"))
+    create.set_defaults(run=admin_command(_create, "change"))
 
     listing = actions.add_parser("list", help="an account's keys, revoked ones included")
     listing.add_argument("--account", required=True)
-    listing.set_defaults(run=_admin(_list, "registry"))
+    listing.set_defaults(run=admin_command(_list, "registry"))
 
     for name, run, text in (
         ("revoke", _revoke, "refuse a key from its next request on"),
@@ -57,14 +59,17 @@ def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action i
         action.add_argument("--account", help="the key's account, when KEY is a key id")
         if name == "rotate":
             action.add_argument("--grace", type=_duration, default="24h", help="e.g. 1h, 7d")
-        action.set_defaults(run=_admin(run, "change"))
+        action.set_defaults(run=admin_command(run, "change"))
 
-    usage = commands.add_parser("usage", help="an account's quota use this billing period")
+    usage = commands.add_parser(
+        "usage", help="an account's usage this billing period: quota, overage, routes"
+    )
     usage.add_argument("subject", metavar="KEY_OR_ACCOUNT")
-    usage.set_defaults(run=_admin(_usage, "counters"))
+    usage.add_argument("--json", action="store_true", help="what GET /v1/usage answers, as JSON")
+    usage.set_defaults(run=admin_command(_usage, "counters"))
 
 
-def _admin(
+def admin_command(
     command: Callable[[Admin, argparse.Namespace], Awaitable[None]], needs: Needs
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
@@ -146,10 +151,39 @@ async def _rotate(admin: Admin, args: argparse.Namespace) -> None:
 async def _usage(admin: Admin, args: argparse.Namespace) -> None:
     u = await admin.usage(args.subject)
     a = u.account
+    if args.json:
+        print(json.dumps(_usage_document(u), indent=2))
+        return
     print(f"account  {a.account_id}")
     print(f"tier     {a.tier} ({a.status})")
     print(f"period   {_when(u.period_start_ms)} to {_when(u.period_end_ms)} UTC")
     print(f"used     {u.used:,} of {u.limit:,} ({max(0, u.limit - u.used):,} left)")
+    if u.overage_cap is None:
+        print("overage  none: the tier stops at its limit")
+    else:
+        print(f"overage  {u.overage:,} of a cap of {u.overage_cap:,}")
+    width = max((len(route) for route in u.routes), default=0)
+    for n, (route, units) in enumerate(sorted(u.routes.items(), key=lambda r: -r[1])):
+        print(f"{'routes' if n == 0 else '':<8} {route:<{width}}  {units:>12,}")
+    if not u.routes:
+        print("routes   none billed yet")
+
+
+def _usage_document(u: Usage) -> dict[str, Any]:
+    """The fields `GET {prefix}/usage` answers, for the same account and period."""
+    return {
+        "account": u.account.account_id,
+        "tier": u.account.tier,
+        "status": u.account.status,
+        "limit": u.limit,
+        "used": u.used,
+        "remaining": max(0, u.limit - u.used),
+        "overage": u.overage,
+        "overage_cap": u.overage_cap,
+        "period_start": _iso(u.period_start_ms),
+        "period_end": _iso(u.period_end_ms),
+        "routes": u.routes,
+    }
 
 
 def _state(record: KeyRecord, now_ms: int) -> str:
@@ -159,6 +193,10 @@ def _state(record: KeyRecord, now_ms: int) -> str:
         verb = "expired" if now_ms >= record.expires_at_ms else "expires"
         return f"{verb} {_when(record.expires_at_ms)}"
     return "live"
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 
 
 def _when(ms: int) -> str:
