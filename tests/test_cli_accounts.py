@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 import stripe
+from pydantic import SecretStr
 
 from tiergate.cli import main
 from tiergate.gate import Requirement
@@ -143,7 +144,7 @@ def deliver_subscription_for(customer: str) -> tuple[int, str]:
     )
 
     async def post() -> tuple[int, str]:
-        settings = Settings(stripe_webhook_secret=WEBHOOK_SECRET)
+        settings = Settings(stripe_webhook_secret=SecretStr(WEBHOOK_SECRET))
         parts = build(settings)
         app = create_app(settings, parts=parts)
         transport = httpx.ASGITransport(app=app)
