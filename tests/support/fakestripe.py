@@ -52,15 +52,15 @@ class FakeStripe:
     webhook_secret: str
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Prices whose recurring.usage_type is metered: a Checkout line item for one takes no
+    # quantity, and any other needs one (Stripe refuses both mistakes with a 400).
+    metered_prices: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     outbox: list[Delivery] = field(default_factory=list)
     idempotency_keys: list[str] = field(default_factory=list)  # of each POST, in order
     failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
     hang_s: float = 0.0  # each API call waits this long first
     should_retry: str | None = None  # the Stripe-Should-Retry header on failures, if set
-    # Prices whose recurring.usage_type is metered: a Checkout line item for one takes no
-    # quantity, and any other needs one (Stripe refuses both mistakes with a 400).
-    metered_prices: set[str] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- the HTTP API --------------------------------------------------------------------
