@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
-    add_account_commands(commands)
+
+    accounts = commands.add_parser("accounts", help="an account's Stripe customer, overage cap")
+    actions = accounts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_account_commands(actions)
 
     table = commands.add_parser("table", help="the DynamoDB registry table")
     table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")

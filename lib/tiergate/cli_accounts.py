@@ -16,10 +16,8 @@ from .cli_keys import admin_command
 __all__ = ["add_account_commands"]
 
 
-def add_account_commands(commands: Any) -> None:  # argparse's subparsers action is private
-    accounts = commands.add_parser("accounts", help="an account's Stripe customer, overage cap")
-    actions = accounts.add_subparsers(dest="action", required=True, metavar="ACTION")
-
+def add_account_commands(actions: Any) -> None:  # argparse's subparsers action is private
+    """`link` and `set-cap`, added to the `accounts` command's actions (cli.py makes it)."""
     link = actions.add_parser(
         "link", help="link an account to an existing Stripe customer (who already pays you)"
     )

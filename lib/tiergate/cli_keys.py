@@ -25,7 +25,7 @@ from .registry import KeyRecord
 if TYPE_CHECKING:
     from .settings import Settings
 
-__all__ = ["add_admin_commands", "admin_command"]
+__all__ = ["add_admin_commands"]
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -44,11 +44,11 @@ def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action i
     create.add_argument("--account", required=True)
     create.add_argument("--tier", help="the tier of a new account (default: the lowest)")
     create.add_argument("--label", default="", help="a note to tell keys apart, e.g. 'ci'")
-    create.set_defaults(run=admin_command(_create, "change"))
+    create.set_defaults(run=_admin(_create, "change"))
 
     listing = actions.add_parser("list", help="an account's keys, revoked ones included")
     listing.add_argument("--account", required=True)
-    listing.set_defaults(run=admin_command(_list, "registry"))
+    listing.set_defaults(run=_admin(_list, "registry"))
 
     for name, run, text in (
         ("revoke", _revoke, "refuse a key from its next request on"),
@@ -59,17 +59,17 @@ def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action i
         action.add_argument("--account", help="the key's account, when KEY is a key id")
         if name == "rotate":
             action.add_argument("--grace", type=_duration, default="24h", help="e.g. 1h, 7d")
-        action.set_defaults(run=admin_command(run, "change"))
+        action.set_defaults(run=_admin(run, "change"))
 
     usage = commands.add_parser(
         "usage", help="an account's usage this billing period: quota, overage, routes"
     )
     usage.add_argument("subject", metavar="KEY_OR_ACCOUNT")
     usage.add_argument("--json", action="store_true", help="what GET /v1/usage answers, as JSON")
-    usage.set_defaults(run=admin_command(_usage, "counters"))
+    usage.set_defaults(run=_admin(_usage, "counters"))
 
 
-def admin_command(
+def _admin(
     command: Callable[[Admin, argparse.Namespace], Awaitable[None]], needs: Needs
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
@@ -208,3 +208,8 @@ def _duration(text: str) -> int:
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+# The runner the other admin command modules (cli_accounts.py) build their commands with, so
+# that every admin command refuses the same way.
+admin_command = _admin
