@@ -105,6 +105,20 @@ def _tiers(args: argparse.Namespace) -> int:
         print(
             f"{t.name:<12} {t.limit:>12,} {t.burst:>8} {t.price:>9.2f}  {t.on_error:<8}  {features}"
         )
+    for t in tiers.values():
+        if t.overage is None:
+            continue
+        o = t.overage
+        # Counted but never invoiced is the one overage mistake the gate cannot see: say it.
+        billed = (
+            f"Stripe price {o.stripe_price}"
+            if o.stripe_price
+            else "no overage.stripe_price: checkout does not sell it and Stripe never bills it"
+        )
+        print(
+            f"{t.name}: overage up to {o.cap:,} units past the limit at ${o.unit_price:g},"
+            f" meter {o.meter}, {billed}"
+        )
     return 0
 
 
