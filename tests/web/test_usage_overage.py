@@ -246,3 +246,15 @@ async def test_the_openapi_document_describes_usage(hy: Harness) -> None:
     assert {"overage", "overage_cap", "routes", "used", "remaining"} <= set(schema["properties"])
     assert schema["properties"]["routes"]["additionalProperties"] == {"type": "integer"}
     assert "503" in usage["responses"]
+
+
+async def test_usage_of_a_fail_open_admission_is_a_503_not_zeros(make_harness: MakeHarness) -> None:
+    """Redis down and a tier that lets requests in uncounted: /usage has no counts to tell,
+    and a 200 of zeros (and a 1970 period) would read as a fresh quota."""
+    open_tiers = tiers_json(free={"limit": 3, "price": 0, "burst": 100, "on_error": "allow"})
+    h = await make_harness(tiers=open_tiers)
+    key = await h.add_account("free")
+    assert (await h.call("/v1/hello", key)).status_code == 200
+    h.store.fail()
+    assert (await h.call("/v1/hello", key)).status_code == 200  # fail-open, as the tier says
+    assert_problem(await h.call("/v1/usage", key), 503, "limiter-unavailable")
