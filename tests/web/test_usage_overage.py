@@ -251,7 +251,10 @@ async def test_the_openapi_document_describes_usage(hy: Harness) -> None:
 async def test_usage_of_a_fail_open_admission_is_a_503_not_zeros(make_harness: MakeHarness) -> None:
     """Redis down and a tier that lets requests in uncounted: /usage has no counts to tell,
     and a 200 of zeros (and a 1970 period) would read as a fresh quota."""
-    open_tiers = tiers_json(free={"limit": 3, "price": 0, "burst": 100, "on_error": "allow"})
+    open_tiers = tiers_json(
+        free={"limit": 3, "price": 0, "burst": 100, "on_error": "allow"},
+        pro={"limit": 9, "price": 9, "burst": 100},
+    )
     h = await make_harness(tiers=open_tiers)
     key = await h.add_account("free")
     assert (await h.call("/v1/hello", key)).status_code == 200
