@@ -261,3 +261,10 @@ async def test_usage_of_a_fail_open_admission_is_a_503_not_zeros(make_harness: M
     h.store.fail()
     assert (await h.call("/v1/hello", key)).status_code == 200  # fail-open, as the tier says
     assert_problem(await h.call("/v1/usage", key), 503, "limiter-unavailable")
+
+
+async def test_routes_are_counted_by_template_not_by_path(hy: Harness) -> None:
+    key = await hy.add_account("pro")
+    for code in (200, 201, 202):
+        assert (await hy.call(f"/v1/status/{code}", key)).status_code == 200
+    assert (await hy.usage(key))["routes"] == {"/v1/status/{code}": 3}
