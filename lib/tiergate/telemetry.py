@@ -8,6 +8,11 @@ function: SERVICE_API or SERVICE_WEBHOOK) plus the one dimension named beside it
 from __future__ import annotations
 
 __all__ = [
+    "ALERT",
+    "ALERT_DELIVERED",
+    "ALERT_FAILED",
+    "ALERT_GIVEN_UP",
+    "ALERT_NO_CONTACTS",
     "DEGRADED",
     "DENIED",
     "DIM_OUTCOME",
@@ -22,6 +27,7 @@ __all__ = [
     "REASON_KEY_IN_QUERY",
     "REASON_REFUND_FAILED",
     "REASON_STALE_REGISTRY",
+    "SERVICE_ALERTS",
     "SERVICE_API",
     "SERVICE_WEBHOOK",
     "WEBHOOK",
@@ -31,6 +37,7 @@ NAMESPACE = "tiergate"
 DIM_SERVICE = "service"
 SERVICE_API = "api"
 SERVICE_WEBHOOK = "webhook"
+SERVICE_ALERTS = "alerts"  # the scheduled usage-alert delivery (a run, not a request)
 
 DIM_REASON = "reason"
 # A request answered with a denial; reason: the problem slug (burst-exceeded,
@@ -57,3 +64,14 @@ OUTCOME_INVALID_SIGNATURE = "invalid-signature"
 OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
+
+# One usage alert's delivery on one channel (email, webhook) in a scheduled run; outcome:
+# delivered; failed (this run's attempts failed, a later run retries); given-up (failed for
+# TIERGATE_ALERT_GIVE_UP_HOURS, or refused for good, e.g. 410 Gone or a URL the policy
+# forbids: dropped, so this is what to alarm on); no-contacts (the account has neither an
+# email nor a URL: logged and dropped).
+ALERT = "Alert"
+ALERT_DELIVERED = "delivered"
+ALERT_FAILED = "failed"
+ALERT_GIVEN_UP = "given-up"
+ALERT_NO_CONTACTS = "no-contacts"

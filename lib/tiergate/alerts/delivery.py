@@ -1,0 +1,324 @@
+"""One scheduled run of usage-alert delivery: read the pending crossings, send each on the
+channels its account has (email, webhook), and drop from the pending list only what is done.
+
+It runs only from the schedule (a scheduled function, a cron, `tiergate serve`'s background
+task), never on a customer's request: the gate records a crossing and is done with it.
+
+- **At least once, deduplicated by id.** A crossing stays pending until every channel it
+  needs is settled: delivered, or given up on and reported. Each channel is claimed in the
+  ledger before it is sent and settled after, so a channel that arrived is not sent again
+  when the other failed, nor by a second run at the same time. A send whose answer was lost
+  (or a run that crashed before settling) is sent again by a later run under the same id.
+- **Retries**: up to `attempts` per channel in a run, with full-jitter exponential backoff
+  (and the receiver's Retry-After), then again on every later run.
+- **Never silently dropped**: a channel still failing `give_up_ms` after the crossing (or
+  refused for good: 410 Gone, a URL the policy forbids) is logged as an error, counted
+  (`Alert` outcome=given-up, the metric to alarm on) and settled; an account with no
+  contacts is logged and dropped (outcome=no-contacts).
+- **Bounded**: every attempt is bounded by what is left of `run_budget_s`; what does not fit
+  stays pending for the next run, so a slow receiver delays only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..clock import Clock
+from ..errors import StoreUnavailable
+from ..observe import EmfWriter, Observation, bind, count
+from ..registry import Account, Registry
+from ..store import HotStore
+from ..telemetry import (
+    ALERT,
+    ALERT_DELIVERED,
+    ALERT_FAILED,
+    ALERT_GIVEN_UP,
+    ALERT_NO_CONTACTS,
+    DIM_OUTCOME,
+    SERVICE_ALERTS,
+)
+from ..usage import AlertCrossing
+from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+from .ledger import DeliveryLedger
+from .message import alert_body, email_subject, email_text
+
+__all__ = ["AlertDelivery", "DeliveryReport", "Failure"]
+
+log = logging.getLogger("tiergate.alerts")
+
+# What became of one channel of one crossing in this run.
+Result = Literal["delivered", "settled", "given-up", "failed", "busy"]
+_DONE: frozenset[Result] = frozenset({"delivered", "settled", "given-up"})
+_BACKOFF_S = 0.5  # first retry within 0.5 s, then 2 s, 8 s (full jitter)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    crossing_id: str
+    account_id: str
+    channel: Channel | None  # None: the account could not be read
+    reason: str
+    given_up: bool
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    pending: int = 0  # crossings read this run
+    delivered: int = 0  # every channel delivered (now or before): dropped
+    given_up: int = 0  # a channel given up on (reported): dropped
+    no_contacts: int = 0  # nowhere to send: logged, dropped
+    retrying: int = 0  # left pending for the next run
+    # successful sends this run, by channel
+    sent: dict[Channel, int] = field(default_factory=lambda: {"email": 0, "webhook": 0})
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing given up on and nothing left failing."""
+        return not self.failures
+
+
+class AlertDelivery:
+    def __init__(
+        self,
+        *,
+        store: HotStore,
+        registry: Registry,
+        email: EmailSender,
+        webhook: WebhookSender,
+        ledger: DeliveryLedger,
+        clock: Clock,
+        run_budget_s: float = 40.0,
+        attempt_timeout_s: float = 10.0,
+        give_up_ms: int = 24 * 3_600_000,
+        attempts: int = 3,
+        batch: int = 200,
+        concurrency: int = 8,
+        emf: EmfWriter | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        """`sleep` and `jitter`: the backoff's, injected so tests need not wait. `emf`: where
+        the run's metrics go (a scheduled function's stdout); None keeps them uncounted."""
+        self._store = store
+        self._registry = registry
+        self._email = email
+        self._webhook = webhook
+        self._ledger = ledger
+        self._clock = clock
+        self._budget_ms = int(run_budget_s * 1000)
+        self._attempt_timeout_s = attempt_timeout_s
+        self._give_up_ms = give_up_ms
+        self._attempts = attempts
+        self._batch = batch
+        self._concurrency = concurrency
+        self._emf = emf
+        self._sleep = sleep
+        self._jitter = jitter
+
+    async def deliver(self) -> DeliveryReport:
+        """One run. Raises StoreUnavailable only when the pending list cannot be read."""
+        observation = Observation(f"alerts-{uuid.uuid4().hex[:16]}", SERVICE_ALERTS)
+        with bind(observation):
+            try:
+                return await self._run()
+            finally:
+                if self._emf is not None:
+                    self._emf.flush(observation)
+
+    async def _run(self) -> DeliveryReport:
+        report = DeliveryReport()
+        crossings = await self._store.alerts(self._batch)
+        report.pending = len(crossings)
+        if not crossings:
+            return report
+        deadline_ms = self._clock.now_ms() + self._budget_ms
+        gate = asyncio.Semaphore(self._concurrency)
+        accounts = await self._accounts({c.account_id for c in crossings}, gate)
+
+        async def one(crossing: AlertCrossing) -> bool:
+            async with gate:
+                return await self._crossing(crossing, accounts, deadline_ms, report)
+
+        done_flags = await asyncio.gather(*(one(c) for c in crossings))
+        done = [c for c, finished in zip(crossings, done_flags, strict=True) if finished]
+        if done:
+            # If this fails the ledger still says settled: the next run drops them unsent.
+            await self._store.alerts_delivered(done)
+        return report
+
+    async def _accounts(
+        self, account_ids: set[str], gate: asyncio.Semaphore
+    ) -> dict[str, Account | StoreUnavailable | None]:
+        async def read(account_id: str) -> Account | StoreUnavailable | None:
+            async with gate:
+                try:
+                    return await self._registry.get_account(account_id)
+                except StoreUnavailable as exc:
+                    return exc
+
+        ids = sorted(account_ids)
+        found = await asyncio.gather(*(read(a) for a in ids))
+        return dict(zip(ids, found, strict=True))
+
+    async def _crossing(
+        self,
+        crossing: AlertCrossing,
+        accounts: dict[str, Account | StoreUnavailable | None],
+        deadline_ms: int,
+        report: DeliveryReport,
+    ) -> bool:
+        """Deliver one crossing on its channels; True when it may leave the pending list."""
+        account = accounts[crossing.account_id]
+        if isinstance(account, StoreUnavailable):
+            report.retrying += 1
+            report.failures.append(
+                Failure(crossing.id, crossing.account_id, None, str(account), given_up=False)
+            )
+            log.warning(
+                "usage alert not delivered: the registry did not answer; retried next run",
+                extra=_fields(crossing, error=str(account)),
+            )
+            return False
+        channels: list[Channel] = []
+        if account is not None and account.alert_email:
+            channels.append("email")
+        if account is not None and account.alert_url:
+            channels.append("webhook")
+        if account is None or not channels:
+            report.no_contacts += 1
+            count(ALERT, DIM_OUTCOME, ALERT_NO_CONTACTS)
+            log.warning(
+                "usage alert dropped: the account has no alert email or URL"
+                " (`tiergate accounts set-alerts` sets them)",
+                extra=_fields(crossing),
+            )
+            return True
+        results = await asyncio.gather(
+            *(self._channel(crossing, account, ch, deadline_ms, report) for ch in channels)
+        )
+        if not all(r in _DONE for r in results):
+            report.retrying += 1
+            return False
+        if "given-up" in results:
+            report.given_up += 1
+        else:
+            report.delivered += 1
+        return True
+
+    async def _channel(
+        self,
+        crossing: AlertCrossing,
+        account: Account,
+        channel: Channel,
+        deadline_ms: int,
+        report: DeliveryReport,
+    ) -> Result:
+        now = self._clock.now_ms()
+        until = deadline_ms + 60_000  # past the run's end: a crashed run's lease runs out
+        try:
+            claim = await self._ledger.claim(crossing.id, channel, now_ms=now, until_ms=until)
+        except StoreUnavailable as exc:
+            return self._failed(crossing, channel, str(exc), report)
+        if claim != "claimed":
+            return claim
+        try:
+            failure = await self._attempt_all(crossing, account, channel, deadline_ms)
+            now = self._clock.now_ms()
+            if failure is None:
+                report.sent[channel] += 1
+                await self._ledger.settle(crossing.id, channel, now_ms=now)
+                count(ALERT, DIM_OUTCOME, ALERT_DELIVERED)
+                return "delivered"
+            if failure.permanent or now - crossing.at_ms >= self._give_up_ms:
+                await self._ledger.settle(crossing.id, channel, now_ms=now)
+                return self._given_up(crossing, channel, failure.reason, report)
+            await self._ledger.release(crossing.id, channel, until_ms=until)
+        except StoreUnavailable as exc:  # the ledger: the crossing stays pending
+            return self._failed(crossing, channel, f"delivery ledger: {exc}", report)
+        return self._failed(crossing, channel, failure.reason, report)
+
+    async def _attempt_all(
+        self, crossing: AlertCrossing, account: Account, channel: Channel, deadline_ms: int
+    ) -> DeliveryFailed | None:
+        """Up to `attempts` sends with backoff, inside the run's budget; the last failure."""
+        failure = DeliveryFailed("the run's time budget ran out before an attempt")
+        for attempt in range(self._attempts):
+            left_s = (deadline_ms - self._clock.now_ms()) / 1000
+            if left_s <= 0:
+                return failure
+            try:
+                await self._send(crossing, account, channel, min(self._attempt_timeout_s, left_s))
+            except DeliveryFailed as exc:
+                failure = exc
+            else:
+                return None
+            if failure.permanent or attempt + 1 == self._attempts:
+                return failure
+            wait_s = self._jitter() * _BACKOFF_S * 4**attempt
+            if failure.retry_after_s is not None:
+                wait_s = max(wait_s, failure.retry_after_s)
+            if self._clock.now_ms() + wait_s * 1000 >= deadline_ms:
+                return failure  # the wait would outlast the run: the next run retries
+            await self._sleep(wait_s)
+        return failure
+
+    async def _send(
+        self, crossing: AlertCrossing, account: Account, channel: Channel, timeout_s: float
+    ) -> None:
+        if channel == "webhook":
+            await self._webhook.send(
+                url=account.alert_url,
+                secret=account.alert_secret,
+                message_id=crossing.id,
+                body=alert_body(crossing),
+                timeout_s=timeout_s,
+            )
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._email.send(
+                    to=account.alert_email,
+                    subject=email_subject(crossing),
+                    text=email_text(crossing),
+                )
+        except TimeoutError:
+            raise DeliveryFailed(f"the email was not accepted within {timeout_s:g} s") from None
+
+    def _failed(
+        self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
+    ) -> Result:
+        report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, False))
+        count(ALERT, DIM_OUTCOME, ALERT_FAILED)
+        log.warning(
+            "usage alert not delivered; retried next run",
+            extra=_fields(crossing, channel=channel, error=reason),
+        )
+        return "failed"
+
+    def _given_up(
+        self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
+    ) -> Result:
+        report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, True))
+        count(ALERT, DIM_OUTCOME, ALERT_GIVEN_UP)
+        log.error(
+            "usage alert given up: not delivered and dropped",
+            extra=_fields(crossing, channel=channel, error=reason),
+        )
+        return "given-up"
+
+
+def _fields(crossing: AlertCrossing, **more: str) -> dict[str, str | int]:
+    return {
+        "alert_id": crossing.id,
+        "account_id": crossing.account_id,
+        "threshold": crossing.label,
+        "period_start_ms": crossing.period_start_ms,
+        **more,
+    }
