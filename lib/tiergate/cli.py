@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from .cli_alerts import add_alert_commands
 from .cli_keys import add_admin_commands
 from .errors import ConfigError, TiergateError
 
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
+
+    accounts = commands.add_parser("accounts", help="an account's usage-alert contacts")
+    add_alert_commands(accounts.add_subparsers(dest="action", required=True, metavar="ACTION"))
 
     table = commands.add_parser("table", help="the DynamoDB registry table")
     table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")
