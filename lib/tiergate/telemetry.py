@@ -8,10 +8,10 @@ function: SERVICE_API or SERVICE_WEBHOOK) plus the one dimension named beside it
 from __future__ import annotations
 
 __all__ = [
-    "ALERT",
     "ALERT_DELIVERED",
+    "ALERT_DELIVERY",
+    "ALERT_DROPPED",
     "ALERT_FAILED",
-    "ALERT_GIVEN_UP",
     "ALERT_NO_CONTACTS",
     "DEGRADED",
     "DENIED",
@@ -27,8 +27,8 @@ __all__ = [
     "REASON_KEY_IN_QUERY",
     "REASON_REFUND_FAILED",
     "REASON_STALE_REGISTRY",
-    "SERVICE_ALERTS",
     "SERVICE_API",
+    "SERVICE_SCHEDULED",
     "SERVICE_WEBHOOK",
     "WEBHOOK",
 ]
@@ -37,7 +37,9 @@ NAMESPACE = "tiergate"
 DIM_SERVICE = "service"
 SERVICE_API = "api"
 SERVICE_WEBHOOK = "webhook"
-SERVICE_ALERTS = "alerts"  # the scheduled usage-alert delivery (a run, not a request)
+# The scheduled runs (meter push, alert delivery): their own function on AWS; in-process
+# (`tiergate serve`) they count under the app's service.
+SERVICE_SCHEDULED = "scheduled"
 
 DIM_REASON = "reason"
 # A request answered with a denial; reason: the problem slug (burst-exceeded,
@@ -65,13 +67,13 @@ OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
 
-# One usage alert's delivery on one channel (email, webhook) in a scheduled run; outcome:
-# delivered; failed (this run's attempts failed, a later run retries); given-up (failed for
-# TIERGATE_ALERT_GIVE_UP_HOURS, or refused for good, e.g. 410 Gone or a URL the policy
-# forbids: dropped, so this is what to alarm on); no-contacts (the account has neither an
-# email nor a URL: logged and dropped).
-ALERT = "Alert"
+# One usage alert (a threshold crossed), by DIM_OUTCOME: delivered (every channel the account
+# set took it), failed (a channel refused or did not answer; tried again), dropped (given up
+# on after its retries, or refused for good: the customer never heard), no-contacts (the
+# account set no email and no URL: logged and dropped; not alarmed, since most accounts set
+# none).
+ALERT_DELIVERY = "AlertDelivery"
 ALERT_DELIVERED = "delivered"
 ALERT_FAILED = "failed"
-ALERT_GIVEN_UP = "given-up"
+ALERT_DROPPED = "dropped"
 ALERT_NO_CONTACTS = "no-contacts"

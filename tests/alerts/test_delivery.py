@@ -21,7 +21,7 @@ from tiergate.alerts import AlertDelivery, DeliveryLedger, MemoryLedger, new_sec
 from tiergate.alerts.email import SesEmailSender, ses_client
 from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
 from tiergate.clock import Clock, FakeClock, SystemClock
-from tiergate.observe import EmfWriter
+from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account
 from tiergate.registry.memory import MemoryRegistry
 
@@ -54,7 +54,9 @@ class Rig:
     metrics: list[str]
     sleeps: list[float]
 
-    def delivery(self, clock: Clock | None = None, **options: float) -> AlertDelivery:
+    def delivery(
+        self, clock: Clock | None = None, *, own_metrics: bool = True, **options: float
+    ) -> AlertDelivery:
         async def sleep(seconds: float) -> None:
             self.sleeps.append(seconds)
             self.clock.advance(int(seconds * 1000))
@@ -66,7 +68,9 @@ class Rig:
             webhook=self.sender,
             ledger=self.ledger,
             clock=clock or self.clock,
-            emf=EmfWriter("tiergate", write=self.metrics.append, clock_ms=self.clock.now_ms),
+            emf=EmfWriter("tiergate", write=self.metrics.append, clock_ms=self.clock.now_ms)
+            if own_metrics
+            else None,
             sleep=sleep,
             jitter=lambda: 1.0,
             **options,  # type: ignore[arg-type]
@@ -80,14 +84,14 @@ class Rig:
         return secret
 
     def outcomes(self) -> list[str]:
-        """Every Alert metric's outcome the runs wrote, one per count."""
+        """Every AlertDelivery metric's outcome the runs wrote, one per count."""
         found: list[str] = []
         for chunk in self.metrics:
             for line in chunk.splitlines():
                 doc = json.loads(line)
-                if "Alert" in doc:
-                    assert doc["service"] == "alerts"
-                    found += [doc["outcome"]] * int(doc["Alert"])
+                if "AlertDelivery" in doc:
+                    assert doc["service"] == "scheduled"
+                    found += [doc["outcome"]] * int(doc["AlertDelivery"])
         return sorted(found)
 
 
@@ -142,7 +146,7 @@ async def test_an_email_delivered_is_not_resent_while_the_webhook_keeps_failing(
     assert (first.sent, third.sent) == ({"email": 1, "webhook": 0}, {"email": 0, "webhook": 1})
     assert [r.headers["webhook-id"] for r in receiver.received] == [c.id] * 7
     assert rig.store.pending == []
-    assert rig.outcomes() == ["delivered", "delivered", "failed", "failed"]
+    assert rig.outcomes() == ["delivered", "failed", "failed"]
 
 
 async def test_the_pending_list_keeps_what_is_not_delivered(rig: Rig) -> None:
@@ -179,7 +183,7 @@ async def test_failing_for_a_day_is_reported_loudly_and_dropped(
     [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "given up" in error.getMessage()
     assert error.__dict__["alert_id"] == c.id
-    assert rig.outcomes() == ["failed", "given-up"]
+    assert rig.outcomes() == ["dropped", "failed"]
 
 
 async def test_410_gone_is_given_up_at_once(rig: Rig) -> None:
@@ -190,7 +194,7 @@ async def test_410_gone_is_given_up_at_once(rig: Rig) -> None:
     assert report.given_up == 1
     assert len(receiver.received) == 1
     assert rig.store.pending == []
-    assert rig.outcomes() == ["given-up"]
+    assert rig.outcomes() == ["dropped"]
 
 
 async def test_an_account_without_contacts_is_logged_and_dropped(
@@ -239,3 +243,21 @@ async def test_two_runs_at_once_send_once(rig: Rig) -> None:
     assert len(receiver.received) == 1
     assert sorted([first.delivered, second.delivered]) == [0, 1]
     assert rig.store.pending == []
+
+
+async def test_the_report_says_what_failed_and_counts_go_to_the_callers_observation(
+    rig: Rig,
+) -> None:
+    with receiving(Receiver(answers=[500] * 3)) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [c := crossing()]
+        observation = Observation("run-1", "scheduled")
+        with bind(observation):  # as the scheduled runner binds one around its jobs
+            report = await rig.delivery(own_metrics=False).deliver()
+    assert not report.ok
+    assert report.lines[0].startswith("1 pending: 0 delivered, 1 retrying")
+    assert report.lines[1].startswith(f"{c.id} acme webhook: http://127.0.0.1:")
+    assert "answered 500" in report.lines[1]
+    assert "/hooks/usage" not in report.lines[1]  # receivers are named by origin only
+    assert observation.counts == {("AlertDelivery", "outcome", "failed"): 1}
+    assert rig.metrics == []

@@ -9,6 +9,7 @@ import json
 import uuid
 
 import httpx
+from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from tiergate import Settings
@@ -34,7 +35,7 @@ async def test_fifty_concurrent_requests_cross_80_percent_and_one_alert_arrives(
     settings = Settings(
         tiers=TIERS,
         upstash_redis_rest_url=upstash.url,
-        upstash_redis_rest_token=upstash.token,
+        upstash_redis_rest_token=SecretStr(upstash.token),
         redis_namespace=f"alerts{uuid.uuid4().hex[:8]}",
         redis_timeout=5,
         redis_retry_budget=10,

@@ -13,7 +13,7 @@ task), never on a customer's request: the gate records a crossing and is done wi
   (and the receiver's Retry-After), then again on every later run.
 - **Never silently dropped**: a channel still failing `give_up_ms` after the crossing (or
   refused for good: 410 Gone, a URL the policy forbids) is logged as an error, counted
-  (`Alert` outcome=given-up, the metric to alarm on) and settled; an account with no
+  (`AlertDelivery` outcome=dropped, the metric to alarm on) and settled; an account with no
   contacts is logged and dropped (outcome=no-contacts).
 - **Bounded**: every attempt is bounded by what is left of `run_budget_s`; what does not fit
   stays pending for the next run, so a slow receiver delays only itself.
@@ -25,7 +25,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,13 +35,13 @@ from ..observe import EmfWriter, Observation, bind, count
 from ..registry import Account, Registry
 from ..store import HotStore
 from ..telemetry import (
-    ALERT,
     ALERT_DELIVERED,
+    ALERT_DELIVERY,
+    ALERT_DROPPED,
     ALERT_FAILED,
-    ALERT_GIVEN_UP,
     ALERT_NO_CONTACTS,
     DIM_OUTCOME,
-    SERVICE_ALERTS,
+    SERVICE_SCHEDULED,
 )
 from ..usage import AlertCrossing
 from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
@@ -83,6 +83,20 @@ class DeliveryReport:
         """Nothing given up on and nothing left failing."""
         return not self.failures
 
+    @property
+    def lines(self) -> Sequence[str]:
+        """What the run did, then one line per failure (for the scheduled runner's log)."""
+        head = (
+            f"{self.pending} pending: {self.delivered} delivered, {self.retrying} retrying,"
+            f" {self.given_up} given up, {self.no_contacts} without contacts"
+            f" (sent {self.sent['email']} emails, {self.sent['webhook']} webhooks)"
+        )
+        return [head] + [
+            f"{f.crossing_id} {f.account_id} {f.channel or 'registry'}:"
+            f" {'given up: ' if f.given_up else ''}{f.reason}"
+            for f in self.failures
+        ]
+
 
 class AlertDelivery:
     def __init__(
@@ -105,7 +119,8 @@ class AlertDelivery:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         """`sleep` and `jitter`: the backoff's, injected so tests need not wait. `emf`: where
-        the run's metrics go (a scheduled function's stdout); None keeps them uncounted."""
+        the run's metrics go, flushed at its end; None counts them into the observation the
+        caller bound (the scheduled runner's, which flushes it), if any."""
         self._store = store
         self._registry = registry
         self._email = email
@@ -124,7 +139,9 @@ class AlertDelivery:
 
     async def deliver(self) -> DeliveryReport:
         """One run. Raises StoreUnavailable only when the pending list cannot be read."""
-        observation = Observation(f"alerts-{uuid.uuid4().hex[:16]}", SERVICE_ALERTS)
+        if self._emf is None:
+            return await self._run()
+        observation = Observation(f"alerts-{uuid.uuid4().hex[:16]}", SERVICE_SCHEDULED)
         with bind(observation):
             try:
                 return await self._run()
@@ -181,6 +198,7 @@ class AlertDelivery:
             report.failures.append(
                 Failure(crossing.id, crossing.account_id, None, str(account), given_up=False)
             )
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_FAILED)
             log.warning(
                 "usage alert not delivered: the registry did not answer; retried next run",
                 extra=_fields(crossing, error=str(account)),
@@ -193,7 +211,7 @@ class AlertDelivery:
             channels.append("webhook")
         if account is None or not channels:
             report.no_contacts += 1
-            count(ALERT, DIM_OUTCOME, ALERT_NO_CONTACTS)
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_NO_CONTACTS)
             log.warning(
                 "usage alert dropped: the account has no alert email or URL"
                 " (`tiergate accounts set-alerts` sets them)",
@@ -205,11 +223,15 @@ class AlertDelivery:
         )
         if not all(r in _DONE for r in results):
             report.retrying += 1
+            if "failed" in results:  # not when another run holds it ("busy")
+                count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_FAILED)
             return False
         if "given-up" in results:
             report.given_up += 1
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_DROPPED)
         else:
             report.delivered += 1
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_DELIVERED)
         return True
 
     async def _channel(
@@ -234,7 +256,6 @@ class AlertDelivery:
             if failure is None:
                 report.sent[channel] += 1
                 await self._ledger.settle(crossing.id, channel, now_ms=now)
-                count(ALERT, DIM_OUTCOME, ALERT_DELIVERED)
                 return "delivered"
             if failure.permanent or now - crossing.at_ms >= self._give_up_ms:
                 await self._ledger.settle(crossing.id, channel, now_ms=now)
@@ -295,7 +316,6 @@ class AlertDelivery:
         self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
     ) -> Result:
         report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, False))
-        count(ALERT, DIM_OUTCOME, ALERT_FAILED)
         log.warning(
             "usage alert not delivered; retried next run",
             extra=_fields(crossing, channel=channel, error=reason),
@@ -306,7 +326,6 @@ class AlertDelivery:
         self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
     ) -> Result:
         report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, True))
-        count(ALERT, DIM_OUTCOME, ALERT_GIVEN_UP)
         log.error(
             "usage alert given up: not delivered and dropped",
             extra=_fields(crossing, channel=channel, error=reason),
