@@ -261,3 +261,33 @@ async def test_the_report_says_what_failed_and_counts_go_to_the_callers_observat
     assert "/hooks/usage" not in report.lines[1]  # receivers are named by origin only
     assert observation.counts == {("AlertDelivery", "outcome", "failed"): 1}
     assert rig.metrics == []
+
+
+class SlowRegistry(MemoryRegistry):
+    """Each account read takes a minute of the (fake) clock: the run's budget is gone."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.fake_clock = clock
+        self.slow = True
+
+    async def get_account(self, account_id: str) -> Account | None:
+        if self.slow:
+            self.fake_clock.advance(60_000)
+        return await super().get_account(account_id)
+
+
+async def test_an_old_alert_is_not_given_up_on_without_an_attempt(rig: Rig) -> None:
+    rig.registry = SlowRegistry(rig.clock)
+    with receiving(Receiver(answers=[500] * 3)) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [crossing(at_ms=rig.clock.now_ms() - 25 * HOUR)]
+        starved = await rig.delivery().deliver()  # a backlog after an outage, say
+        assert (starved.retrying, starved.given_up, len(receiver.received)) == (1, 0, 0)
+        assert "budget ran out" in starved.failures[0].reason
+
+        rig.registry.slow = False
+        tried = await rig.delivery().deliver()
+    assert tried.given_up == 1
+    assert len(receiver.received) == 3
+    assert rig.store.pending == []

@@ -56,6 +56,7 @@ log = logging.getLogger("tiergate.alerts")
 Result = Literal["delivered", "settled", "given-up", "failed", "busy"]
 _DONE: frozenset[Result] = frozenset({"delivered", "settled", "given-up"})
 _BACKOFF_S = 0.5  # first retry within 0.5 s, then 2 s, 8 s (full jitter)
+_NO_TIME = DeliveryFailed("the run's time budget ran out before an attempt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +258,10 @@ class AlertDelivery:
                 report.sent[channel] += 1
                 await self._ledger.settle(crossing.id, channel, now_ms=now)
                 return "delivered"
-            if failure.permanent or now - crossing.at_ms >= self._give_up_ms:
+            # Given up only after a real attempt: a run whose budget ran out first says
+            # nothing about the receiver (a backlog after an outage must still be tried).
+            tried = failure is not _NO_TIME
+            if failure.permanent or (tried and now - crossing.at_ms >= self._give_up_ms):
                 await self._ledger.settle(crossing.id, channel, now_ms=now)
                 return self._given_up(crossing, channel, failure.reason, report)
             await self._ledger.release(crossing.id, channel, until_ms=until)
@@ -268,8 +272,9 @@ class AlertDelivery:
     async def _attempt_all(
         self, crossing: AlertCrossing, account: Account, channel: Channel, deadline_ms: int
     ) -> DeliveryFailed | None:
-        """Up to `attempts` sends with backoff, inside the run's budget; the last failure."""
-        failure = DeliveryFailed("the run's time budget ran out before an attempt")
+        """Up to `attempts` sends with backoff, inside the run's budget; the last failure
+        (_NO_TIME when the budget ran out before the first)."""
+        failure = _NO_TIME
         for attempt in range(self._attempts):
             left_s = (deadline_ms - self._clock.now_ms()) / 1000
             if left_s <= 0:
