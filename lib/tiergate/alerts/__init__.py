@@ -2,7 +2,8 @@
 and threshold) in its atomic call; a scheduled run delivers them by email (SES) and by a
 Standard-Webhooks-signed POST, at least once, deduplicated by the crossing's id.
 
-- `delivery`: one run (AlertDelivery.deliver), its retries, budget and report
+- `delivery`: one run (AlertDelivery.deliver); `attempts`: one channel with retries and
+  backoff inside the budget; `report`: what a run did
 - `job`: the delivery built from settings, once per container (what the schedule runs)
 - `channels`: what a sender is; `email` (SES, or a log line) and `webhook` (httpx) are they
 - `ledger`, `ledger_dynamo`: what was delivered per crossing and channel

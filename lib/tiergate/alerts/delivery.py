@@ -25,8 +25,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from ..clock import Clock
@@ -44,9 +43,10 @@ from ..telemetry import (
     SERVICE_SCHEDULED,
 )
 from ..usage import AlertCrossing
-from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+from .attempts import NO_TIME, Attempts
+from .channels import Channel, EmailSender, WebhookSender
 from .ledger import DeliveryLedger
-from .message import alert_body, email_subject, email_text
+from .report import DeliveryReport, Failure
 
 __all__ = ["AlertDelivery", "DeliveryReport", "Failure"]
 
@@ -55,48 +55,6 @@ log = logging.getLogger("tiergate.alerts")
 # What became of one channel of one crossing in this run.
 Result = Literal["delivered", "settled", "given-up", "failed", "busy"]
 _DONE: frozenset[Result] = frozenset({"delivered", "settled", "given-up"})
-_BACKOFF_S = 0.5  # first retry within 0.5 s, then 2 s, 8 s (full jitter)
-_NO_TIME = DeliveryFailed("the run's time budget ran out before an attempt")
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    crossing_id: str
-    account_id: str
-    channel: Channel | None  # None: the account could not be read
-    reason: str
-    given_up: bool
-
-
-@dataclass(slots=True)
-class DeliveryReport:
-    pending: int = 0  # crossings read this run
-    delivered: int = 0  # every channel delivered (now or before): dropped
-    given_up: int = 0  # a channel given up on (reported): dropped
-    no_contacts: int = 0  # nowhere to send: logged, dropped
-    retrying: int = 0  # left pending for the next run
-    # successful sends this run, by channel
-    sent: dict[Channel, int] = field(default_factory=lambda: {"email": 0, "webhook": 0})
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Nothing given up on and nothing left failing."""
-        return not self.failures
-
-    @property
-    def lines(self) -> Sequence[str]:
-        """What the run did, then one line per failure (for the scheduled runner's log)."""
-        head = (
-            f"{self.pending} pending: {self.delivered} delivered, {self.retrying} retrying,"
-            f" {self.given_up} given up, {self.no_contacts} without contacts"
-            f" (sent {self.sent['email']} emails, {self.sent['webhook']} webhooks)"
-        )
-        return [head] + [
-            f"{f.crossing_id} {f.account_id} {f.channel or 'registry'}:"
-            f" {'given up: ' if f.given_up else ''}{f.reason}"
-            for f in self.failures
-        ]
 
 
 class AlertDelivery:
@@ -124,19 +82,22 @@ class AlertDelivery:
         caller bound (the scheduled runner's, which flushes it), if any."""
         self._store = store
         self._registry = registry
-        self._email = email
-        self._webhook = webhook
         self._ledger = ledger
         self._clock = clock
+        self._attempts = Attempts(
+            email=email,
+            webhook=webhook,
+            clock=clock,
+            timeout_s=attempt_timeout_s,
+            attempts=attempts,
+            sleep=sleep,
+            jitter=jitter,
+        )
         self._budget_ms = int(run_budget_s * 1000)
-        self._attempt_timeout_s = attempt_timeout_s
         self._give_up_ms = give_up_ms
-        self._attempts = attempts
         self._batch = batch
         self._concurrency = concurrency
         self._emf = emf
-        self._sleep = sleep
-        self._jitter = jitter
 
     async def deliver(self) -> DeliveryReport:
         """One run. Raises StoreUnavailable only when the pending list cannot be read."""
@@ -252,7 +213,7 @@ class AlertDelivery:
         if claim != "claimed":
             return claim
         try:
-            failure = await self._attempt_all(crossing, account, channel, deadline_ms)
+            failure = await self._attempts.deliver(crossing, account, channel, deadline_ms)
             now = self._clock.now_ms()
             if failure is None:
                 report.sent[channel] += 1
@@ -260,7 +221,7 @@ class AlertDelivery:
                 return "delivered"
             # Given up only after a real attempt: a run whose budget ran out first says
             # nothing about the receiver (a backlog after an outage must still be tried).
-            tried = failure is not _NO_TIME
+            tried = failure is not NO_TIME
             if failure.permanent or (tried and now - crossing.at_ms >= self._give_up_ms):
                 await self._ledger.settle(crossing.id, channel, now_ms=now)
                 return self._given_up(crossing, channel, failure.reason, report)
@@ -268,54 +229,6 @@ class AlertDelivery:
         except StoreUnavailable as exc:  # the ledger: the crossing stays pending
             return self._failed(crossing, channel, f"delivery ledger: {exc}", report)
         return self._failed(crossing, channel, failure.reason, report)
-
-    async def _attempt_all(
-        self, crossing: AlertCrossing, account: Account, channel: Channel, deadline_ms: int
-    ) -> DeliveryFailed | None:
-        """Up to `attempts` sends with backoff, inside the run's budget; the last failure
-        (_NO_TIME when the budget ran out before the first)."""
-        failure = _NO_TIME
-        for attempt in range(self._attempts):
-            left_s = (deadline_ms - self._clock.now_ms()) / 1000
-            if left_s <= 0:
-                return failure
-            try:
-                await self._send(crossing, account, channel, min(self._attempt_timeout_s, left_s))
-            except DeliveryFailed as exc:
-                failure = exc
-            else:
-                return None
-            if failure.permanent or attempt + 1 == self._attempts:
-                return failure
-            wait_s = self._jitter() * _BACKOFF_S * 4**attempt
-            if failure.retry_after_s is not None:
-                wait_s = max(wait_s, failure.retry_after_s)
-            if self._clock.now_ms() + wait_s * 1000 >= deadline_ms:
-                return failure  # the wait would outlast the run: the next run retries
-            await self._sleep(wait_s)
-        return failure
-
-    async def _send(
-        self, crossing: AlertCrossing, account: Account, channel: Channel, timeout_s: float
-    ) -> None:
-        if channel == "webhook":
-            await self._webhook.send(
-                url=account.alert_url,
-                secret=account.alert_secret,
-                message_id=crossing.id,
-                body=alert_body(crossing),
-                timeout_s=timeout_s,
-            )
-            return
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._email.send(
-                    to=account.alert_email,
-                    subject=email_subject(crossing),
-                    text=email_text(crossing),
-                )
-        except TimeoutError:
-            raise DeliveryFailed(f"the email was not accepted within {timeout_s:g} s") from None
 
     def _failed(
         self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
