@@ -52,9 +52,11 @@ def check_url(url: str, *, allow_loopback: bool) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port  # raises on a port that is not a number in range
-    except ValueError as exc:
-        raise InvalidContact(f"the alert URL cannot be parsed: {exc}") from None
+    except ValueError:  # its text may quote the URL, credentials and all: not repeated
+        raise InvalidContact("the alert URL cannot be parsed (is its port 0-65535?)") from None
     del port
+    if parts.scheme not in ("https", "http"):
+        raise InvalidContact(f"the alert URL must be https:// (got {parts.scheme or 'no'} scheme)")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise InvalidContact("the alert URL must not carry credentials (user:password@)")
     host = (parts.hostname or "").lower()
@@ -68,7 +70,7 @@ def check_url(url: str, *, allow_loopback: bool) -> str:
         raise InvalidContact(
             "plain http:// to a loopback host is for development only (TIERGATE_ENV=development)"
         )
-    raise InvalidContact(f"the alert URL must be https:// (got {parts.scheme or 'no'} scheme)")
+    raise InvalidContact("the alert URL must be https:// (plain http:// only to a loopback host)")
 
 
 def url_origin(url: str) -> str:
