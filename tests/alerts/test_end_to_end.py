@@ -1,6 +1,7 @@
 """From requests to the receiver, through the real stores: 50 concurrent requests through the
-app on Upstash (the local REST server over redis-server) cross 80 % of the quota, the gate
-records the crossing once, and one delivery run POSTs exactly one 80 % alert, signed."""
+app on Upstash (the local REST server over redis-server) and DynamoDB Local (the registry,
+and the delivery ledger in its table) cross 80 % of the quota, the gate records the crossing
+once, and one delivery run POSTs exactly one 80 % alert, signed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from standardwebhooks import Webhook
 from tiergate import Settings
 from tiergate.alerts import alert_job
 from tiergate.alerts.contacts import set_alert_contacts
+from tiergate.registry.dynamo import connect
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint
@@ -30,10 +32,13 @@ TIERS = json.dumps(
 
 
 async def test_fifty_concurrent_requests_cross_80_percent_and_one_alert_arrives(
-    upstash: UpstashEndpoint,
+    upstash: UpstashEndpoint, dynamodb_endpoint: str, dynamodb_table: str
 ) -> None:
     settings = Settings(
         tiers=TIERS,
+        table=dynamodb_table,
+        aws_endpoint_url_dynamodb=dynamodb_endpoint,
+        dynamodb_timeout=10,
         upstash_redis_rest_url=upstash.url,
         upstash_redis_rest_token=SecretStr(upstash.token),
         redis_namespace=f"alerts{uuid.uuid4().hex[:8]}",
@@ -74,3 +79,7 @@ async def test_fifty_concurrent_requests_cross_80_percent_and_one_alert_arrives(
     assert alert["data"]["account"] == "acme"
     assert alert["data"]["limit"] == 60
     assert 48 <= alert["data"]["used"] <= 50
+    ledger = connect("us-east-1", dynamodb_endpoint, 5.0).get_item(
+        TableName=dynamodb_table, Key={"pk": {"S": f"ALRT#{pending.id}#webhook"}}
+    )
+    assert ledger["Item"]["st"] == {"N": "1"}  # settled in the table's ledger
