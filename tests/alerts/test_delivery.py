@@ -291,3 +291,14 @@ async def test_an_old_alert_is_not_given_up_on_without_an_attempt(rig: Rig) -> N
     assert tried.given_up == 1
     assert len(receiver.received) == 3
     assert rig.store.pending == []
+
+
+async def test_an_address_the_policy_forbids_is_given_up_on_and_never_sent(rig: Rig) -> None:
+    await rig.registry.put_account(  # written by hand, around the CLI's check
+        Account("acme", "pro", alert_email="ops@acme.example\nBcc: everyone@acme.example")
+    )
+    rig.store.pending = [crossing()]
+    report = await rig.delivery().deliver()
+    assert report.given_up == 1
+    assert "not one plain address" in report.failures[0].reason
+    assert sent_emails(REGION) == []

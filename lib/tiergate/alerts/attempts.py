@@ -13,6 +13,7 @@ from ..registry import Account
 from ..usage import AlertCrossing
 from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
 from .message import alert_body, email_subject, email_text
+from .policy import InvalidContact, check_email
 
 __all__ = ["BACKOFF_S", "NO_TIME", "Attempts"]
 
@@ -79,6 +80,10 @@ class Attempts:
                 timeout_s=timeout_s,
             )
             return
+        try:
+            check_email(account.alert_email)  # as the CLI did: a record may be hand-written
+        except InvalidContact as exc:
+            raise DeliveryFailed(str(exc), permanent=True) from None
         try:
             async with asyncio.timeout(timeout_s):
                 await self._email.send(
