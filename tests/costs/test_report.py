@@ -53,7 +53,7 @@ def costs(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 def by_hand(route: str, *, memory_gb: float, gb_second: float) -> float:
     """A request's cost on `route`: its tiers' rows weighted by their request counts."""
     rows = [r for r in RECORDED if r["route"] == route]
-    total = sum(r["requests"] for r in rows)
+    total: int = sum(r["requests"] for r in rows)
 
     def mean(field: str) -> float:
         return float(sum(r[field] * r["requests"] for r in rows)) / total
