@@ -16,7 +16,7 @@ _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2330}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}h3{font-size:1rem;margin:1.2rem 0 .3rem}
 table{border-collapse:collapse;margin:.4rem 0}
-td,th{padding:.2rem .6rem;border-bottom:1px solid #dde}
+td,th{padding:.2rem .6rem;border-bottom:1px solid #dde;white-space:nowrap}
 th{text-align:left;background:#f3f4f8}.n{text-align:right;font-variant-numeric:tabular-nums}
 .under{color:#b3261e;font-weight:600}.ok{color:#17693a}.muted{color:#667}
 ul.warn li{color:#b3261e}svg text{font:12px system-ui,sans-serif}
