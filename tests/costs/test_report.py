@@ -209,3 +209,18 @@ def test_bad_measurement_files(tmp_path: Path, capsys: pytest.CaptureFixture[str
     bad.write_text("[]")
     assert main(["costs", "--measurements", str(bad)]) == 2
     assert "no measurements" in capsys.readouterr().err
+
+
+def test_the_readme_worked_example_is_what_the_command_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = "$ tiergate costs --measurements docs/examples/cost-measurements.json"
+    block = readme.split(command, 1)[1].split("```", 1)[0]
+    args, _, shown = block.partition("\n")
+    monkeypatch.chdir(ROOT)
+    assert (
+        main(["costs", "--measurements", "docs/examples/cost-measurements.json", *args.split()])
+        == 0
+    )
+    assert capsys.readouterr().out == shown
