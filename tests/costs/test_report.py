@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest
 from tiergate.cli import main
 from tiergate.costs.deployment import read_deployment
 from tiergate.costs.economics import economics
+from tiergate.costs.model import route_cost
 from tiergate.costs.prices import load_prices
 from tiergate.costs.recorded import load_measurements
+from tiergate.costs.report import build_report
 from tiergate.tiers import load_tiers
 
 ROOT = Path(__file__).parents[2]
@@ -224,3 +227,20 @@ def test_the_readme_worked_example_is_what_the_command_prints(
         == 0
     )
     assert capsys.readouterr().out == shown
+
+
+def test_an_all_tiers_row_is_not_counted_twice() -> None:
+    """A source that gives a route's all-tiers row (tier "") beside its tiers' rows: the
+    route's figure and the mix of a tier with no rows of its own come from that row alone."""
+    rows = load_measurements(str(EXAMPLE))
+    hello = [r for r in rows if r.route == "/v1/hello"]
+    total = replace(hello[0], tier="", requests=10_000, wall_ms=50.0)
+    prices, deployment = load_prices(), read_deployment(ROOT)
+    report = build_report(load_tiers(), [*hello, total], prices, deployment, {})
+    assert report["routes"]["/v1/hello"]["requests"] == 10_000
+    assert report["routes"]["/v1/hello"]["cost"] == route_cost(total, prices, deployment).usd
+    only_free = [r for r in hello if r.tier == "free"]
+    tiers = economics(load_tiers(), [*only_free, total], prices, deployment, {})
+    pro = next(t for t in tiers if t.tier == "pro")
+    assert pro.mix_basis == "all tiers together"
+    assert pro.cost_per_request == route_cost(total, prices, deployment).usd

@@ -105,10 +105,12 @@ def _third_party(name: str, calls: ThirdPartyCalls) -> Part:
     return Part(f"third_party:{name}", 1.0, "request", "measured", calls.usd)
 
 
-def combine(route: str, rows: Sequence[RouteMeasurements], tier: str = "") -> RouteMeasurements:
-    """One row for `route` from several (its tiers): each mean weighted by its request count.
-    Cost is linear in every measured quantity, so the cost of the combined row is the
-    request-weighted mean of the rows' costs."""
+def combine(route: str, rows: Sequence[RouteMeasurements]) -> RouteMeasurements:
+    """One row for `route` over all tiers: its all-tiers row (tier "") where the source gave
+    one, else its tiers' rows with each mean weighted by its request count. Cost is linear in
+    every measured quantity, so the cost of the combined row is the request-weighted mean of
+    the rows' costs."""
+    rows = [r for r in rows if r.tier == ""] or rows
     total = sum(r.requests for r in rows)
     weights = [r.requests / total if total else 1 / len(rows) for r in rows]
 
@@ -126,7 +128,7 @@ def combine(route: str, rows: Sequence[RouteMeasurements], tier: str = "") -> Ro
     }
     return RouteMeasurements(
         route=route,
-        tier=tier,
+        tier="",
         requests=total,
         wall_ms=mean(r.wall_ms for r in rows),
         cpu_ms=mean(r.cpu_ms for r in rows),
