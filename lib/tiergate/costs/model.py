@@ -18,6 +18,8 @@ each figure of the report can be recomputed by hand:
 
 (1) lambda_<arch>_provisioned_duration_gb_second on a route the warm function serves.
 
+On Vercel, provisioned memory is billed for an instance's lifetime and shared by the requests
+it serves at once: charging each request its own wall time is the bound for one at a time.
 Duration is the mean wall time, not rounded up to Lambda's whole millisecond per request
 (at most 1 ms more each); free tiers (Lambda's million requests, Upstash's 500K commands) are
 left out: the report prices the margin at scale, where they are negligible.
