@@ -244,3 +244,19 @@ def test_an_all_tiers_row_is_not_counted_twice() -> None:
     pro = next(t for t in tiers if t.tier == "pro")
     assert pro.mix_basis == "all tiers together"
     assert pro.cost_per_request == route_cost(total, prices, deployment).usd
+
+
+def test_since_and_customers_parse() -> None:
+    from tiergate.cli_costs import parse_customers, parse_since
+    from tiergate.errors import ConfigError
+
+    now = 1_800_000_000_000
+    assert parse_since("7d", now) == now - 7 * 86_400_000
+    assert parse_since("12h", now) == now - 12 * 3_600_000
+    assert parse_since(None, now) is None
+    with pytest.raises(ConfigError, match="expected a number and m, h or d"):
+        parse_since("1w", now)
+    assert parse_customers("pro=40, enterprise=3") == {"pro": 40, "enterprise": 3}
+    assert parse_customers(None) == {}
+    with pytest.raises(ConfigError, match="N at least 1"):
+        parse_customers("pro=0")
