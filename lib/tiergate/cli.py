@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from .cli_alerts import add_alert_commands
+from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
 from .errors import ConfigError, TiergateError
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
+    add_costs_command(commands)
 
     accounts = commands.add_parser("accounts", help="an account's usage-alert contacts")
     add_alert_commands(accounts.add_subparsers(dest="action", required=True, metavar="ACTION"))

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     tiers: str | None = Field(default=None, description="path to a tiers JSON file, or the JSON")
+    prices: str | None = Field(
+        default=None,
+        description="unit prices for `tiergate costs`: a path or the JSON, merged over the"
+        " packaged, dated list",
+    )
     table: str | None = Field(default=None, description="DynamoDB table (registry)")
     prefix: str = Field(default="/v1", description="path prefix of the gated routes")
     redis_timeout: float = Field(
@@ -92,8 +97,8 @@ class Settings(BaseSettings):
     )
     alert_email_from: str | None = Field(
         default=None,
-        description="the sender of usage-alert emails, an address (or domain) verified in"
-        " SES; unset: alert emails are log lines (the embedded default)",
+        description="the sender of usage-alert emails: an address SES has verified (itself or"
+        " its domain); unset: alert emails are log lines (the embedded default)",
     )
     ses_region: str | None = Field(
         default=None,
