@@ -142,17 +142,20 @@ class Admin:
         the old link would keep routing events (and their tier changes) to the wrong account."""
         if not _CUSTOMER_ID.match(customer_id):
             raise TiergateError(f"{customer_id!r} is not a Stripe customer id (cus_...)")
-        account = await self._existing(account_id)
         owner = await self._registry.account_for_customer(customer_id)
         if owner is not None and owner != account_id:
             raise TiergateError(f"Stripe customer {customer_id} is linked to account {owner!r}")
-        if account.customer_id and account.customer_id != customer_id:
-            raise TiergateError(
-                f"account {account_id!r} is linked to Stripe customer {account.customer_id} already"
-            )
-        if account.customer_id != customer_id or owner is None:
-            account = dataclasses.replace(account, customer_id=customer_id)
-            await self._registry.put_account(account)  # writes the customer's link too
+
+        def link(account: Account) -> Account:
+            if account.customer_id and account.customer_id != customer_id:
+                raise TiergateError(
+                    f"account {account_id!r} is linked to Stripe customer"
+                    f" {account.customer_id} already"
+                )
+            return dataclasses.replace(account, customer_id=customer_id)
+
+        # Read, change, commit if nothing wrote it between: a webhook's write is never undone.
+        account = await self._registry.update_account(account_id, link)  # and the CUS# link
         await self._publish(account=account)  # again on a rerun: it may have failed last time
         return account
 
@@ -160,29 +163,24 @@ class Admin:
         """A lower overage cap for one account (None: the tier's again), and the cap the
         gate now applies. Never higher than the tier's: the tier's cap is what the owner
         priced and promised to stop at."""
-        account = await self._existing(account_id)
-        overage = self._tiers.require(account.tier).overage
-        if overage is None:
-            raise TiergateError(
-                f"account {account_id!r} is on tier {account.tier!r}, which has no overage:"
-                " it stops at its limit, and there is no cap to lower"
-            )
-        if cap is not None and not 0 <= cap <= overage.cap:
-            raise TiergateError(
-                f"the cap must be 0..{overage.cap:,}, the {account.tier} tier's own;"
-                " an account's cap may only be lower"
-            )
-        if cap != account.overage_cap_override:
-            account = dataclasses.replace(account, overage_cap_override=cap)
-            await self._registry.put_account(account)
+
+        def set_cap(account: Account) -> Account:
+            overage = self._tiers.require(account.tier).overage
+            if overage is None:
+                raise TiergateError(
+                    f"account {account_id!r} is on tier {account.tier!r}, which has no overage:"
+                    " it stops at its limit, and there is no cap to lower"
+                )
+            if cap is not None and not 0 <= cap <= overage.cap:
+                raise TiergateError(
+                    f"the cap must be 0..{overage.cap:,}, the {account.tier} tier's own;"
+                    " an account's cap may only be lower"
+                )
+            return dataclasses.replace(account, overage_cap_override=cap)
+
+        account = await self._registry.update_account(account_id, set_cap)
         await self._publish(account=account)
         return account, self._publisher.account_state(account).overage_cap
-
-    async def _existing(self, account_id: str) -> Account:
-        account = await self._registry.get_account(account_id)
-        if account is None:
-            raise NotFound(f"no account {account_id!r}")
-        return account
 
     async def find_key(self, ref: str, account_id: str | None) -> KeyRecord:
         """A key by its full text, or by the key id `keys list` shows (with its account)."""

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from .cli_accounts import add_account_commands
+from .cli_alerts import add_alert_commands
+from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
 from .errors import ConfigError, TiergateError
 
@@ -41,10 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
+    add_costs_command(commands)
 
-    accounts = commands.add_parser("accounts", help="an account's Stripe customer, overage cap")
+    accounts = commands.add_parser(
+        "accounts", help="an account's Stripe customer, overage cap and usage-alert contacts"
+    )
     actions = accounts.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_account_commands(actions)
+    add_alert_commands(actions)
 
     table = commands.add_parser("table", help="the DynamoDB registry table")
     table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")

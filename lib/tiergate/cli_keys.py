@@ -32,7 +32,8 @@ _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _HOT_STORE = "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN"
 
 # What a command needs: `change` writes the registry and Redis; `counters` reads Redis's
-# quota counters (and the registry); `registry` only reads the registry.
+# quota counters (and the registry); `registry` reads the registry, or changes in it what
+# Redis does not hold (an account's alert contacts).
 Needs = Literal["change", "counters", "registry"]
 
 

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     tiers: str | None = Field(default=None, description="path to a tiers JSON file, or the JSON")
+    prices: str | None = Field(
+        default=None,
+        description="unit prices for `tiergate costs`: a path or the JSON, merged over the"
+        " packaged, dated list",
+    )
     table: str | None = Field(default=None, description="DynamoDB table (registry)")
     prefix: str = Field(default="/v1", description="path prefix of the gated routes")
     redis_timeout: float = Field(
@@ -89,6 +94,34 @@ class Settings(BaseSettings):
     stripe_timeout: float = Field(default=5.0, gt=0, le=60, description="seconds per call")
     stripe_retry_budget: float = Field(
         default=8.0, gt=0, le=60, description="seconds, all retries of one Stripe call"
+    )
+    alert_email_from: str | None = Field(
+        default=None,
+        description="the sender of usage-alert emails: an address SES has verified (itself or"
+        " its domain); unset: alert emails are log lines (the embedded default)",
+    )
+    ses_region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
+        description="the SES region alert emails are sent through (default: AWS_REGION)",
+    )
+    alert_webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=30,
+        description="seconds one usage-alert POST may take, answer included",
+    )
+    alert_run_budget: float = Field(
+        default=40.0,
+        gt=0,
+        le=600,
+        description="seconds one alert-delivery run may take; what is left is retried next run",
+    )
+    alert_give_up_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 14,
+        description="hours an alert keeps being retried before it is reported and dropped",
     )
     billing_return_url: str = Field(
         default="http://localhost:8000/",
@@ -154,6 +187,15 @@ class Settings(BaseSettings):
             return value
         level = value.upper()
         return _LAMBDA_LEVELS.get(level, level)
+
+    @field_validator("alert_email_from")
+    @classmethod
+    def _sender_address(cls, value: str | None) -> str | None:
+        if value:
+            from .alerts.policy import check_email  # the same rule as the accounts' addresses
+
+            check_email(value, what="TIERGATE_ALERT_EMAIL_FROM")
+        return value or None
 
     @model_validator(mode="after")
     def _complete(self) -> Settings:

@@ -8,6 +8,11 @@ function: SERVICE_API or SERVICE_WEBHOOK) plus the one dimension named beside it
 from __future__ import annotations
 
 __all__ = [
+    "ALERT_DELIVERED",
+    "ALERT_DELIVERY",
+    "ALERT_DROPPED",
+    "ALERT_FAILED",
+    "ALERT_NO_CONTACTS",
     "DEGRADED",
     "DENIED",
     "DIM_OUTCOME",
@@ -23,6 +28,7 @@ __all__ = [
     "REASON_REFUND_FAILED",
     "REASON_STALE_REGISTRY",
     "SERVICE_API",
+    "SERVICE_SCHEDULED",
     "SERVICE_WEBHOOK",
     "WEBHOOK",
 ]
@@ -31,6 +37,9 @@ NAMESPACE = "tiergate"
 DIM_SERVICE = "service"
 SERVICE_API = "api"
 SERVICE_WEBHOOK = "webhook"
+# The scheduled runs (meter push, alert delivery): their own function on AWS; in-process
+# (`tiergate serve`) they count under the app's service.
+SERVICE_SCHEDULED = "scheduled"
 
 DIM_REASON = "reason"
 # A request answered with a denial; reason: the problem slug (burst-exceeded,
@@ -57,3 +66,14 @@ OUTCOME_INVALID_SIGNATURE = "invalid-signature"
 OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
+
+# One usage alert (a threshold crossed), by DIM_OUTCOME: delivered (every channel the account
+# set took it), failed (a channel refused or did not answer; tried again), dropped (given up
+# on after its retries, or refused for good: the customer never heard), no-contacts (the
+# account set no email and no URL: logged and dropped; not alarmed, since most accounts set
+# none).
+ALERT_DELIVERY = "AlertDelivery"
+ALERT_DELIVERED = "delivered"
+ALERT_FAILED = "failed"
+ALERT_DROPPED = "dropped"
+ALERT_NO_CONTACTS = "no-contacts"
