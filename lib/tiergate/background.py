@@ -29,7 +29,8 @@ class BackgroundRuns:
         self.interval_s = interval_s
         self.grace_s = grace_s
         self.runs = 0  # runs finished, failed ones included
-        self._stopping = asyncio.Event()
+        # Set when shutdown begins: a job may watch it to wrap up within the grace.
+        self.stopping = asyncio.Event()
         self._finished = asyncio.Condition()
 
     @contextlib.asynccontextmanager
@@ -38,12 +39,12 @@ class BackgroundRuns:
         if not self.runner.jobs:  # nothing scheduled: no task at all
             yield self
             return
-        self._stopping.clear()
+        self.stopping.clear()
         task = asyncio.create_task(self._loop(), name="tiergate-scheduled-runs")
         try:
             yield self
         finally:
-            self._stopping.set()
+            self.stopping.set()
             done, _ = await asyncio.wait({task}, timeout=self.grace_s)
             if not done:
                 log.warning("a scheduled run was still going at shutdown; cancelled")
@@ -57,7 +58,7 @@ class BackgroundRuns:
             await self._finished.wait_for(lambda: self.runs >= n)
 
     async def _loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 await self.runner.run()
             except Exception:  # the runner turns job failures into reports; this is a bug
@@ -67,4 +68,4 @@ class BackgroundRuns:
                 self._finished.notify_all()
             # The next run `interval_s` after this one ended, or none once stopping.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+                await asyncio.wait_for(self.stopping.wait(), self.interval_s)

@@ -30,9 +30,11 @@ class TestJob:
     counts: tuple[tuple[str, str, str], ...] = ()  # metrics counted on each run
     runs: int = 0
     started: int = 0
+    began: asyncio.Event = field(default_factory=asyncio.Event)  # set once a run has begun
 
     async def __call__(self) -> Done:
         self.started += 1
+        self.began.set()
         if self.hold is not None:
             await self.hold.wait()
         for metric, dimension, value in self.counts:

@@ -106,3 +106,9 @@ async def test_inside_a_request_the_counts_are_the_requests_to_flush() -> None:
 
 async def test_a_run_of_no_jobs_is_ok() -> None:
     assert await runner().run() == RunReport(())
+
+
+async def test_a_timeout_of_the_jobs_own_is_its_error_not_the_runs_bound() -> None:
+    slow_client = TestJob("alerts", raises=TimeoutError("the webhook did not answer"))
+    (job,) = (await runner(slow_client, timeout_s=30).run()).jobs
+    assert job.lines == ("raised TimeoutError: the webhook did not answer",)
