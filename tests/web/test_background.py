@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,7 +30,7 @@ from .conftest import NOW_MS
 async def served(app: FastAPI) -> AsyncIterator[None]:
     """The ASGI lifespan as a server (uvicorn) drives it: startup, serve, shutdown."""
     to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    from_app: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
     scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
     lifespan = asyncio.create_task(app(scope, to_app.get, from_app.put))
     await to_app.put({"type": "lifespan.startup"})
@@ -68,7 +68,7 @@ async def app_client_get(app: FastAPI, path: str) -> int:
 
 
 def others() -> set[asyncio.Task[Any]]:
-    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+    return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
 
 
 async def test_the_first_run_is_at_start_up_and_nothing_is_left_at_shutdown() -> None:
