@@ -171,3 +171,29 @@ async def test_the_apps_own_lifespan_still_runs_around_the_runs() -> None:
         assert events == ["start"]
     assert events == ["start", "stop"]
     assert job.runs == 1
+
+
+def test_tiergate_serve_runs_the_scheduled_jobs_in_its_apps_lifespan(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tiergate.cli import main
+
+    job = TestJob("meter-push", Done(True, ("sent 5 units",)))
+    monkeypatch.setattr(
+        "tiergate.web.scheduled.scheduled_jobs", lambda parts, settings: [job.scheduled()]
+    )
+    monkeypatch.setenv("TIERGATE_BACKGROUND_INTERVAL", "12")
+    monkeypatch.setenv("TIERGATE_LOG_JSON", "false")
+    served_apps: list[FastAPI] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **_: served_apps.append(app))
+    assert main(["serve", "--port", "1"]) == 0
+    (app,) = served_apps
+    assert runs(app).interval_s == 12
+
+    async def serve_briefly() -> None:
+        async with served(app):
+            await runs(app).wait_for_runs(1)
+
+    asyncio.run(serve_briefly())
+    assert job.runs == 1
+    assert "demo key free: " in capsys.readouterr().out
