@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
 from .errors import ConfigError, TiergateError
 
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
+    add_costs_command(commands)
 
     table = commands.add_parser("table", help="the DynamoDB registry table")
     table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")

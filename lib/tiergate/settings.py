@@ -30,6 +30,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     tiers: str | None = Field(default=None, description="path to a tiers JSON file, or the JSON")
+    prices: str | None = Field(
+        default=None,
+        description="unit prices for `tiergate costs`: a path or the JSON, merged over the"
+        " packaged, dated list",
+    )
     table: str | None = Field(default=None, description="DynamoDB table (registry)")
     prefix: str = Field(default="/v1", description="path prefix of the gated routes")
     redis_timeout: float = Field(
