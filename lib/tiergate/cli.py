@@ -87,12 +87,17 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .settings import Settings
+    from .telemetry import SERVICE_API
     from .web.example import create_app
+    from .web.scheduled import job_runner, run_in_background
     from .wiring import build
 
     settings = Settings()
     parts = build(settings)
     app = create_app(settings, parts=parts)
+    # The embedded default's schedule: the meter push and alert delivery in-process.
+    runner = job_runner(parts, settings, service=SERVICE_API)
+    run_in_background(app, runner, interval_s=settings.background_interval)
     keys = asyncio.run(parts.demo_keys())
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)

@@ -79,7 +79,27 @@ class Settings(BaseSettings):
     cron_secret: SecretStr | None = Field(
         default=None,
         validation_alias=_plain("CRON_SECRET"),
-        description="Vercel sends it with cron requests; accepted for warm-up pings",
+        description="Vercel sends it with its cron requests: it authorises the scheduled runs"
+        " (meter push, alert delivery) and warm-up pings",
+    )
+    vercel: bool = Field(
+        default=False,
+        validation_alias=_plain("VERCEL"),
+        description="set (to 1) by Vercel on its deployments: the scheduled runs' endpoint is"
+        " mounted for its cron",
+    )
+    scheduled_timeout: float = Field(
+        default=50,
+        gt=0,
+        le=900,
+        description="seconds one scheduled run (each job in it) may take; under the functions'"
+        " own limits (60 s)",
+    )
+    background_interval: float = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="seconds between the scheduled runs `tiergate serve` makes in the background",
     )
     dynamodb_timeout: float = Field(default=1.0, gt=0, le=30, description="seconds per call")
     event_retention_days: int = Field(

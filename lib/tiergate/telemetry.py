@@ -2,7 +2,8 @@
 alarms in serverless.yml that watch them (a test holds the two to the same spelling).
 
 Metrics are CloudWatch EMF, namespace NAMESPACE, every one with the `service` dimension (the
-function: SERVICE_API or SERVICE_WEBHOOK) plus the one dimension named beside it.
+function: SERVICE_API, SERVICE_WEBHOOK or SERVICE_SCHEDULED) plus the one dimension named
+beside it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ __all__ = [
     "DIM_OUTCOME",
     "DIM_REASON",
     "DIM_SERVICE",
+    "METER_FAILED",
+    "METER_MISSED",
+    "METER_PUSH",
+    "METER_SENT",
     "NAMESPACE",
     "OUTCOME_BAD_REQUEST",
     "OUTCOME_FAILED",
@@ -67,6 +72,14 @@ OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
 
+# Overage pushed to Stripe's meter events API, by DIM_OUTCOME, one count per batch (an
+# account's units of one period): sent (Stripe has it, an "already exists" answer included),
+# failed (not sent this run, tried again on the next), missed (its period closed and Stripe's
+# window for it passed before it was sent: never billed, so it must be loud).
+METER_PUSH = "MeterPush"
+METER_SENT = "sent"
+METER_FAILED = "failed"
+METER_MISSED = "missed"
 # One usage alert (a threshold crossed), by DIM_OUTCOME: delivered (every channel the account
 # set took it), failed (a channel refused or did not answer; tried again), dropped (given up
 # on after its retries, or refused for good: the customer never heard), no-contacts (the
