@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import FastAPI
 
-from tiergate.costs.recorded import MemoryRecorder
+from tiergate.costs.recording import MemoryRecorder
 from tiergate.observe import Observation
 from tiergate.observe.context import bind
 from tiergate.observe.costmeter import CostMeter

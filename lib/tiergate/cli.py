@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from .cli_accounts import add_account_commands
+from .cli_alerts import add_alert_commands
+from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
 from .errors import ConfigError, TiergateError
 
@@ -40,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
+    add_costs_command(commands)
+
+    accounts = commands.add_parser(
+        "accounts", help="an account's Stripe customer, overage cap and usage-alert contacts"
+    )
+    actions = accounts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_account_commands(actions)
+    add_alert_commands(actions)
 
     table = commands.add_parser("table", help="the DynamoDB registry table")
     table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -76,7 +87,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .settings import Settings
+    from .telemetry import SERVICE_API
     from .web.example import create_app
+    from .web.scheduled import job_runner, run_in_background
     from .wiring import build
 
     settings = Settings()
@@ -84,11 +97,14 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"record_costs": True})
     parts = build(settings)
     app = create_app(settings, parts=parts)
+    # The embedded default's schedule: the meter push and alert delivery in-process.
+    runner = job_runner(parts, settings, service=SERVICE_API)
+    run_in_background(app, runner, interval_s=settings.background_interval)
     keys = asyncio.run(parts.demo_keys())
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)
     if settings.record_costs and settings.measure:
-        from .costs.recorded import recorded_path
+        from .costs.recording import recorded_path
 
         print(f"recording costs for `tiergate costs` in {recorded_path(settings)}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
@@ -105,6 +121,20 @@ def _tiers(args: argparse.Namespace) -> int:
         features = ", ".join(sorted(t.features)) or "-"
         print(
             f"{t.name:<12} {t.limit:>12,} {t.burst:>8} {t.price:>9.2f}  {t.on_error:<8}  {features}"
+        )
+    for t in tiers.values():
+        if t.overage is None:
+            continue
+        o = t.overage
+        # Counted but never invoiced is the one overage mistake the gate cannot see: say it.
+        billed = (
+            f"Stripe price {o.stripe_price}"
+            if o.stripe_price
+            else "no overage.stripe_price: checkout does not sell it and Stripe never bills it"
+        )
+        print(
+            f"{t.name}: overage up to {o.cap:,} units past the limit at ${o.unit_price:g},"
+            f" meter {o.meter}, {billed}"
         )
     return 0
 

@@ -2,12 +2,18 @@
 alarms in serverless.yml that watch them (a test holds the two to the same spelling).
 
 Metrics are CloudWatch EMF, namespace NAMESPACE, every one with the `service` dimension (the
-function: SERVICE_API or SERVICE_WEBHOOK) plus the one dimension named beside it.
+function: SERVICE_API, SERVICE_WEBHOOK or SERVICE_SCHEDULED) plus the one dimension named
+beside it.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ALERT_DELIVERED",
+    "ALERT_DELIVERY",
+    "ALERT_DROPPED",
+    "ALERT_FAILED",
+    "ALERT_NO_CONTACTS",
     "COST_CPU",
     "COST_DYNAMODB_READS",
     "COST_DYNAMODB_WRITES",
@@ -26,6 +32,10 @@ __all__ = [
     "DIM_ROUTE",
     "DIM_SERVICE",
     "DIM_TIER",
+    "METER_FAILED",
+    "METER_MISSED",
+    "METER_PUSH",
+    "METER_SENT",
     "NAMESPACE",
     "OUTCOME_BAD_REQUEST",
     "OUTCOME_FAILED",
@@ -36,6 +46,7 @@ __all__ = [
     "REASON_REFUND_FAILED",
     "REASON_STALE_REGISTRY",
     "SERVICE_API",
+    "SERVICE_SCHEDULED",
     "SERVICE_WEBHOOK",
     "TIER_NONE",
     "WEBHOOK",
@@ -45,6 +56,9 @@ NAMESPACE = "tiergate"
 DIM_SERVICE = "service"
 SERVICE_API = "api"
 SERVICE_WEBHOOK = "webhook"
+# The scheduled runs (meter push, alert delivery): their own function on AWS; in-process
+# (`tiergate serve`) they count under the app's service.
+SERVICE_SCHEDULED = "scheduled"
 
 DIM_REASON = "reason"
 # A request answered with a denial; reason: the problem slug (burst-exceeded,
@@ -71,6 +85,25 @@ OUTCOME_INVALID_SIGNATURE = "invalid-signature"
 OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
+
+# Overage pushed to Stripe's meter events API, by DIM_OUTCOME, one count per batch (an
+# account's units of one period): sent (Stripe has it, an "already exists" answer included),
+# failed (not sent this run, tried again on the next), missed (its period closed and Stripe's
+# window for it passed before it was sent: never billed, so it must be loud).
+METER_PUSH = "MeterPush"
+METER_SENT = "sent"
+METER_FAILED = "failed"
+METER_MISSED = "missed"
+# One usage alert (a threshold crossed), by DIM_OUTCOME: delivered (every channel the account
+# set took it), failed (a channel refused or did not answer; tried again), dropped (given up
+# on after its retries, or refused for good: the customer never heard), no-contacts (the
+# account set no email and no URL: logged and dropped; not alarmed, since most accounts set
+# none).
+ALERT_DELIVERY = "AlertDelivery"
+ALERT_DELIVERED = "delivered"
+ALERT_FAILED = "failed"
+ALERT_DROPPED = "dropped"
+ALERT_NO_CONTACTS = "no-contacts"
 
 # What each gated request cost to serve (tiergate.observe.costmeter), one EMF document per
 # request with the dimensions [service, route, tier]: route is the route's template

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from tiergate.clock import FakeClock
 from tiergate.costs.cloudwatch import period_for
 from tiergate.costs.measurements import RouteMeasurements
-from tiergate.costs.recorded import FileRecorder, read_recorded, recorded_path
+from tiergate.costs.recording import FileRecorder, read_recorded, recorded_path
 from tiergate.costs.sources import measurements
 from tiergate.errors import ConfigError
 from tiergate.settings import Settings

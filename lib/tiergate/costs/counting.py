@@ -104,7 +104,14 @@ class CountedStripe:
         return await self.inner.subscription(subscription_id)
 
     async def checkout_url(
-        self, *, account_id: str, customer_id: str, price: str, success_url: str, cancel_url: str
+        self,
+        *,
+        account_id: str,
+        customer_id: str,
+        price: str,
+        success_url: str,
+        cancel_url: str,
+        metered_price: str | None = None,
     ) -> str:
         spent_on_stripe()
         return await self.inner.checkout_url(
@@ -113,6 +120,7 @@ class CountedStripe:
             price=price,
             success_url=success_url,
             cancel_url=cancel_url,
+            metered_price=metered_price,
         )
 
     async def portal_url(self, *, customer_id: str, return_url: str) -> str:

@@ -1,108 +1,85 @@
-"""What `tiergate serve` recorded: the measurements of its gated requests, added up by hour,
-route and tier in a small JSON file under TIERGATE_STATE_DIR, which `tiergate costs` reads.
+"""Measurements kept in a file (`tiergate costs --measurements FILE`): a JSON list of
+RouteMeasurements, one object per route and tier, the same fields by the same names::
 
-A file rather than memory because the report is another process (the command), run while
-the server runs or after it stopped; and sums rather than lines so it stays small. The
-server merges what it collected into the file at most every `flush_s` seconds from the
-request path (one small read and atomic replace, well under a millisecond, about once per
-`flush_s`), and once more at exit. Two servers sharing a state directory can lose each
-other's last few seconds (read, merge, replace is not locked): give each its own.
+    [{"route": "/v1/hello", "tier": "free", "requests": 400, "wall_ms": 3.1, "cpu_ms": 2.4,
+      "response_bytes": 27, "redis_commands": 1, "dynamodb_reads": 0, "dynamodb_writes": 0,
+      "stripe_calls": 0, "third_party": {"geo": {"calls": 1, "usd": 0.0001}}}]
 """
 
 from __future__ import annotations
 
-import atexit
 import json
-import os
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
-from ..observe.costmeter import Measured
-from ..settings import Settings
-from .totals import Totals
+from .measurements import RouteMeasurements, ThirdPartyCalls
 
-__all__ = ["FILE_NAME", "FileRecorder", "MemoryRecorder", "read_recorded", "recorded_path"]
+__all__ = ["dump_measurements", "load_measurements"]
 
-FILE_NAME = "measurements.json"
+_Mean = Field(ge=0, allow_inf_nan=False)
 
 
-def recorded_path(settings: Settings) -> Path:
-    return Path(settings.state_dir).expanduser() / FILE_NAME
+class _Calls(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    calls: float = _Mean
+    usd: float = _Mean
 
 
-def read_recorded(path: Path) -> Totals:
-    """What the file holds; empty when there is none. A damaged file is a ConfigError."""
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    route: str = Field(min_length=1, max_length=500)
+    tier: str = Field(default="", max_length=32)
+    requests: int = Field(ge=0, strict=True)
+    wall_ms: float = _Mean
+    cpu_ms: float = _Mean
+    response_bytes: float = _Mean
+    redis_commands: float = _Mean
+    dynamodb_reads: float = _Mean
+    dynamodb_writes: float = _Mean
+    stripe_calls: float = _Mean
+    third_party: dict[str, _Calls] = Field(default_factory=dict)
+
+
+def load_measurements(path: str) -> list[RouteMeasurements]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Totals()
+        raw = json.loads(Path(path).read_text("utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read the recorded measurements {path}: {exc}") from None
+        raise ConfigError(f"cannot read measurements file {path!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: expected a JSON list of route measurements")
+    return [_row(path, i, item) for i, item in enumerate(raw)]
+
+
+def dump_measurements(rows: Sequence[RouteMeasurements]) -> str:
+    return json.dumps([asdict(r) for r in rows], indent=1)
+
+
+def _row(path: str, index: int, item: Any) -> RouteMeasurements:
     try:
-        return Totals.from_json(json.loads(text))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(
-            f"{path} is not a measurements file tiergate wrote ({exc}); move it away"
-        ) from None
-
-
-class MemoryRecorder:
-    """Collects in memory (the `--profile` run)."""
-
-    def __init__(self, clock_ms: Callable[[], int] | None = None) -> None:
-        self.totals = Totals()
-        self._clock_ms = clock_ms or _wall_ms
-
-    def add(self, measured: Measured) -> None:
-        self.totals.add(measured, self._clock_ms())
-
-
-class FileRecorder:
-    def __init__(
-        self,
-        path: Path,
-        *,
-        flush_s: float = 2.0,
-        clock_ms: Callable[[], int] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.path = path
-        self._pending = Totals()
-        self._flush_s = flush_s
-        self._clock_ms = clock_ms or _wall_ms
-        self._monotonic = monotonic
-        self._flushed_at = monotonic()
-
-    @classmethod
-    def at(cls, settings: Settings) -> FileRecorder:
-        recorder = cls(recorded_path(settings))
-        atexit.register(recorder.flush)
-        return recorder
-
-    def add(self, measured: Measured) -> None:
-        self._pending.add(measured, self._clock_ms())
-        if self._monotonic() - self._flushed_at >= self._flush_s:
-            self.flush()
-
-    def flush(self) -> None:
-        """Merge what was collected into the file. A failure keeps it for the next try:
-        a recording is never worth failing a request."""
-        self._flushed_at = self._monotonic()
-        if not self._pending:
-            return
-        try:
-            totals = read_recorded(self.path)
-            totals.merge(self._pending)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            scratch.write_text(json.dumps(totals.to_json()), encoding="utf-8")
-            os.replace(scratch, self.path)
-        except (OSError, ConfigError):
-            return
-        self._pending = Totals()
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
+        row = _Row.model_validate(item)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"[{index}].{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    return RouteMeasurements(
+        route=row.route,
+        tier=row.tier,
+        requests=row.requests,
+        wall_ms=row.wall_ms,
+        cpu_ms=row.cpu_ms,
+        response_bytes=row.response_bytes,
+        redis_commands=row.redis_commands,
+        dynamodb_reads=row.dynamodb_reads,
+        dynamodb_writes=row.dynamodb_writes,
+        stripe_calls=row.stripe_calls,
+        third_party={k: ThirdPartyCalls(v.calls, v.usd) for k, v in row.third_party.items()},
+    )

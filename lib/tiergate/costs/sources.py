@@ -3,7 +3,7 @@
 - production (TIERGATE_ENV=production): CloudWatch, from the EMF metrics the functions
   wrote (costs/cloudwatch.py), over `since_ms` to now (default: the last 7 days);
 - the embedded default: what `tiergate serve` recorded under TIERGATE_STATE_DIR
-  (costs/recorded.py), since `since_ms` (default: everything);
+  (costs/recording.py), since `since_ms` (default: everything);
 - `profile=True`: the example app driven in-process now (web/profile.py), whatever was
   recorded.
 
@@ -45,7 +45,7 @@ async def measurements(
             start_ms=now - DEFAULT_SINCE_MS if since_ms is None else since_ms,
             end_ms=now + 60_000,  # the minute under way, whole: CloudWatch's resolution
         )
-    from .recorded import read_recorded, recorded_path
+    from .recording import read_recorded, recorded_path
 
     return read_recorded(recorded_path(settings)).measurements(since_ms)
 

@@ -78,7 +78,7 @@ def observe(app: FastAPI, settings: Settings, *, service: str, prefix: str | Non
         meter = CostMeter(settings.metrics_namespace, service, flush_s=settings.measure_flush)
         _PENDING[meter] = writer  # written at exit (uvicorn stopping)
         if settings.record_costs:
-            from ..costs.recorded import FileRecorder  # `tiergate serve` only
+            from ..costs.recording import FileRecorder  # `tiergate serve` only
 
             meter.sinks.append(FileRecorder.at(settings))
     app.state.tiergate_costs = meter  # where --profile adds its own sink

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 
 from ..clock import FakeClock, SystemClock
 from ..costs.measurements import RouteMeasurements
-from ..costs.recorded import MemoryRecorder
+from ..costs.recording import MemoryRecorder
 from ..observe.costmeter import CostMeter
 from ..settings import Settings
 from ..wiring import Parts, build
