@@ -37,8 +37,8 @@ from tiergate.observe.resources import spent_on_redis
 from tiergate.outcomes import Admitted
 from tiergate.settings import Settings
 from tiergate.web import install, requires
+from tiergate.web.costs import write_pending
 from tiergate.web.example import create_app
-from tiergate.web.observability import write_pending
 from tiergate.wiring import build
 
 from . import coldstart

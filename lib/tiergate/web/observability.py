@@ -10,14 +10,12 @@ the request is done.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import time
-import weakref
 from typing import Any, Literal
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..keys import parse_key
 from ..observe import EmfWriter, Observation, bind, configure_logging, count
@@ -26,10 +24,11 @@ from ..observe.requestid import accept_request_id, new_request_id
 from ..outcomes import Admitted, Denied
 from ..settings import Settings
 from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_KEY_IN_QUERY, TIER_NONE
+from .costs import cost_meter, on_shutdown
 from .querykey import key_in_query, key_in_query_problem
 from .stamp import StampedReply
 
-__all__ = ["OUTCOME", "ROUTE", "ObserveMiddleware", "observe", "write_pending"]
+__all__ = ["OUTCOME", "ROUTE", "ObserveMiddleware", "observe"]
 
 OUTCOME = "tiergate.outcome"  # the scope["state"] entry the gate middleware sets
 ROUTE = "tiergate.route"  # and the gated route's template, for the cost metrics
@@ -41,20 +40,6 @@ AccessLog = Literal["all", "problems", "off"]
 _KEYLESS = frozenset({"missing-key", "invalid-key", "wrong-environment"})
 
 log = logging.getLogger("tiergate")
-
-# Every live app's cost meter and its writer: what they still batch is written at exit.
-# Weak, so an app that is gone (a test's) takes its meter with it.
-_PENDING: weakref.WeakKeyDictionary[CostMeter, EmfWriter] = weakref.WeakKeyDictionary()
-
-
-@atexit.register
-def write_pending() -> None:
-    """Write what every live app's cost meter still batches (at exit; a benchmark, before
-    it lets go of stdout)."""
-    for meter, writer in list(_PENDING.items()):
-        writer.write(meter.drain(writer.now_ms()))
-
-
 access_log = logging.getLogger("tiergate.access")
 
 _REQUEST_ID = b"x-request-id"
@@ -73,15 +58,7 @@ def observe(app: FastAPI, settings: Settings, *, service: str, prefix: str | Non
     if settings.log_json:
         configure_logging(service, settings.log_level)
     writer = EmfWriter(settings.metrics_namespace)
-    meter = None
-    if settings.measure and prefix is not None:
-        meter = CostMeter(settings.metrics_namespace, service, flush_s=settings.measure_flush)
-        _PENDING[meter] = writer  # written at exit (uvicorn stopping)
-        if settings.record_costs:
-            from ..costs.recording import FileRecorder  # `tiergate serve` only
-
-            meter.sinks.append(FileRecorder.at(settings))
-    app.state.tiergate_costs = meter  # where --profile adds its own sink
+    meter = cost_meter(app, settings, service, writer) if prefix is not None else None
     app.add_middleware(
         ObserveMiddleware,
         service=service,
@@ -113,7 +90,7 @@ class ObserveMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan" and self._meter is not None:
-                send = self._on_shutdown(send)
+                send = on_shutdown(send, self._meter, self._writer)
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -158,23 +135,6 @@ class ObserveMiddleware:
                         observation, state.get(ROUTE), tier, reply.sent_bytes, now_ms
                     )
                 self._writer.flush(observation, costs)
-
-    def _on_shutdown(self, send: Send) -> Send:
-        """`send` that writes the measurements still pending as the server shuts down: an
-        exit handler may never run (uvicorn re-raises SIGTERM once it has shut down)."""
-        meter, writer = self._meter, self._writer
-        assert meter is not None
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
-                writer.write(meter.drain(writer.now_ms()))
-                for sink in meter.sinks:
-                    flush = getattr(sink, "flush", None)
-                    if callable(flush):
-                        flush()
-            await send(message)
-
-        return sending
 
     def _logs(self, status: int, outcome: object) -> bool:
         if self._access_log == "problems":
