@@ -13,16 +13,24 @@ __all__ = [
     "DIM_OUTCOME",
     "DIM_REASON",
     "DIM_SERVICE",
+    "METER_PUSH",
+    "METER_UNITS",
     "NAMESPACE",
     "OUTCOME_BAD_REQUEST",
+    "OUTCOME_BEHIND",
+    "OUTCOME_DUPLICATE",
     "OUTCOME_FAILED",
     "OUTCOME_INVALID_SIGNATURE",
+    "OUTCOME_MISSED",
     "OUTCOME_NOT_CONFIGURED",
+    "OUTCOME_SENT",
+    "OUTCOME_WAITING",
     "REASON_FAIL_OPEN",
     "REASON_KEY_IN_QUERY",
     "REASON_REFUND_FAILED",
     "REASON_STALE_REGISTRY",
     "SERVICE_API",
+    "SERVICE_METER",
     "SERVICE_WEBHOOK",
     "WEBHOOK",
 ]
@@ -31,6 +39,7 @@ NAMESPACE = "tiergate"
 DIM_SERVICE = "service"
 SERVICE_API = "api"
 SERVICE_WEBHOOK = "webhook"
+SERVICE_METER = "meter"  # the scheduled meter push (`tiergate meter push`)
 
 DIM_REASON = "reason"
 # A request answered with a denial; reason: the problem slug (burst-exceeded,
@@ -57,3 +66,18 @@ OUTCOME_INVALID_SIGNATURE = "invalid-signature"
 OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
+
+# The meter push (billing/meter.py), one count per account period and meter it handled;
+# outcome: sent (Stripe took a batch), duplicate (Stripe already had the batch's identifier:
+# delivered before), failed (Stripe or the registry failed; the batch is retried on the next
+# run), waiting (no Stripe customer linked yet), missed (units that can no longer be billed
+# into their period: alarm on it), behind (the hot store counts fewer units than were already
+# sent: Redis lost counters, or a refund came after the send).
+METER_PUSH = "MeterPush"
+# The units behind those outcomes (sent, missed, waiting), so an alarm can weigh them.
+METER_UNITS = "MeterUnits"
+OUTCOME_SENT = "sent"
+OUTCOME_DUPLICATE = "duplicate"
+OUTCOME_WAITING = "waiting"
+OUTCOME_MISSED = "missed"
+OUTCOME_BEHIND = "behind"

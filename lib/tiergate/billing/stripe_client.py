@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import StripeRejected, StripeUnavailable
 from ..settings import Settings
+from .meter_events import MeterDelivery, MeterEvent, is_duplicate_refusal
 
 if TYPE_CHECKING:
     import stripe
@@ -94,6 +95,26 @@ class StripeGateway:
             ),
         )
         return str(session.url)
+
+    async def send_meter_event(self, event: MeterEvent) -> MeterDelivery:
+        """One Billing meter event (billing/meter_events.py says what Stripe's answers mean)."""
+        import stripe
+
+        async def attempt(_key: str) -> MeterDelivery:
+            # No idempotency key of ours: stripe-python gives every POST a fresh one, so a
+            # retry is a new request, and the identifier deduplicates (see MeterEventSender).
+            try:
+                await self._client.v1.billing.meter_events.create_async(
+                    event.params()  # type: ignore[arg-type]
+                )
+            except stripe.InvalidRequestError as exc:
+                message = exc.error.message if exc.error and exc.error.message else str(exc)
+                if is_duplicate_refusal(exc.http_status, message):
+                    return "duplicate"
+                raise
+            return "accepted"
+
+        return await self._call("send a meter event", attempt)
 
     async def _call(self, what: str, call: Callable[[str], Awaitable[_T]]) -> _T:
         """Run `call` until it succeeds, Stripe refuses, or attempts or time run out.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .outbox import MeterChange, MeterKey, MeterRecord
 from .records import Account, KeyRecord
 from .rules import MAX_LIVE_KEYS
 from .subscriptions import Applied, EventRecord, Outcome, SubscriptionUpdate, updated_account
@@ -18,6 +19,9 @@ __all__ = [
     "Applied",
     "EventRecord",
     "KeyRecord",
+    "MeterChange",
+    "MeterKey",
+    "MeterRecord",
     "Outcome",
     "Registry",
     "SubscriptionUpdate",
@@ -69,4 +73,15 @@ class Registry(Protocol):
         The update applies only if the event is newer than the account's watermark (or of
         the same second, with same_second_ok, for state re-read from Stripe).
         """
+        ...
+
+    # The meter outbox (registry/outbox.py: its rules, and what the meter push does with it).
+    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
+        """The outbox record (read consistently), or an empty one if none yet."""
+        ...
+
+    async def change_meter(
+        self, read: MeterRecord, change: MeterChange
+    ) -> tuple[bool, MeterRecord]:
+        """One conditional write: (True, the record now) or (False, the record as stored)."""
         ...

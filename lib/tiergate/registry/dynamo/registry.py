@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ...clock import Clock
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot
+from ..outbox import MeterChange, MeterKey, MeterRecord
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 from .client import TableCalls
@@ -28,6 +29,7 @@ from .items import (
     key_key,
     stored_from,
 )
+from .outbox import meter_key, meter_update, record_from
 from .transaction import NEW_ITEM, transact_items
 
 if TYPE_CHECKING:
@@ -96,3 +98,14 @@ class DynamoRegistry(RegistryBase):
         if failed == 0 and change.event is not None:
             return "duplicate"  # the event's put comes first: it was recorded before
         return "conflict"
+
+    # -- the meter outbox (registry/outbox.py) ------------------------------------------
+
+    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
+        return record_from(key, period_end_ms, await self._calls.get(meter_key(key)))
+
+    async def change_meter(
+        self, read: MeterRecord, change: MeterChange
+    ) -> tuple[bool, MeterRecord]:
+        done, item = await self._calls.update_if(meter_update(read, change))
+        return done, record_from(read.key, read.period_end_ms, item)

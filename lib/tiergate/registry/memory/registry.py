@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...clock import Clock
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot, StoredAccount
+from ..outbox import MeterChange, MeterKey, MeterRecord, applied, holds
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 
@@ -24,6 +25,7 @@ class MemoryRegistry(RegistryBase):
         self._accounts: dict[str, StoredAccount] = {}
         self._customers: dict[str, str] = {}
         self._events: dict[str, EventRecord] = {}
+        self._meters: dict[MeterKey, MeterRecord] = {}
         self.reads = 0  # hot-state reads served, so tests can see the steady state makes none
 
     async def hot_state(self, digest: str) -> tuple[KeyRecord, Account] | None:
@@ -81,3 +83,17 @@ class MemoryRegistry(RegistryBase):
         if change.event is not None:
             self._events[change.event.event_id] = change.event
         return "committed"
+
+    # -- the meter outbox (registry/outbox.py), checked at commit as DynamoDB does ---------
+
+    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
+        return self._meters.get(key) or MeterRecord(key, period_end_ms)
+
+    async def change_meter(
+        self, read: MeterRecord, change: MeterChange
+    ) -> tuple[bool, MeterRecord]:
+        stored = self._meters.get(read.key) or MeterRecord(read.key, read.period_end_ms)
+        if not holds(stored, read, change):
+            return False, stored
+        self._meters[read.key] = now = applied(stored, change)
+        return True, now
