@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
     from .admin import Admin
     from .billing import StripeApi
+    from .billing.meter import MeterPusher
     from .billing.webhook import WebhookProcessor
+    from .observe.metrics import EmfWriter
 
 __all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
@@ -85,6 +87,27 @@ class Parts:
             stripe=self.stripe,
         )
 
+    def meter_pusher(
+        self, settings: Settings, *, metrics: EmfWriter | None = None
+    ) -> MeterPusher | None:
+        """What `tiergate meter push` and its schedule run, or None without STRIPE_SECRET_KEY.
+
+        `metrics`: where the push's EMF counts go (a scheduled function's stdout); None for
+        the CLI, which prints its report instead.
+        """
+        if self.stripe is None:
+            return None
+        from .billing.meter import MeterPusher
+
+        return MeterPusher(
+            store=self.store,
+            registry=self.registry,
+            sender=self.stripe,
+            clock=self.clock,
+            late_window_ms=settings.meter_late_window * 1000,
+            metrics=metrics,
+        )
+
     async def demo_keys(self) -> dict[str, str]:
         """A fresh demo key per tier (demo.create_demo_keys); returns tier -> key."""
         from .demo import create_demo_keys
@@ -111,8 +134,8 @@ def build(
     clock = clock or SystemClock()
     tiers = load_tiers(settings.tiers)
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
-    store = store or hot_store(settings, clock=injected)
-    registry = registry or _registry(settings, clock)
+    store = store if store is not None else hot_store(settings, clock=injected)
+    registry = registry if registry is not None else _registry(settings, clock)
     publisher = Publisher(
         store, tiers, past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS)
     )

@@ -164,8 +164,11 @@ def _retryable(exc: stripe.StripeError) -> bool:
     return status == 429 or status >= 500 or status == 409  # 409: an idempotent twin in flight
 
 
-def build_stripe(settings: Settings) -> StripeGateway | None:
-    """The gateway, or None when STRIPE_SECRET_KEY is not set."""
+def build_stripe(
+    settings: Settings, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> StripeGateway | None:
+    """The gateway, or None when STRIPE_SECRET_KEY is not set. `sleep`: between retries
+    (tests pass one that returns at once)."""
     if settings.stripe_secret_key is None:
         return None
     api_key = settings.stripe_secret_key.get_secret_value()
@@ -181,4 +184,4 @@ def build_stripe(settings: Settings) -> StripeGateway | None:
             http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout),
         )
 
-    return StripeGateway(connect, budget_s=settings.stripe_retry_budget)
+    return StripeGateway(connect, budget_s=settings.stripe_retry_budget, sleep=sleep)

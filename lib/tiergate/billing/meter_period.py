@@ -1,0 +1,231 @@
+"""One meter push, period by period: resend the pending batch, claim and send the new units,
+forget an ended period that is done. billing/meter.py says why each step is safe."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+from ..errors import StoreUnavailable, StripeRejected, StripeUnavailable
+from ..observe.metrics import count
+from ..registry import Registry
+from ..registry.outbox import Batch, Claim, MeterChange, MeterKey, MeterRecord, Settle, Skip
+from ..store import HotStore
+from ..telemetry import (
+    DIM_OUTCOME,
+    METER_PUSH,
+    METER_UNITS,
+    OUTCOME_BEHIND,
+    OUTCOME_DUPLICATE,
+    OUTCOME_FAILED,
+    OUTCOME_MISSED,
+    OUTCOME_SENT,
+    OUTCOME_WAITING,
+)
+from ..usage import MeteredPeriod
+from .meter_events import IDENTIFIER_WINDOW_MS, MeterEvent, MeterEventSender
+from .meter_report import MeterPushReport, Sent, Unsent
+
+__all__ = ["RESEND_WITHIN_MS", "PeriodPush", "batch_identifier", "event_timestamp_s"]
+
+log = logging.getLogger("tiergate")
+
+# A pending batch is resent only this long after its claim: an hour inside Stripe's window.
+RESEND_WITHIN_MS = IDENTIFIER_WINDOW_MS - 3_600_000
+# An ended period is forgotten only this long after its end, so a request the gate (on
+# Redis's clock) still counted into it is not left behind by a push on a clock ahead of it.
+_SETTLE_MS = 60_000
+_ROUNDS = 3  # claims lost to a concurrent push before this one leaves the period to it
+_LINK_HINT = "link it to its Stripe customer: tiergate accounts link ACCOUNT --customer cus_..."
+
+
+def batch_identifier(key: MeterKey, seq: int) -> str:
+    """The meter event identifier of a batch: the same for every attempt, at most 100 chars."""
+    text = f"{key.account_id}\n{key.period_start_ms}\n{key.meter}\n{seq}"
+    return f"tg_{seq}_{hashlib.sha256(text.encode()).hexdigest()[:40]}"
+
+
+def event_timestamp_s(period: MeteredPeriod, at_ms: int) -> int:
+    """`at_ms` in whole seconds, moved inside the period (the last second of an ended one)."""
+    first = -(-period.period_start_ms // 1000)
+    last = (period.period_end_ms - 1) // 1000
+    return max(first, min(at_ms // 1000, last))
+
+
+class PeriodPush:
+    """One push's work on each period: its instant, its report, and each account's customer
+    looked up once (billing/meter.py says what it does and why)."""
+
+    def __init__(
+        self,
+        *,
+        store: HotStore,
+        registry: Registry,
+        sender: MeterEventSender,
+        late_window_ms: int,
+        report: MeterPushReport,
+        now_ms: int,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._sender = sender
+        self._late_window_ms = late_window_ms
+        self.report = report
+        self.now = now_ms
+        self._customers: dict[str, asyncio.Task[str]] = {}
+
+    async def period(self, period: MeteredPeriod) -> None:
+        key = MeterKey(period.account_id, period.period_start_ms, period.meter)
+        try:
+            record = await self._registry.meter_record(key, period.period_end_ms)
+            customer = await self._customer(period.account_id)
+            for _ in range(_ROUNDS):
+                if record.pending is not None:
+                    record = await self._pending(period, record, customer)
+                    if record.pending is not None:
+                        return  # failed or waiting: the newer units wait behind it
+                record, lost_race = await self._new_units(period, record, customer)
+                if not lost_race:
+                    break
+            await self._forget_if_done(period, record)
+        except StoreUnavailable as exc:
+            self._unsent(self.report.failed, period, period.units, f"registry: {exc}")
+
+    async def _pending(
+        self, period: MeteredPeriod, record: MeterRecord, customer: str
+    ) -> MeterRecord:
+        batch = record.pending
+        assert batch is not None
+        if not self._open(period):
+            reason = (
+                f"batch {batch.identifier} was not confirmed before Stripe closed the period"
+                " (it may have reached Stripe: check the customer's meter)"
+            )
+            return await self._give_up(period, record, batch, reason)
+        if self.now - batch.claimed_at_ms >= RESEND_WITHIN_MS:
+            reason = (
+                f"batch {batch.identifier} was claimed too long ago to resend: Stripe keeps"
+                " identifiers for 24 hours, so a resend could count it twice (it may have"
+                " reached Stripe: check the customer's meter)"
+            )
+            return await self._give_up(period, record, batch, reason)
+        if not customer:
+            self._unsent(self.report.waiting, period, batch.units, _LINK_HINT)
+            return record
+        return await self._send(period, record, batch, customer)
+
+    async def _new_units(
+        self, period: MeteredPeriod, record: MeterRecord, customer: str
+    ) -> tuple[MeterRecord, bool]:
+        new = period.units - record.batched
+        if new < 0:
+            reason = (
+                f"the hot store counts {period.units:,} units but {record.batched:,} were sent"
+                " already (Redis lost counters, or refunds came after the send): nothing sent"
+            )
+            self._unsent(self.report.behind, period, -new, reason, outcome=OUTCOME_BEHIND)
+            return record, False
+        if new == 0:
+            return record, False
+        if not self._open(period):
+            done, record = await self._change(record, Skip(new))
+            if done:
+                reason = "the period ended and Stripe no longer bills it; never sent"
+                self._unsent(self.report.missed, period, new, reason, outcome=OUTCOME_MISSED)
+            return record, not done
+        if not customer:
+            self._unsent(self.report.waiting, period, new, _LINK_HINT)
+            return record, False
+        seq = record.seq + 1
+        batch = Batch(seq, new, batch_identifier(record.key, seq), self.now)
+        done, record = await self._change(record, Claim(batch))
+        if not done:
+            return record, True  # another push claimed first: resend its batch, then look again
+        return await self._send(period, record, batch, customer), False
+
+    async def _send(
+        self, period: MeteredPeriod, record: MeterRecord, batch: Batch, customer: str
+    ) -> MeterRecord:
+        event = MeterEvent(
+            period.meter,
+            customer,
+            batch.units,
+            event_timestamp_s(period, batch.claimed_at_ms),
+            batch.identifier,
+        )
+        self.report.stripe_calls += 1
+        try:
+            delivery = await self._sender.send_meter_event(event)
+        except (StripeUnavailable, StripeRejected) as exc:
+            self._unsent(self.report.failed, period, batch.units, f"Stripe: {exc}")
+            return record
+        _, record = await self._change(record, Settle(batch.seq, sent=True))
+        duplicate = delivery == "duplicate"
+        sent = Sent(
+            period.account_id, period.meter, period.period_start_ms, customer,
+            batch.units, batch.identifier, duplicate,
+        )  # fmt: skip
+        self.report.sent.append(sent)
+        count(METER_PUSH, DIM_OUTCOME, OUTCOME_DUPLICATE if duplicate else OUTCOME_SENT)
+        count(METER_UNITS, DIM_OUTCOME, OUTCOME_SENT, batch.units)
+        log.info(
+            "meter: sent %d %s units of %s to %s as %s%s",
+            batch.units, period.meter, period.account_id, customer, batch.identifier,
+            " (Stripe had it already)" if duplicate else "",
+        )  # fmt: skip
+        return record
+
+    async def _give_up(
+        self, period: MeteredPeriod, record: MeterRecord, batch: Batch, reason: str
+    ) -> MeterRecord:
+        done, record = await self._change(record, Settle(batch.seq, sent=False))
+        if done:
+            self._unsent(self.report.missed, period, batch.units, reason, outcome=OUTCOME_MISSED)
+        return record
+
+    async def _forget_if_done(self, period: MeteredPeriod, record: MeterRecord) -> None:
+        if self.now < period.period_end_ms + _SETTLE_MS or record.pending is not None:
+            return
+        if period.units > record.batched and self._open(period):
+            return  # units still to send (waiting for a customer, or failed)
+        await self._store.forget_metered(period)
+        self.report.forgotten += 1
+
+    async def _change(self, record: MeterRecord, change: MeterChange) -> tuple[bool, MeterRecord]:
+        self.report.registry_writes += 1
+        return await self._registry.change_meter(record, change)
+
+    async def _customer(self, account_id: str) -> str:
+        task = self._customers.get(account_id)
+        if task is None:  # one read per account, however many of its periods run at once
+            task = self._customers[account_id] = asyncio.ensure_future(self._read(account_id))
+        return await task
+
+    async def _read(self, account_id: str) -> str:
+        account = await self._registry.get_account(account_id)
+        return account.customer_id if account else ""
+
+    def _open(self, period: MeteredPeriod) -> bool:
+        """Whether Stripe still bills usage into the period."""
+        return self.now < period.period_end_ms + self._late_window_ms
+
+    def _unsent(
+        self,
+        into: list[Unsent],
+        period: MeteredPeriod,
+        units: int,
+        reason: str,
+        *,
+        outcome: str | None = None,
+    ) -> None:
+        into.append(Unsent(period.account_id, period.meter, period.period_start_ms, units, reason))
+        outcome = outcome or (OUTCOME_WAITING if into is self.report.waiting else OUTCOME_FAILED)
+        count(METER_PUSH, DIM_OUTCOME, outcome)
+        if outcome in (OUTCOME_MISSED, OUTCOME_WAITING):
+            count(METER_UNITS, DIM_OUTCOME, outcome, units)
+        level = logging.ERROR if outcome == OUTCOME_MISSED else logging.WARNING
+        log.log(
+            level, "meter: %s %d %s units of %s (period from %d): %s",
+            outcome, units, period.meter, period.account_id, period.period_start_ms, reason,
+        )  # fmt: skip
