@@ -21,6 +21,7 @@ from . import (
     dynamo_calls,
     latency,
     memory,
+    meter_push,
     roundtrips,
     upstash_client,
 )
@@ -46,6 +47,7 @@ class Volumes:
     app_requests: int = 500
     upstash_client_calls: int = 1_000
     upstash_client_imports: int = 4
+    meter_accounts: int = 200
 
 
 FULL = Volumes()
@@ -62,6 +64,7 @@ QUICK = Volumes(
     app_requests=100,
     upstash_client_calls=300,
     upstash_client_imports=2,
+    meter_accounts=40,
 )
 
 
@@ -94,6 +97,7 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
         ("app over upstash", lambda: app_calls.measure(stack, v.app_requests)),
         ("registry", lambda: dynamo_calls.measure(stack, v.registry_requests,
                                                   v.registry_events)),
+        ("meter push", lambda: meter_push.measure(v.meter_accounts)),
         ("upstash client", lambda: asyncio.to_thread(upstash_client.measure,
                                                       v.upstash_client_calls,
                                                       v.upstash_client_imports)),

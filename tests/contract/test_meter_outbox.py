@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tiergate.clock import FakeClock
-from tiergate.registry import MeterKey, MeterRecord, Registry
+from tiergate.registry import Account, MeterKey, MeterRecord, Registry
 from tiergate.registry.outbox import Batch, Claim, Settle, Skip
 
 from .registries import ALL_REGISTRIES, CONCURRENT_REGISTRIES, opened
@@ -124,3 +124,23 @@ async def test_of_concurrent_claims_one_wins(concurrent_registry: Registry) -> N
     stored = await concurrent_registry.meter_record(KEY, END)
     assert stored == winners[0]
     assert all(record == stored for done, record in results if not done)
+
+
+async def test_records_are_read_together_in_order(registry: Registry) -> None:
+    stored = await claimed(registry, 3)
+    other = MeterKey("acme#2", START, "api_overage")
+    wanted = [(other, END), (KEY, END), (other, END)]  # a key twice, as two meters' periods may
+    assert await registry.meter_records(wanted) == [
+        MeterRecord(other, END),
+        stored,
+        MeterRecord(other, END),
+    ]
+    many = [(MeterKey(f"a{i}", START, "m"), END) for i in range(130)]  # past one batch of 100
+    assert await registry.meter_records(many) == [MeterRecord(k, end) for k, end in many]
+
+
+async def test_customers_are_read_together(registry: Registry) -> None:
+    await registry.put_account(Account("linked", tier="pro", customer_id="cus_1"))
+    await registry.put_account(Account("unlinked", tier="pro"))
+    found = await registry.customer_ids(["linked", "unlinked", "missing", "linked"])
+    assert found == {"linked": "cus_1", "unlinked": ""}

@@ -32,7 +32,7 @@ import uuid
 from ..clock import Clock
 from ..observe.context import Observation, bind
 from ..observe.metrics import EmfWriter
-from ..registry import Registry
+from ..registry import MeterKey, MeterRecord, Registry
 from ..store import HotStore
 from ..telemetry import SERVICE_METER
 from ..usage import MeteredPeriod
@@ -66,7 +66,9 @@ class MeterPusher:
         self._metrics = metrics  # None: the caller (the CLI) reports by itself
 
     async def push(self) -> MeterPushReport:
-        """Push every listed period; raises `StoreUnavailable` only if the list is unreadable."""
+        """Push every listed period; raises `StoreUnavailable` only when the list, or the
+        registry's reads of all the periods' records and customers, fail (a period's own
+        failures are in the report)."""
         observation = Observation(f"meter-push-{uuid.uuid4().hex[:12]}", SERVICE_METER)
         with bind(observation):
             report = await self._push_all()
@@ -78,6 +80,13 @@ class MeterPusher:
         report = MeterPushReport()
         periods = await self._store.metered()
         report.periods = len(periods)
+        # Every record and customer in a few batched reads; each period then needs only its
+        # writes. A record read here may be moved on by a concurrent push before this one
+        # writes: the writes' conditions catch that.
+        records = await self._registry.meter_records(
+            [(MeterKey(p.account_id, p.period_start_ms, p.meter), p.period_end_ms) for p in periods]
+        )
+        customers = await self._registry.customer_ids([p.account_id for p in periods])
         run = PeriodPush(
             store=self._store,
             registry=self._registry,
@@ -88,11 +97,11 @@ class MeterPusher:
         )
         limit = asyncio.Semaphore(self._concurrency)
 
-        async def one(period: MeteredPeriod) -> None:
+        async def one(period: MeteredPeriod, record: MeterRecord) -> None:
             async with limit:
-                await run.period(period)
+                await run.period(period, record, customers.get(period.account_id, ""))
 
         async with asyncio.TaskGroup() as tasks:
-            for period in periods:
-                tasks.create_task(one(period))
+            for period, record in zip(periods, records, strict=True):
+                tasks.create_task(one(period, record))
         return report

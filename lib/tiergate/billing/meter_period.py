@@ -3,7 +3,6 @@ forget an ended period that is done. billing/meter.py says why each step is safe
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 
@@ -54,8 +53,8 @@ def event_timestamp_s(period: MeteredPeriod, at_ms: int) -> int:
 
 
 class PeriodPush:
-    """One push's work on each period: its instant, its report, and each account's customer
-    looked up once (billing/meter.py says what it does and why)."""
+    """One push's work on each period, at one instant, into one report (billing/meter.py says
+    what it does and why)."""
 
     def __init__(
         self,
@@ -73,13 +72,10 @@ class PeriodPush:
         self._late_window_ms = late_window_ms
         self.report = report
         self.now = now_ms
-        self._customers: dict[str, asyncio.Task[str]] = {}
 
-    async def period(self, period: MeteredPeriod) -> None:
-        key = MeterKey(period.account_id, period.period_start_ms, period.meter)
+    async def period(self, period: MeteredPeriod, record: MeterRecord, customer: str) -> None:
+        """Push one period from its outbox record as read; "" customer: none linked."""
         try:
-            record = await self._registry.meter_record(key, period.period_end_ms)
-            customer = await self._customer(period.account_id)
             for _ in range(_ROUNDS):
                 if record.pending is not None:
                     record = await self._pending(period, record, customer)
@@ -195,16 +191,6 @@ class PeriodPush:
     async def _change(self, record: MeterRecord, change: MeterChange) -> tuple[bool, MeterRecord]:
         self.report.registry_writes += 1
         return await self._registry.change_meter(record, change)
-
-    async def _customer(self, account_id: str) -> str:
-        task = self._customers.get(account_id)
-        if task is None:  # one read per account, however many of its periods run at once
-            task = self._customers[account_id] = asyncio.ensure_future(self._read(account_id))
-        return await task
-
-    async def _read(self, account_id: str) -> str:
-        account = await self._registry.get_account(account_id)
-        return account.customer_id if account else ""
 
     def _open(self, period: MeteredPeriod) -> bool:
         """Whether Stripe still bills usage into the period."""

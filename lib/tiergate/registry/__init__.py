@@ -6,6 +6,7 @@ The rules (what "live" means, the live-key bound, event ordering) are written on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from .outbox import MeterChange, MeterKey, MeterRecord
@@ -78,6 +79,14 @@ class Registry(Protocol):
     # The meter outbox (registry/outbox.py: its rules, and what the meter push does with it).
     async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
         """The outbox record (read consistently), or an empty one if none yet."""
+        ...
+
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        """`meter_record` of each (key, period end), in order, in as few reads as it can."""
+        ...
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        """Each existing account's Stripe customer ("" when none is linked), in few reads."""
         ...
 
     async def change_meter(

@@ -20,6 +20,7 @@ resent with its own identifier (Stripe deduplicates it), never claimed again.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -119,6 +120,15 @@ class MeterOutbox(Protocol):
 
     async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
         """The record (read consistently), or an empty one (`stored` False) if none yet."""
+        ...
+
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        """`meter_record` of each (key, period end), in order, in as few reads as the
+        backend can (DynamoDB: one BatchGetItem per 100)."""
+        ...
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        """Each existing account's Stripe customer ("" when none is linked), in few reads."""
         ...
 
     async def change_meter(

@@ -9,7 +9,7 @@ key created while a webhook lands can never keep an older copy (the loser re-rea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ...clock import Clock
@@ -21,6 +21,7 @@ from ..subscriptions import EventRecord
 from .client import TableCalls
 from .items import (
     Item,
+    account_from,
     account_key,
     customer_key,
     event_item,
@@ -103,6 +104,15 @@ class DynamoRegistry(RegistryBase):
 
     async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
         return record_from(key, period_end_ms, await self._calls.get(meter_key(key)))
+
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        items = await self._calls.get_many([meter_key(key) for key, _ in dict(wanted).items()])
+        by_pk = {item["pk"]["S"]: item for item in items}
+        return [record_from(k, end, by_pk.get(meter_key(k)["pk"]["S"])) for k, end in wanted]
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        items = await self._calls.get_many([account_key(a) for a in dict.fromkeys(account_ids)])
+        return {(a := account_from(item)).account_id: a.customer_id for item in items}
 
     async def change_meter(
         self, read: MeterRecord, change: MeterChange

@@ -8,6 +8,8 @@ conditions do: between a read and its commit another task may have written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ...clock import Clock
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot, StoredAccount
@@ -89,11 +91,18 @@ class MemoryRegistry(RegistryBase):
     async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
         return self._meters.get(key) or MeterRecord(key, period_end_ms)
 
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        return [await self.meter_record(key, end) for key, end in wanted]
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        found = (self._accounts.get(a) for a in account_ids)
+        return {s.account.account_id: s.account.customer_id for s in found if s is not None}
+
     async def change_meter(
         self, read: MeterRecord, change: MeterChange
     ) -> tuple[bool, MeterRecord]:
         stored = self._meters.get(read.key) or MeterRecord(read.key, read.period_end_ms)
         if not holds(stored, read, change):
             return False, stored
-        self._meters[read.key] = now = applied(stored, change)
-        return True, now
+        self._meters[read.key] = record = applied(stored, change)
+        return True, record
