@@ -24,6 +24,7 @@ from . import (
     meter_push,
     roundtrips,
     upstash_client,
+    usage_state,
 )
 from .report import Finding, Outcome, Table, render
 from .stack import Stack, running_stack
@@ -87,6 +88,7 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
     # Coroutines are made one at a time, so a failing step leaves none un-awaited.
     steps: list[tuple[str, Callable[[], Awaitable[Outcome]]]] = [
         ("round trips", lambda: roundtrips.measure(stack, v.decisions)),
+        ("usage state", lambda: usage_state.measure(stack, v.decisions)),
         ("memory", lambda: memory.measure(stack, v.memory_checkpoints, v.markers)),
         ("concurrency", lambda: concurrency.measure(stack, v.concurrency_runs,
                                                     v.concurrency_clients,

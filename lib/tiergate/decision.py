@@ -27,6 +27,7 @@ __all__ = [
     "IdempotencyRecord",
     "Verdict",
     "billing_period",
+    "crossed",
     "decide",
     "gcra",
     "gcra_peek",
@@ -107,13 +108,16 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Effects:
-    """What the store must write when a request is admitted (nothing otherwise)."""
+    """What the store must write for a decision: an admission's charges, and the usage alerts
+    a request fired (a denial at the ceiling fires too, and changes nothing else)."""
 
-    tat_us: int
+    tat_us: int | None  # the bucket's new TAT; None: the bucket is not touched
     burst_ttl_ms: int
     charge: int  # quota units this request adds
     used: int
     hold: bool  # create the Idempotency-Key's record, in flight, owned by the request id
+    overage: int = 0  # of `charge`, the units past `limit`: counted for the meter
+    alert_mark: int = 0  # the highest alert threshold fired this period, when it moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +173,11 @@ def decide(
     stored_tat_us: int,
     used: int,
     held: IdempotencyRecord | None,
+    fired: int = 0,
 ) -> tuple[Verdict, Effects | None]:
     """The whole admission decision at `now_ms` (the store's clock); `used` is the quota count
-    of the period it returns and `held` the record of the request's Idempotency-Key, if any."""
+    of the period it returns, `held` the record of the request's Idempotency-Key, if any, and
+    `fired` the highest usage-alert threshold (in units) fired this period."""
     if key is None:
         return Verdict(Code.KEY_MISS, now_ms=now_ms), None
     if not key.account_id:
@@ -196,6 +202,7 @@ def decide(
         "period_start_ms": start,
         "period_end_ms": end,
         "now_ms": now_ms,
+        "overage_cap": account.overage_cap,
     }
     if account.status in SUSPENDED_STATUSES or (
         account.suspend_at_ms and now_ms >= account.suspend_at_ms
@@ -219,13 +226,33 @@ def decide(
     if held is not None:  # a replay spends a burst token (a retry storm is a storm) and no quota
         replay = _with(base, Code.REPLAY, **spent, response=held.response)
         return replay, Effects(step.tat_us, step.reset_ms, 0, used, hold=False)
-    if used + check.cost > account.limit:
-        return _with(base, Code.QUOTA, retry_after_ms=end - now_ms), None
-    used += check.cost
+    ceiling = account.ceiling
+    if used + check.cost > ceiling:
+        # Blocked until the period ends: every alert up to the ceiling is due now, once.
+        labels, mark = crossed(account.alerts, used, ceiling, fired)
+        denied = _with(base, Code.QUOTA, retry_after_ms=end - now_ms, alerts=labels)
+        return denied, (Effects(None, 0, 0, used, False, alert_mark=mark) if mark else None)
+    before, used = used, used + check.cost
+    labels, mark = crossed(account.alerts, before, used, fired)
+    overage = max(0, min(check.cost, used - account.limit))
     hold = bool(check.idempotency_key)
-    return _with(base, Code.ADMIT, **spent, used=used), Effects(
-        step.tat_us, step.reset_ms, check.cost, used, hold
+    admitted = _with(base, Code.ADMIT, **spent, used=used, alerts=labels)
+    return admitted, Effects(
+        step.tat_us, step.reset_ms, check.cost, used, hold, overage=overage, alert_mark=mark
     )
+
+
+def crossed(
+    alerts: tuple[tuple[int, str], ...], before: int, after: int, fired: int
+) -> tuple[str, int]:
+    """The alerts a move from `before` to `after` units crosses that have not fired yet
+    (threshold above `fired`), as "80,100", and the new mark (0: none crossed). Only
+    thresholds in (before, after] are candidates, so the store reads `fired` only on the rare
+    request that crosses one; `fired` keeps a refund and a re-crossing from firing twice."""
+    due = [(units, label) for units, label in alerts if before < units <= after and units > fired]
+    if not due:
+        return "", 0
+    return ",".join(label for _, label in due), max(units for units, _ in due)
 
 
 def must_record(check: Check, verdict: Verdict, effects: Effects | None) -> bool:

@@ -79,7 +79,10 @@ class Gate:
         raw_key: str | None,
         need: Requirement,
         idempotency: IdempotencyClaim | None = None,
+        *,
+        route: str = "",
     ) -> Admitted | Denied:
+        """Decide one request; `route` is the route template its units are counted under."""
         parsed = parse_key(raw_key)
         if parsed is None:
             return denial("missing-key" if not raw_key else "invalid-key")
@@ -98,6 +101,7 @@ class Gate:
             idempotency_key=idempotency_key,
             fingerprint=idempotency.fingerprint if idempotency else "",
             request_id=secrets.token_hex(12),
+            route=route,
         )
         try:
             verdict = await self._store.check(check)
@@ -123,6 +127,9 @@ class Gate:
                 log.error("unreadable kept response key=%s", parsed.key_id)
                 return denial("idempotency-response-not-kept", verdict=verdict, now_ms=now)
             return Admitted(verdict, cost=0, now_ms=now, replay=replay)
+        if verdict.alerts:  # queued by the store for delivery; this request crossed them
+            log.info("usage alert account=%s crossed=%s used=%d limit=%d",
+                     verdict.account_id, verdict.alerts, verdict.used, verdict.limit)  # fmt: skip
         if verdict.admitted:
             return Admitted(
                 verdict,
@@ -130,6 +137,7 @@ class Gate:
                 idempotency_key=idempotency_key,
                 now_ms=now,
                 request_id=check.request_id,
+                route=route,
             )
         log.info("denied key=%s code=%s", parsed.key_id, verdict.code.name)
         return denial(_SLUG[verdict.code], verdict=verdict, need=need, now_ms=now)
@@ -149,7 +157,11 @@ class Gate:
             if not self._billable(status):
                 if admitted.charged or admitted.idempotency_key:
                     cost = admitted.cost if admitted.charged else 0
-                    charge = Charge(v.account_id, v.period_start_ms, cost, admitted.idempotency_key)
+                    # What the verdict charged; the store's record of the request, while it
+                    # lasts, says the same (and names the meter).
+                    overage = max(0, min(cost, v.used - v.limit))
+                    charge = Charge(v.account_id, v.period_start_ms, cost,
+                                    admitted.idempotency_key, overage, admitted.route)  # fmt: skip
                     await self._store.refund(admitted.request_id, charge)
             elif admitted.idempotency_key:
                 kept = encode_response(response) if response is not None else None

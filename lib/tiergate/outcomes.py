@@ -27,6 +27,7 @@ class Admitted:
     degraded: str = ""
     request_id: str = ""  # the gate's id for this request; it owns the key's record
     replay: ResponseCopy | None = None  # REPLAY: the key's first response, to send again
+    route: str = ""  # the route template its units were counted under
 
     @property
     def charged(self) -> bool:

@@ -141,6 +141,7 @@ class TestDecide:
         assert verdict.used == 5
         assert effects is not None
         assert effects.used == 5
+        assert effects.tat_us is not None
         assert effects.tat_us > 0
 
     @pytest.mark.parametrize(

@@ -149,3 +149,61 @@ def test_an_accounts_overrides_are_held_to_the_same_bounds(
     account = Account(account_id="acme", tier="free", **override)
     with pytest.raises(TierConfigError, match=f"account 'acme'.*{message}"):
         account_state(account, load_tiers(), past_due_grace_ms=0)
+
+
+PRO = {"limit": 50000, "price": 29, "burst": 20, "stripe_price": "price_flat"}
+OVERAGE = {"meter": "api_overage", "unit_price": 0.002, "cap": 100000}
+
+
+def test_the_contracts_overage_tier_loads_with_the_default_alerts() -> None:
+    tiers = load_tiers(json.dumps({"pro": {**PRO, "overage": OVERAGE}}))
+    overage = tiers["pro"].overage
+    assert overage is not None
+    assert (overage.meter, overage.unit_price, overage.cap) == ("api_overage", 0.002, 100000)
+    assert tiers["pro"].alerts == (80, 100)
+    assert load_tiers(json.dumps({"pro": PRO}))["pro"].overage is None
+
+
+@pytest.mark.parametrize(
+    ("overage", "alerts", "message"),
+    [
+        ({**OVERAGE, "meter": "bad meter"}, None, "overage.meter"),
+        ({**OVERAGE, "cap": -1}, None, "cap"),
+        ({**OVERAGE, "cap": MAX_LIMIT}, None, "limit \\+ overage.cap"),
+        ({**OVERAGE, "unit_price": "0.1"}, None, "unit_price"),
+        ({**OVERAGE, "surprise": 1}, None, "surprise"),
+        ({"meter": "m", "cap": 1}, None, "unit_price"),
+        ({**OVERAGE, "stripe_price": "price_flat"}, None, "same stripe_price"),
+        (OVERAGE, [100, 80], "ascending"),
+        (OVERAGE, [80, 80], "ascending"),
+        (OVERAGE, [0], "1..1000"),
+        (OVERAGE, [1001], "1..1000"),
+    ],
+)
+def test_bad_overage_and_alerts_name_the_field(
+    overage: dict[str, Any], alerts: list[int] | None, message: str
+) -> None:
+    spec: dict[str, Any] = {**PRO, "overage": overage}
+    if alerts is not None:
+        spec["alerts"] = alerts
+    with pytest.raises(TierConfigError, match=message):
+        load_tiers(json.dumps({"pro": spec}))
+
+
+def test_the_hot_state_carries_the_cap_the_meter_and_the_alert_units() -> None:
+    tiers = load_tiers(json.dumps({"pro": {**PRO, "limit": 5, "overage": {**OVERAGE, "cap": 3}}}))
+    state = account_state(Account("a", "pro"), tiers, 0)
+    assert (state.overage_cap, state.meter, state.ceiling) == (3, "api_overage", 8)
+    assert state.alerts == ((4, "80"), (5, "100"), (8, "cap"))  # 80 % of 5 rounds up
+    lowered = account_state(Account("a", "pro", overage_cap_override=1), tiers, 0)
+    assert (lowered.overage_cap, lowered.alerts[-1]) == (1, (6, "cap"))
+    raised = account_state(Account("a", "pro", overage_cap_override=99), tiers, 0)
+    assert raised.overage_cap == 3  # an override never raises the tier's cap
+
+
+def test_alerts_past_what_a_period_admits_are_left_out() -> None:
+    tiers = load_tiers(json.dumps({"free": {"limit": 10, "price": 0, "burst": 1,
+                                            "alerts": [50, 150]}}))  # fmt: skip
+    assert account_state(Account("a", "free"), tiers, 0).alerts == ((5, "50"),)
+    empty = load_tiers(json.dumps({"free": {"limit": 0, "price": 0, "burst": 1}}))
+    assert account_state(Account("a", "free"), empty, 0).alerts == ()

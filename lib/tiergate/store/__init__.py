@@ -21,6 +21,9 @@ class Charge:
     period_start_ms: int
     cost: int
     idempotency_key: str = ""  # the key's hash, when the request held one
+    overage: int = 0  # of `cost`, the units past the limit (counted for `meter`)
+    route: str = ""  # the route template the units were counted under
+    meter: str = ""
 
 
 class HotStore(Protocol):

@@ -6,10 +6,16 @@
 --          (the account's keys are derived from it: they cannot be known before it is read)
 -- ARGV     ns, now_ms ('' : Redis TIME), min_rank, feature, cost, idempotency key hash
 --          ('' without one), fingerprint, request_id ('' : none), retry ('1' when an earlier
---          call with this id may have run), inflight_ttl_ms, request_ttl_ms
+--          call with this id may have run), inflight_ttl_ms, request_ttl_ms, route
 -- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms, limit,
---           used, period_start_ms, period_end_ms, retry_after_ms, now_ms[, kept response]},
+--           used, period_start_ms, period_end_ms, retry_after_ms, now_ms, kept response,
+--           overage_cap, alerts crossed},
 --          {15, recorded verdict} for a request id decided before, {14} for one given up on
+--
+-- Past `limit` an overage tier admits up to `limit + cap` units; the units past `limit` are
+-- counted per period and meter (<acct>:o:<ps>:<meter>), and the period is listed in <ns>:m
+-- for the meter push. Usage alerts fire once per period: <acct>:n:<ps> holds the highest
+-- threshold fired, and each crossing is queued on <ns>:al for delivery.
 --
 -- Time is Redis's own (TIME), so no caller's clock, however skewed or delayed, can matter;
 -- that needs effects replication, the default since Redis 5. Tests pass their fake clock's.
@@ -25,6 +31,7 @@ local cost = tonumber(ARGV[5])
 local idem = ARGV[6]
 local rid = ARGV[8]
 local retry = ARGV[9] == '1'
+local route = ARGV[12] or ''
 
 local function int(n) return string.format('%.0f', n) end
 local function ceil_ms(us) return math.ceil(us / 1000) end
@@ -54,30 +61,36 @@ end
 -- The request id: a call whose answer was lost is asked again with it, and gets the first
 -- decision back instead of a second charge; after a refund it finds a tombstone and does
 -- nothing, however late it runs.
--- Its record is 'x' (a tombstone), or '<charge> <key hash held, or ->\n<verdict>'.
+-- Its record is 'x' (a tombstone), or
+-- '<charge> <key hash held, or -> <overage part> <meter, or ->\n<route>\n<verdict>'.
 local rkey = ns .. ':r:' .. rid
 if rid ~= '' then
   local seen = redis.call('GET', rkey)
   if seen == 'x' then return {14} end
-  if seen then return {15, string.sub(seen, string.find(seen, '\n', 1, true) + 1)} end
+  if seen then
+    local verdict_at = string.find(seen, '\n', string.find(seen, '\n', 1, true) + 1, true)
+    return {15, string.sub(seen, verdict_at + 1)}
+  end
 end
 
-local acct, tier, status, burst, limit, ps, pe = '', '', '', 0, 0, 0, 0
+local acct, tier, status, burst, limit, ps, pe, cap, meter = '', '', '', 0, 0, 0, 0, 0, ''
+local over, alerts = 0, ''
 
 -- The reply; recorded under the request id when it charged or holds an Idempotency-Key, or
 -- when it settles a retry (a late first call must then find it and change nothing).
 local function verdict(code, remaining, reset_ms, used_after, retry_ms, charge, held, response)
   local v = {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
-             ps, pe, retry_ms, now}
+             ps, pe, retry_ms, now, response or '', cap, alerts}
   if rid ~= '' and (charge > 0 or held or (retry and code >= 4)) then
     local n = {}
     for i = 5, 13 do n[#n + 1] = int(v[i]) end
+    n[#n + 1] = int(cap)
     -- The numbers, then tier, status and the account: the one free-form field goes last.
     local blob = table.concat({int(code) .. ' ' .. table.concat(n, ' '), tier, status, acct}, '\n')
-    local head = int(charge) .. ' ' .. (held and idem or '-')
-    redis.call('SET', rkey, head .. '\n' .. blob, 'PX', ARGV[11])
+    local head = table.concat({int(charge), held and idem or '-', int(charge > 0 and over or 0),
+                               meter == '' and '-' or meter}, ' ')
+    redis.call('SET', rkey, head .. '\n' .. route .. '\n' .. blob, 'PX', ARGV[11])
   end
-  v[14] = response
   return v
 end
 
@@ -91,8 +104,11 @@ if key[2] == '1' or (expires > 0 and now >= expires) then
 end
 
 local akey = ns .. ':a:' .. acct
-local s = redis.call('HMGET', akey, 't', 'r', 's', 'l', 'b', 'ps', 'pe', 'sa', 'f')
+local s = redis.call('HMGET', akey, 't', 'r', 's', 'l', 'b', 'ps', 'pe', 'sa', 'f', 'oc', 'm',
+                     'al')
 if not s[1] then return verdict(3, 0, 0, 0, 0, 0, false) end
+cap, meter = tonumber(s[10]) or 0, s[11] or ''
+local thresholds = s[12] or ''  -- '<units>:<label>,...' ascending (hotstate.usage_alerts)
 tier, status = s[1], s[3]
 local rank = tonumber(s[2])
 limit, burst = tonumber(s[4]), tonumber(s[5])
@@ -159,15 +175,61 @@ if held then  -- a replay spends a burst token (a retry storm is a storm) and no
   redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
   return verdict(1, remaining, reset_ms, used, 0, 0, false, held)
 end
-if used + cost > limit then
+-- Usage alerts crossed moving from `before` to `after` units (decision.crossed): the mark is
+-- read only when a threshold lies in (before, after], so almost no request reads it.
+local function fire(before, after)
+  local due, mark = {}, 0
+  for units, label in string.gmatch(thresholds, '(%d+):([^,]+)') do
+    units = tonumber(units)
+    if before < units and units <= after then due[#due + 1] = {units, label} end
+  end
+  if #due == 0 then return end
+  local nkey = akey .. ':n:' .. int(ps)
+  local fired = tonumber(redis.call('GET', nkey) or '0')
+  local labels = {}
+  for _, d in ipairs(due) do
+    if d[1] > fired then
+      labels[#labels + 1] = d[2]
+      mark = math.max(mark, d[1])
+    end
+  end
+  if mark == 0 then return end
+  alerts = table.concat(labels, ',')
+  redis.call('SET', nkey, int(mark), 'PX', pe - now + 86400000)
+  for _, label in ipairs(labels) do  -- account last: the one free-form field
+    redis.call('RPUSH', ns .. ':al', table.concat({label, int(used), int(limit), int(ps),
+                                                   int(pe), int(now), tier, acct}, '\n'))
+  end
+end
+
+local ceiling = limit + cap
+if used + cost > ceiling then  -- blocked until the period ends: every alert up to it is due
+  fire(used, ceiling)
   return verdict(10, left, full_in, used, pe - now, 0, false)
 end
 
 -- Every check passed: only now is anything consumed.
 redis.call('SET', bkey, int(tat), 'PX', reset_ms + 1000)
 if cost > 0 then
+  local before = used
   used = redis.call('INCRBY', qkey, cost)
   if used == cost then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
+  if route ~= '' then
+    local ukey = akey .. ':u:' .. int(ps)
+    if redis.call('HINCRBY', ukey, route, cost) == cost then
+      redis.call('PEXPIRE', ukey, pe - now + 86400000)
+    end
+  end
+  over = math.max(0, math.min(cost, used - limit))
+  if over > 0 and meter ~= '' then
+    -- Kept a week past the period's end: the push sends it within the hour after.
+    local okey = akey .. ':o:' .. int(ps) .. ':' .. meter
+    if redis.call('INCRBY', okey, over) == over then
+      redis.call('PEXPIRE', okey, pe - now + 7 * 86400000)
+      redis.call('SADD', ns .. ':m', table.concat({int(ps), int(pe), meter, acct}, '\n'))
+    end
+  end
+  fire(before, used)
 end
 if idem ~= '' then  -- in flight, owned by this request, until the endpoint has answered
   redis.call('SET', ikey, 'p ' .. ARGV[7] .. ' ' .. rid, 'PX', ARGV[10])

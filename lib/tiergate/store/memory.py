@@ -7,7 +7,7 @@ loop each call is as atomic as the Lua script. State lives in this process only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..clock import Clock
 from ..decision import (
@@ -16,6 +16,7 @@ from ..decision import (
     NOT_KEPT,
     Check,
     Code,
+    Effects,
     IdempotencyRecord,
     Verdict,
     billing_period,
@@ -36,8 +37,12 @@ _SWEEP_AFTER_MS = 10_000
 
 @dataclass(slots=True)
 class _Quota:
+    """An account's counts in its current period (earlier ones are not kept)."""
+
     period_start_ms: int
     used: int
+    routes: dict[str, int]
+    fired: int = 0  # the highest usage-alert threshold fired, in units
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,10 @@ class MemoryStore:
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
         self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
         self._requests: dict[str, _Request] = {}
+        # (account, period start, meter) -> overage units: kept past the period's end, until
+        # the meter push forgets it (the units are still due then)
+        self._metered: dict[tuple[str, int, str], MeteredPeriod] = {}
+        self._alerts: list[AlertCrossing] = []  # fired, not yet delivered
         self._calls = 0
         self._swept_ms = clock.now_ms()
 
@@ -101,19 +110,21 @@ class MemoryStore:
         key = self._key(check.digest, now)
         account = self._account(key.account_id, now) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
-        used = 0
+        quota = None
         held = None
         if account is not None:
             start, _ = billing_period(account, now)
             quota = self._quota.get(account.account_id)
-            used = quota.used if quota and quota.period_start_ms == start else 0
+            if quota is None or quota.period_start_ms != start:
+                quota = _Quota(start, 0, {})
             if check.idempotency_key:
                 held = self._live_hold(account.account_id, check.idempotency_key, now)
         record = held.record if held else None
-        verdict, effects = decide(check, now, key, account, tat_us, used, record)
-        if effects is not None:
-            self._tat_us[verdict.account_id] = effects.tat_us
-            self._quota[verdict.account_id] = _Quota(verdict.period_start_ms, effects.used)
+        used, fired = (quota.used, quota.fired) if quota else (0, 0)
+        verdict, effects = decide(check, now, key, account, tat_us, used, record, fired)
+        if effects is not None and quota is not None and account is not None:
+            self._quota[verdict.account_id] = quota
+            self._apply(check, verdict, effects, quota, account)
             if effects.hold:
                 record = IdempotencyRecord(check.fingerprint, IN_FLIGHT)
                 expires = now + self._inflight_ttl_ms
@@ -121,11 +132,42 @@ class MemoryStore:
                 self._held[(verdict.account_id, check.idempotency_key)] = hold
         if must_record(check, verdict, effects):
             held_key = check.idempotency_key if effects and effects.hold else ""
-            charged = effects.charge if effects else 0
-            charge = Charge(verdict.account_id, verdict.period_start_ms, charged, held_key)
+            charged, over = (effects.charge, effects.overage) if effects else (0, 0)
+            meter = account.meter if account else ""
+            charge = Charge(verdict.account_id, verdict.period_start_ms, charged, held_key,
+                            over, check.route, meter)  # fmt: skip
             expires = now + self._request_ttl_ms
-            self._requests[check.request_id] = _Request(verdict, charge, expires)
+            # As gate.lua records it: without the alerts, which were queued by this call.
+            recorded = replace(verdict, alerts="") if verdict.alerts else verdict
+            self._requests[check.request_id] = _Request(recorded, charge, expires)
         return verdict
+
+    def _apply(
+        self, check: Check, verdict: Verdict, effects: Effects, quota: _Quota, account: AccountState
+    ) -> None:
+        """What gate.lua writes for a decision with effects, the same way."""
+        if effects.tat_us is not None:
+            self._tat_us[verdict.account_id] = effects.tat_us
+        quota.used = effects.used
+        if effects.charge and check.route:
+            quota.routes[check.route] = quota.routes.get(check.route, 0) + effects.charge
+        if effects.overage:
+            mark = (verdict.account_id, verdict.period_start_ms, account.meter)
+            counted = self._metered.get(mark)
+            units = (counted.units if counted else 0) + effects.overage
+            self._metered[mark] = MeteredPeriod(
+                verdict.account_id, verdict.period_start_ms, verdict.period_end_ms,
+                account.meter, units,
+            )  # fmt: skip
+        if effects.alert_mark:
+            quota.fired = effects.alert_mark
+            for label in verdict.alerts.split(","):
+                self._alerts.append(
+                    AlertCrossing(
+                        verdict.account_id, verdict.tier, label, verdict.used, verdict.limit,
+                        verdict.period_start_ms, verdict.period_end_ms, verdict.now_ms,
+                    )
+                )  # fmt: skip
 
     async def complete(
         self, request_id: str, account_id: str, idempotency_key: str, response: str | None
@@ -162,6 +204,17 @@ class MemoryStore:
             quota = self._quota.get(charge.account_id)
             if quota is not None and quota.period_start_ms == charge.period_start_ms:
                 quota.used = max(0, quota.used - charge.cost)
+                if charge.route in quota.routes:
+                    quota.routes[charge.route] = max(0, quota.routes[charge.route] - charge.cost)
+            meter = charge.meter
+            if not meter and charge.overage:  # the verdict does not name it; the account does
+                entry = self._accounts.get(charge.account_id)
+                meter = entry[0].meter if entry else ""
+            metered = (charge.account_id, charge.period_start_ms, meter)
+            counted = self._metered.get(metered)
+            if charge.overage and counted is not None:
+                units = max(0, counted.units - charge.overage)
+                self._metered[metered] = replace(counted, units=units)
             mark = (charge.account_id, charge.idempotency_key)
             held = self._held.get(mark)
             if held is not None and held.request_id == request_id:
@@ -192,19 +245,23 @@ class MemoryStore:
         return quota.used if quota and quota.period_start_ms == period_start_ms else 0
 
     async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        quota = self._quota.get(account_id)
+        if quota is None or quota.period_start_ms != period_start_ms:
+            return {}
+        return {route: units for route, units in quota.routes.items() if units}
 
     async def metered(self) -> list[MeteredPeriod]:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        return list(self._metered.values())
 
     async def forget_metered(self, period: MeteredPeriod) -> None:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        self._metered.pop((period.account_id, period.period_start_ms, period.meter), None)
 
     async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        return self._alerts[: max(0, limit)]
 
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        done = set(crossings)
+        self._alerts = [crossing for crossing in self._alerts if crossing not in done]
 
     async def aclose(self) -> None:
         return None

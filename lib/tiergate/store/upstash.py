@@ -111,7 +111,7 @@ class UpstashStore:
         args: list[object] = [self._ns, request_id, REQUEST_TTL_MS]
         if charge is not None:
             args += [charge.account_id, charge.period_start_ms, charge.cost]
-            args.append(charge.idempotency_key)
+            args += [charge.idempotency_key, charge.overage, charge.route, charge.meter]
 
         async def attempt(_: bool, cap_s: float) -> None:
             await self._run(REFUND, [], args, cap_s)
@@ -168,19 +168,51 @@ class UpstashStore:
         return int(reply or 0)
 
     async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        name = f"{self._ns}:a:{account_id}:u:{period_start_ms}"
+        reply = await self._bounded(lambda: self._redis.hgetall(name))
+        counts = {str(route): int(str(units)) for route, units in (reply or {}).items()}
+        return {route: units for route, units in counts.items() if units}
 
     async def metered(self) -> list[MeteredPeriod]:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        entries = await self._bounded(lambda: self._redis.smembers(f"{self._ns}:m"))
+        periods = [_metered_entry(str(entry)) for entry in entries or []]
+        if not periods:
+            return []
+        pipe = self._redis.pipeline()
+        for p in periods:
+            pipe.execute(["GET", self._overage_key(p)])
+        counts = await self._bounded(pipe.exec)
+        return [replace(p, units=int(str(n or 0))) for p, n in zip(periods, counts, strict=True)]
 
     async def forget_metered(self, period: MeteredPeriod) -> None:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        entry = "\n".join(
+            [
+                str(period.period_start_ms),
+                str(period.period_end_ms),
+                period.meter,
+                period.account_id,
+            ]
+        )
+        await self._bounded(lambda: self._redis.srem(f"{self._ns}:m", entry))
 
     async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        if limit <= 0:  # LRANGE 0 -1 would be all of them
+            return []
+        entries = await self._bounded(lambda: self._redis.lrange(f"{self._ns}:al", 0, limit - 1))
+        return [_alert_entry(str(entry)) for entry in entries or []]
 
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
-        raise NotImplementedError  # issue 10: the lead is writing it
+        if not crossings:
+            return
+        pipe = self._redis.pipeline()
+        for c in crossings:  # the entry gate.lua queued, rebuilt from its fields
+            fields = [c.label, c.used, c.limit, c.period_start_ms, c.period_end_ms, c.at_ms]
+            entry = "\n".join([*(str(f) for f in fields), c.tier, c.account_id])
+            pipe.execute(["LREM", f"{self._ns}:al", "1", entry])
+        await self._bounded(pipe.exec)
+
+    def _overage_key(self, p: MeteredPeriod) -> str:
+        return f"{self._ns}:a:{p.account_id}:o:{p.period_start_ms}:{p.meter}"
 
     async def aclose(self) -> None:
         await self._redis.close()
@@ -226,6 +258,7 @@ def gate_script_args(
         "1" if check.retry else "0",
         inflight_ttl_ms,
         REQUEST_TTL_MS,
+        check.route,
     ]
     return [f"{namespace}:k:{check.digest}"], [str(a) for a in argv]
 
@@ -250,6 +283,12 @@ def _account_fields(account: AccountState) -> list[object]:
         account.suspend_at_ms,
         "f",
         "," + "".join(f + "," for f in sorted(account.features)),
+        "oc",
+        account.overage_cap,
+        "m",
+        account.meter,
+        "al",
+        ",".join(f"{units}:{label}" for units, label in account.alerts),
     ]
 
 
@@ -260,9 +299,9 @@ def _verdict(reply: Any) -> Verdict:
             return _recorded(str(reply[1]))
         if len(reply) < 13:
             return Verdict(Code(code))  # the shortest reply: a code alone
-        numbers = [int(v) for v in reply[4:13]]
-        response = str(reply[13]) if len(reply) > 13 else ""
-        return _verdict_of(code, str(reply[1]), str(reply[2]), str(reply[3]), numbers, response)
+        numbers = [int(v) for v in reply[4:13]] + [int(reply[14])]
+        extra = {"response": str(reply[13]), "alerts": str(reply[15])}
+        return _verdict_of(code, str(reply[1]), str(reply[2]), str(reply[3]), numbers, **extra)
     except (TypeError, ValueError, IndexError):
         raise StoreUnavailable(f"unexpected reply from the gate script: {reply!r}") from None
 
@@ -276,9 +315,15 @@ def _recorded(blob: str) -> Verdict:
 
 
 def _verdict_of(
-    code: int, account: str, tier: str, status: str, n: list[int], response: str = ""
+    code: int,
+    account: str,
+    tier: str,
+    status: str,
+    n: list[int],
+    response: str = "",
+    alerts: str = "",
 ) -> Verdict:
-    """A verdict from the script's fields; `n` holds its nine numbers in the script's order."""
+    """A verdict from the script's fields; `n` holds its ten numbers in the script's order."""
     return Verdict(
         Code(code),
         account_id=account,
@@ -294,4 +339,18 @@ def _verdict_of(
         retry_after_ms=n[7],
         now_ms=n[8],
         response=response,
+        overage_cap=n[9],
+        alerts=alerts,
     )
+
+
+def _metered_entry(entry: str) -> MeteredPeriod:
+    """An entry of <ns>:m as gate.lua adds it: period start and end, meter, account."""
+    start, end, meter, account = entry.split("\n", 3)
+    return MeteredPeriod(account, int(start), int(end), meter, 0)
+
+
+def _alert_entry(entry: str) -> AlertCrossing:
+    """An entry of <ns>:al as gate.lua queues it; the account, free-form, last."""
+    label, used, limit, start, end, at, tier, account = entry.split("\n", 7)
+    return AlertCrossing(account, tier, label, int(used), int(limit), int(start), int(end), int(at))

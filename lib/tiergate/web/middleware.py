@@ -65,7 +65,9 @@ class GateMiddleware:
             if keyed is None:
                 return  # answered already (413), or the client went away
             claim, receive = keyed
-        outcome = await self._gate.admit(_text(headers.get(b"x-api-key")), need, claim)
+        outcome = await self._gate.admit(
+            _text(headers.get(b"x-api-key")), need, claim, route=route.template
+        )
         scope.setdefault("state", {})[OUTCOME] = outcome
         if isinstance(outcome, Denied):
             await send_denial(send, outcome)
