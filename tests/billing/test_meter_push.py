@@ -285,10 +285,17 @@ async def test_an_account_without_a_customer_waits_with_a_hint(meter: Meter) -> 
     assert not report.ok
     [waiting] = report.waiting
     assert waiting.units == 6
-    assert "tiergate accounts link" in waiting.reason
+    assert "tiergate accounts link initech --customer cus_..." in waiting.reason
     assert report.registry_writes == 0  # nothing claimed for a customer that is not there
     await meter.registry.put_account(Account("initech", tier="pro", customer_id="cus_ini"))
     assert (await meter.push()).units_sent() == 6
+
+
+async def test_an_account_missing_from_the_registry_waits_too(meter: Meter) -> None:
+    meter.store.count("umbrella", NOV, DEC, METER, 2)
+    [waiting] = (await meter.push()).waiting
+    assert "not in the registry" in waiting.reason
+    assert meter.stripe.meter_requests == 0
 
 
 async def test_lost_counters_never_send_a_negative(meter: Meter) -> None:

@@ -99,7 +99,7 @@ class MeterPusher:
 
         async def one(period: MeteredPeriod, record: MeterRecord) -> None:
             async with limit:
-                await run.period(period, record, customers.get(period.account_id, ""))
+                await run.period(period, record, customers.get(period.account_id))
 
         async with asyncio.TaskGroup() as tasks:
             for period, record in zip(periods, records, strict=True):

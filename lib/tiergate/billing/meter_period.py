@@ -36,7 +36,13 @@ RESEND_WITHIN_MS = IDENTIFIER_WINDOW_MS - 3_600_000
 # Redis's clock) still counted into it is not left behind by a push on a clock ahead of it.
 _SETTLE_MS = 60_000
 _ROUNDS = 3  # claims lost to a concurrent push before this one leaves the period to it
-_LINK_HINT = "link it to its Stripe customer: tiergate accounts link ACCOUNT --customer cus_..."
+
+
+def _waiting(account_id: str, customer: str | None) -> str:
+    link = f"tiergate accounts link {account_id} --customer cus_..."
+    if customer is None:
+        return f"the account is not in the registry; once it is, link its Stripe customer: {link}"
+    return f"no Stripe customer is linked to the account: {link}"
 
 
 def batch_identifier(key: MeterKey, seq: int) -> str:
@@ -73,8 +79,11 @@ class PeriodPush:
         self.report = report
         self.now = now_ms
 
-    async def period(self, period: MeteredPeriod, record: MeterRecord, customer: str) -> None:
-        """Push one period from its outbox record as read; "" customer: none linked."""
+    async def period(
+        self, period: MeteredPeriod, record: MeterRecord, customer: str | None
+    ) -> None:
+        """Push one period from its outbox record as read; customer "": none linked, None:
+        the account is not in the registry."""
         try:
             for _ in range(_ROUNDS):
                 if record.pending is not None:
@@ -89,7 +98,7 @@ class PeriodPush:
             self._unsent(self.report.failed, period, period.units, f"registry: {exc}")
 
     async def _pending(
-        self, period: MeteredPeriod, record: MeterRecord, customer: str
+        self, period: MeteredPeriod, record: MeterRecord, customer: str | None
     ) -> MeterRecord:
         batch = record.pending
         assert batch is not None
@@ -107,12 +116,14 @@ class PeriodPush:
             )
             return await self._give_up(period, record, batch, reason)
         if not customer:
-            self._unsent(self.report.waiting, period, batch.units, _LINK_HINT)
+            self._unsent(
+                self.report.waiting, period, batch.units, _waiting(period.account_id, customer)
+            )
             return record
         return await self._send(period, record, batch, customer)
 
     async def _new_units(
-        self, period: MeteredPeriod, record: MeterRecord, customer: str
+        self, period: MeteredPeriod, record: MeterRecord, customer: str | None
     ) -> tuple[MeterRecord, bool]:
         new = period.units - record.batched
         if new < 0:
@@ -131,7 +142,7 @@ class PeriodPush:
                 self._unsent(self.report.missed, period, new, reason, outcome=OUTCOME_MISSED)
             return record, not done
         if not customer:
-            self._unsent(self.report.waiting, period, new, _LINK_HINT)
+            self._unsent(self.report.waiting, period, new, _waiting(period.account_id, customer))
             return record, False
         seq = record.seq + 1
         batch = Batch(seq, new, batch_identifier(record.key, seq), self.now)
