@@ -1,4 +1,5 @@
-"""The registry: the durable source of truth for keys, accounts and processed Stripe events.
+"""The registry: the durable source of truth for keys, accounts, processed Stripe events and
+the meter outbox (what has been sent to Stripe's meter).
 
 The rules (what "live" means, the live-key bound, event ordering) are written once, in
 `rules` and `base.RegistryBase`; each backend (`memory/`, `dynamo/`) supplies primitives.
