@@ -118,6 +118,8 @@ class Parts:
 
     async def aclose(self) -> None:
         await self.store.aclose()
+        if self.stripe is not None:
+            await self.stripe.aclose()
 
 
 def build(

@@ -5,6 +5,7 @@ stores list them; tests/billing/test_meter_push.py covers the push itself)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -32,6 +33,10 @@ def env(
     clock: FakeClock,
 ) -> dict[str, str]:
     clock.set(time.time_ns() // 1_000_000)  # the command runs on the system clock
+    # As in a fresh process: an app built by an earlier test gave the logger a JSON handler.
+    logger = logging.getLogger("tiergate")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", True)
     values = {
         "TIERGATE_TABLE": dynamodb_table,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
@@ -62,7 +67,10 @@ def overage(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> MeteredStore:
 
     async def link() -> None:
         parts = build(Settings())
-        await parts.registry.put_account(Account("acme", tier="pro", customer_id="cus_acme"))
+        try:
+            await parts.registry.put_account(Account("acme", tier="pro", customer_id="cus_acme"))
+        finally:
+            await parts.aclose()
 
     asyncio.run(link())
     return store

@@ -50,10 +50,11 @@ async def no_sleep(_: float) -> None:
 
 
 @pytest.fixture
-def gateway(stripe_url: str) -> StripeGateway:
+async def gateway(stripe_url: str) -> AsyncIterator[StripeGateway]:
     built = build_stripe(billing_settings(stripe_url), sleep=no_sleep)
     assert built is not None
-    return built
+    yield built
+    await built.aclose()
 
 
 @pytest.fixture

@@ -31,3 +31,7 @@ class StripeApi(Protocol):
     async def send_meter_event(self, event: MeterEvent) -> MeterDelivery:
         """One Billing meter event; Stripe's refusal of a known identifier is "duplicate"."""
         ...
+
+    async def aclose(self) -> None:
+        """Close the connections (the container, or a command, is done)."""
+        ...

@@ -41,6 +41,7 @@ class StripeGateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         monotonic: Callable[[], float] = time.monotonic,  # seconds; moves with `sleep`
+        close: Callable[[], Awaitable[None]] | None = None,  # the client's connections
     ) -> None:
         self._connect = client  # makes the client on first use
         self._made: stripe.StripeClient | None = None
@@ -50,12 +51,18 @@ class StripeGateway:
         self._sleep = sleep
         self._jitter = jitter
         self._monotonic = monotonic
+        self._close = close
 
     @property
     def _client(self) -> stripe.StripeClient:
         if self._made is None:
             self._made = self._connect()
         return self._made
+
+    async def aclose(self) -> None:
+        """Close the client's connections, if it was ever made."""
+        if self._made is not None and self._close is not None:
+            await self._close()
 
     async def subscription(self, subscription_id: str) -> Mapping[str, Any]:
         found = await self._call(
@@ -174,14 +181,21 @@ def build_stripe(
     api_key = settings.stripe_secret_key.get_secret_value()
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
 
+    made: list[stripe.HTTPXClient] = []
+
     def connect() -> stripe.StripeClient:
         import stripe
 
+        made.append(stripe.HTTPXClient(timeout=settings.stripe_timeout))
         return stripe.StripeClient(
             api_key,
             base_addresses=base,  # type: ignore[arg-type]
             max_network_retries=0,
-            http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout),
+            http_client=made[-1],
         )
 
-    return StripeGateway(connect, budget_s=settings.stripe_retry_budget, sleep=sleep)
+    async def close() -> None:
+        for http in made:
+            await http.close_async()  # type: ignore[no-untyped-call]
+
+    return StripeGateway(connect, budget_s=settings.stripe_retry_budget, sleep=sleep, close=close)
