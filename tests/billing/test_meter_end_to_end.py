@@ -1,6 +1,7 @@
 """From requests to Stripe's meter: requests past the limit of an overage tier, through the
-app and the real hot stores (in-process, and Redis behind the local Upstash server), become
-meter events at the Stripe stand-in, each unit once, and the ended period is then forgotten."""
+app and the real hot stores (in-process, and Redis behind the local Upstash server) and both
+registries, become meter events at the Stripe stand-in, each unit once, and the ended period
+is then forgotten."""
 
 from __future__ import annotations
 
@@ -35,11 +36,13 @@ TIERS = json.dumps(
 
 
 @pytest.fixture(params=["memory", "upstash"])
-def settings(request: pytest.FixtureRequest, stripe_url: str) -> Settings:
-    stores: dict[str, object] = {}
+def settings(
+    request: pytest.FixtureRequest, stripe_url: str, registry_settings: dict[str, object]
+) -> Settings:
+    stores: dict[str, object] = dict(registry_settings)  # in-process, or DynamoDB Local
     if request.param == "upstash":
         endpoint: UpstashEndpoint = request.getfixturevalue("upstash")
-        stores = {
+        stores |= {
             "upstash_redis_rest_url": endpoint.url,
             "upstash_redis_rest_token": endpoint.token,
             "redis_namespace": f"m{uuid.uuid4().hex[:10]}",

@@ -19,6 +19,7 @@ from tiergate.billing.meter_events import MeterDelivery, MeterEvent
 from tiergate.billing.meter_report import MeterPushReport
 from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import FakeClock
+from tiergate.errors import StoreUnavailable
 from tiergate.observe.metrics import EmfWriter
 from tiergate.registry import Account, MeterChange, MeterKey, MeterRecord, Registry
 from tiergate.registry.outbox import Claim, Settle
@@ -189,6 +190,48 @@ async def test_a_crash_at_any_step_sends_every_unit_once(meter: Meter, step: str
         assert meter.stripe.metered("cus_acme", METER) == total
         record = await meter.record()
         assert (record.batched, record.sent, record.pending) == (total, total, None)
+    assert_each_identifier_once(meter.stripe)
+
+
+async def test_a_registry_failure_is_reported_and_the_next_run_resumes(
+    meter: Meter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meter.store.count("acme", NOV, DEC, METER, 6)
+    change = meter.registry.change_meter
+
+    async def unavailable(read: MeterRecord, what: MeterChange) -> tuple[bool, MeterRecord]:
+        if isinstance(what, Settle):
+            raise StoreUnavailable("DynamoDB unreachable")
+        return await change(read, what)
+
+    monkeypatch.setattr(meter.registry, "change_meter", unavailable)
+    report = await meter.push()
+    assert [(f.units, "registry" in f.reason) for f in report.failed] == [(6, True)]
+    monkeypatch.undo()
+    again = await meter.push()
+    assert [(s.units, s.duplicate) for s in again.sent] == [(6, True)]  # Stripe had it
+    assert meter.stripe.metered() == 6
+
+
+async def test_a_crash_at_the_period_boundary_bills_each_period_its_own(
+    meter: Meter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meter.clock.set(DEC - MINUTE)
+    meter.store.count("acme", NOV, DEC, METER, 4)
+    crash_sender(meter, monkeypatch, after=True)  # sent, never marked
+    await meter.crashed_push()
+    monkeypatch.undo()
+    meter.clock.set(DEC + 5 * MINUTE)
+    meter.store.count("acme", NOV, DEC, METER, 1)  # November's last request, counted late
+    meter.store.count("acme", DEC, JAN, METER, 2)
+    report = await meter.push()
+    assert report.ok
+    by_period = {
+        (e["timestamp"] < DEC // 1000, int(e["payload"]["value"]))
+        for e in meter.stripe.meter_events
+    }
+    assert by_period == {(True, 4), (True, 1), (False, 2)}  # no November unit in December
+    assert meter.stripe.metered() == 7
     assert_each_identifier_once(meter.stripe)
 
 

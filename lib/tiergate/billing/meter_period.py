@@ -95,7 +95,10 @@ class PeriodPush:
                     break
             await self._forget_if_done(period, record)
         except StoreUnavailable as exc:
-            self._unsent(self.report.failed, period, period.units, f"registry: {exc}")
+            # Whatever the last write did, the outbox holds it: the next run resumes there.
+            unconfirmed = max(0, period.units - record.sent - record.missed)
+            reason = f"the registry or the hot store failed ({exc}); the next run resumes"
+            self._unsent(self.report.failed, period, unconfirmed, reason, outcome=OUTCOME_FAILED)
 
     async def _pending(
         self, period: MeteredPeriod, record: MeterRecord, customer: str | None
@@ -116,9 +119,8 @@ class PeriodPush:
             )
             return await self._give_up(period, record, batch, reason)
         if not customer:
-            self._unsent(
-                self.report.waiting, period, batch.units, _waiting(period.account_id, customer)
-            )
+            reason = _waiting(period.account_id, customer)
+            self._unsent(self.report.waiting, period, batch.units, reason, outcome=OUTCOME_WAITING)
             return record
         return await self._send(period, record, batch, customer)
 
@@ -142,7 +144,8 @@ class PeriodPush:
                 self._unsent(self.report.missed, period, new, reason, outcome=OUTCOME_MISSED)
             return record, not done
         if not customer:
-            self._unsent(self.report.waiting, period, new, _waiting(period.account_id, customer))
+            reason = _waiting(period.account_id, customer)
+            self._unsent(self.report.waiting, period, new, reason, outcome=OUTCOME_WAITING)
             return record, False
         seq = record.seq + 1
         batch = Batch(seq, new, batch_identifier(record.key, seq), self.now)
@@ -165,7 +168,8 @@ class PeriodPush:
         try:
             delivery = await self._sender.send_meter_event(event)
         except (StripeUnavailable, StripeRejected) as exc:
-            self._unsent(self.report.failed, period, batch.units, f"Stripe: {exc}")
+            reason = f"Stripe: {exc}; resent under {batch.identifier} on the next run"
+            self._unsent(self.report.failed, period, batch.units, reason, outcome=OUTCOME_FAILED)
             return record
         _, record = await self._change(record, Settle(batch.seq, sent=True))
         duplicate = delivery == "duplicate"
@@ -214,10 +218,9 @@ class PeriodPush:
         units: int,
         reason: str,
         *,
-        outcome: str | None = None,
+        outcome: str,
     ) -> None:
         into.append(Unsent(period.account_id, period.meter, period.period_start_ms, units, reason))
-        outcome = outcome or (OUTCOME_WAITING if into is self.report.waiting else OUTCOME_FAILED)
         count(METER_PUSH, DIM_OUTCOME, outcome)
         if outcome in (OUTCOME_MISSED, OUTCOME_WAITING):
             count(METER_UNITS, DIM_OUTCOME, outcome, units)
