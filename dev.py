@@ -70,6 +70,13 @@ def ensure_redis_server() -> None:
         apt_install("redis-server", "redis-server", "brew install redis")
 
 
+def ensure_chromium() -> None:
+    """Debian's chromium: the HTML cost report's test opens the page in it, headless (over
+    the DevTools protocol; a browser download of Playwright's own does not work here)."""
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        apt_install("chromium", "chromium", "install Chromium or Google Chrome as `chromium`")
+
+
 def ensure_node_tools() -> None:
     if not shutil.which("java"):
         apt_install("java", "default-jre-headless", "install a Java 17+ runtime")
@@ -178,6 +185,7 @@ def serve(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     ensure_redis_server()
     ensure_node_tools()
+    ensure_chromium()
     for step in (
         [BIN / "ruff", "check", "."],
         [BIN / "ruff", "format", "--check", "."],

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from .cli_alerts import add_alert_commands
+from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
 from .cli_meter import add_meter_commands
 from .errors import ConfigError, TiergateError
@@ -42,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_admin_commands(commands)
     add_meter_commands(commands)
+    add_costs_command(commands)
+
+    accounts = commands.add_parser("accounts", help="an account's usage-alert contacts")
+    add_alert_commands(accounts.add_subparsers(dest="action", required=True, metavar="ACTION"))
 
     table = commands.add_parser("table", help="the DynamoDB registry table")
     table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -78,12 +84,17 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .settings import Settings
+    from .telemetry import SERVICE_API
     from .web.example import create_app
+    from .web.scheduled import job_runner, run_in_background
     from .wiring import build
 
     settings = Settings()
     parts = build(settings)
     app = create_app(settings, parts=parts)
+    # The embedded default's schedule: the meter push and alert delivery in-process.
+    runner = job_runner(parts, settings, service=SERVICE_API)
+    run_in_background(app, runner, interval_s=settings.background_interval)
     keys = asyncio.run(parts.demo_keys())
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)

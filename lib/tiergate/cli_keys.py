@@ -23,14 +23,15 @@ from .registry import KeyRecord
 if TYPE_CHECKING:
     from .settings import Settings
 
-__all__ = ["add_admin_commands", "require_stores"]
+__all__ = ["add_admin_commands"]
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _HOT_STORE = "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN"
 
 # What a command needs: `change` writes the registry and Redis; `counters` reads Redis's
-# quota counters (and the registry); `registry` only reads the registry.
+# quota counters (and the registry); `registry` reads the registry, or changes in it what
+# Redis does not hold (an account's alert contacts).
 Needs = Literal["change", "counters", "registry"]
 
 
@@ -73,7 +74,7 @@ def _admin(
 
         settings = Settings()
         name = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
-        require_stores(settings, name, needs)
+        _require_stores(settings, name, needs)
         parts = build(settings)
 
         async def main() -> None:
@@ -88,7 +89,7 @@ def _admin(
     return run
 
 
-def require_stores(settings: Settings, command: str, needs: Needs) -> None:
+def _require_stores(settings: Settings, command: str, needs: Needs) -> None:
     """Refuse (ConfigError: one line, exit 2) when a store the command needs is in-process."""
     hot = bool(settings.upstash_redis_rest_url)
     if not settings.table and not hot and needs != "registry":

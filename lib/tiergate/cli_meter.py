@@ -15,7 +15,7 @@ import asyncio
 import sys
 from typing import Any
 
-from .cli_keys import require_stores
+from .cli_keys import _require_stores
 from .errors import ConfigError
 
 __all__ = ["add_meter_commands"]
@@ -35,7 +35,7 @@ def _push(args: argparse.Namespace) -> int:
     from .wiring import build
 
     settings = Settings()
-    require_stores(settings, "meter push", "counters")
+    _require_stores(settings, "meter push", "counters")
     if settings.stripe_secret_key is None:
         raise ConfigError(
             "`tiergate meter push` sends to Stripe: set STRIPE_SECRET_KEY (and"
@@ -50,7 +50,7 @@ def _push(args: argparse.Namespace) -> int:
             report = await pusher.push()
         finally:
             await parts.aclose()
-        for line in report.lines():
+        for line in report.sent_lines():
             print(line)
         for problem in report.problems():
             print(f"tiergate: meter: {problem}", file=sys.stderr)

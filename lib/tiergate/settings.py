@@ -30,6 +30,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     tiers: str | None = Field(default=None, description="path to a tiers JSON file, or the JSON")
+    prices: str | None = Field(
+        default=None,
+        description="unit prices for `tiergate costs`: a path or the JSON, merged over the"
+        " packaged, dated list",
+    )
     table: str | None = Field(default=None, description="DynamoDB table (registry)")
     prefix: str = Field(default="/v1", description="path prefix of the gated routes")
     redis_timeout: float = Field(
@@ -74,7 +79,27 @@ class Settings(BaseSettings):
     cron_secret: SecretStr | None = Field(
         default=None,
         validation_alias=_plain("CRON_SECRET"),
-        description="Vercel sends it with cron requests; accepted for warm-up pings",
+        description="Vercel sends it with its cron requests: it authorises the scheduled runs"
+        " (meter push, alert delivery) and warm-up pings",
+    )
+    vercel: bool = Field(
+        default=False,
+        validation_alias=_plain("VERCEL"),
+        description="set (to 1) by Vercel on its deployments: the scheduled runs' endpoint is"
+        " mounted for its cron",
+    )
+    scheduled_timeout: float = Field(
+        default=50,
+        gt=0,
+        le=900,
+        description="seconds one scheduled run (each job in it) may take; under the functions'"
+        " own limits (60 s)",
+    )
+    background_interval: float = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="seconds between the scheduled runs `tiergate serve` makes in the background",
     )
     dynamodb_timeout: float = Field(default=1.0, gt=0, le=30, description="seconds per call")
     event_retention_days: int = Field(
@@ -98,6 +123,34 @@ class Settings(BaseSettings):
         " still sends its overage into it; keep it under the Stripe account's invoice"
         " finalization grace period (1 hour by default), units later than it are reported"
         " missed",
+    )
+    alert_email_from: str | None = Field(
+        default=None,
+        description="the sender of usage-alert emails: an address SES has verified (itself or"
+        " its domain); unset: alert emails are log lines (the embedded default)",
+    )
+    ses_region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
+        description="the SES region alert emails are sent through (default: AWS_REGION)",
+    )
+    alert_webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=30,
+        description="seconds one usage-alert POST may take, answer included",
+    )
+    alert_run_budget: float = Field(
+        default=40.0,
+        gt=0,
+        le=600,
+        description="seconds one alert-delivery run may take; what is left is retried next run",
+    )
+    alert_give_up_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 14,
+        description="hours an alert keeps being retried before it is reported and dropped",
     )
     billing_return_url: str = Field(
         default="http://localhost:8000/",
@@ -163,6 +216,15 @@ class Settings(BaseSettings):
             return value
         level = value.upper()
         return _LAMBDA_LEVELS.get(level, level)
+
+    @field_validator("alert_email_from")
+    @classmethod
+    def _sender_address(cls, value: str | None) -> str | None:
+        if value:
+            from .alerts.policy import check_email  # the same rule as the accounts' addresses
+
+            check_email(value, what="TIERGATE_ALERT_EMAIL_FROM")
+        return value or None
 
     @model_validator(mode="after")
     def _complete(self) -> Settings:

@@ -2,35 +2,41 @@
 alarms in serverless.yml that watch them (a test holds the two to the same spelling).
 
 Metrics are CloudWatch EMF, namespace NAMESPACE, every one with the `service` dimension (the
-function: SERVICE_API or SERVICE_WEBHOOK) plus the one dimension named beside it.
+function: SERVICE_API, SERVICE_WEBHOOK or SERVICE_SCHEDULED) plus the one dimension named
+beside it.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ALERT_DELIVERED",
+    "ALERT_DELIVERY",
+    "ALERT_DROPPED",
+    "ALERT_FAILED",
+    "ALERT_NO_CONTACTS",
     "DEGRADED",
     "DENIED",
     "DIM_OUTCOME",
     "DIM_REASON",
     "DIM_SERVICE",
+    "METER_BEHIND",
+    "METER_FAILED",
+    "METER_MISSED",
     "METER_PUSH",
+    "METER_SENT",
     "METER_UNITS",
+    "METER_WAITING",
     "NAMESPACE",
     "OUTCOME_BAD_REQUEST",
-    "OUTCOME_BEHIND",
-    "OUTCOME_DUPLICATE",
     "OUTCOME_FAILED",
     "OUTCOME_INVALID_SIGNATURE",
-    "OUTCOME_MISSED",
     "OUTCOME_NOT_CONFIGURED",
-    "OUTCOME_SENT",
-    "OUTCOME_WAITING",
     "REASON_FAIL_OPEN",
     "REASON_KEY_IN_QUERY",
     "REASON_REFUND_FAILED",
     "REASON_STALE_REGISTRY",
     "SERVICE_API",
-    "SERVICE_METER",
+    "SERVICE_SCHEDULED",
     "SERVICE_WEBHOOK",
     "WEBHOOK",
 ]
@@ -39,7 +45,9 @@ NAMESPACE = "tiergate"
 DIM_SERVICE = "service"
 SERVICE_API = "api"
 SERVICE_WEBHOOK = "webhook"
-SERVICE_METER = "meter"  # the scheduled meter push (`tiergate meter push`)
+# The scheduled runs (meter push, alert delivery): their own function on AWS; in-process
+# (`tiergate serve`) they count under the app's service.
+SERVICE_SCHEDULED = "scheduled"
 
 DIM_REASON = "reason"
 # A request answered with a denial; reason: the problem slug (burst-exceeded,
@@ -67,17 +75,29 @@ OUTCOME_BAD_REQUEST = "bad-request"
 OUTCOME_FAILED = "failed"
 OUTCOME_NOT_CONFIGURED = "not-configured"
 
-# The meter push (billing/meter.py), one count per account period and meter it handled;
-# outcome: sent (Stripe took a batch), duplicate (Stripe already had the batch's identifier:
-# delivered before), failed (Stripe or the registry failed; the batch is retried on the next
-# run), waiting (no Stripe customer linked yet), missed (units that can no longer be billed
-# into their period: alarm on it), behind (the hot store counts fewer units than were already
-# sent: Redis lost counters, or a refund came after the send).
+# Overage pushed to Stripe's meter events API, by DIM_OUTCOME, one count per batch (an
+# account's units of one period): sent (Stripe has it, an "already exists" answer included),
+# failed (not sent this run, tried again on the next), missed (its period closed and Stripe's
+# window for it passed before it was sent: never billed, so it must be loud).
 METER_PUSH = "MeterPush"
-# The units behind those outcomes (sent, missed, waiting), so an alarm can weigh them.
+METER_SENT = "sent"
+METER_FAILED = "failed"
+METER_MISSED = "missed"
+# Two more the push counts, not alarmed on: waiting (no Stripe customer linked yet: the
+# units wait, and the report says `tiergate accounts link`), behind (the hot store counts
+# fewer units than were sent already: Redis lost counters, or refunds came after the send;
+# nothing is sent until the count passes what was).
+METER_WAITING = "waiting"
+METER_BEHIND = "behind"
+# The units behind MeterPush's outcomes (sent, waiting, missed), so an alarm can weigh them.
 METER_UNITS = "MeterUnits"
-OUTCOME_SENT = "sent"
-OUTCOME_DUPLICATE = "duplicate"
-OUTCOME_WAITING = "waiting"
-OUTCOME_MISSED = "missed"
-OUTCOME_BEHIND = "behind"
+# One usage alert (a threshold crossed), by DIM_OUTCOME: delivered (every channel the account
+# set took it), failed (a channel refused or did not answer; tried again), dropped (given up
+# on after its retries, or refused for good: the customer never heard), no-contacts (the
+# account set no email and no URL: logged and dropped; not alarmed, since most accounts set
+# none).
+ALERT_DELIVERY = "AlertDelivery"
+ALERT_DELIVERED = "delivered"
+ALERT_FAILED = "failed"
+ALERT_DROPPED = "dropped"
+ALERT_NO_CONTACTS = "no-contacts"

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .billing import StripeApi
     from .billing.meter import MeterPusher
     from .billing.webhook import WebhookProcessor
-    from .observe.metrics import EmfWriter
 
 __all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
@@ -87,14 +86,9 @@ class Parts:
             stripe=self.stripe,
         )
 
-    def meter_pusher(
-        self, settings: Settings, *, metrics: EmfWriter | None = None
-    ) -> MeterPusher | None:
-        """What `tiergate meter push` and its schedule run, or None without STRIPE_SECRET_KEY.
-
-        `metrics`: where the push's EMF counts go (a scheduled function's stdout); None for
-        the CLI, which prints its report instead.
-        """
+    def meter_pusher(self, settings: Settings) -> MeterPusher | None:
+        """What `tiergate meter push` and the scheduled runs run, or None without
+        STRIPE_SECRET_KEY."""
         if self.stripe is None:
             return None
         from .billing.meter import MeterPusher
@@ -105,7 +99,6 @@ class Parts:
             sender=self.stripe,
             clock=self.clock,
             late_window_ms=settings.meter_late_window * 1000,
-            metrics=metrics,
         )
 
     async def demo_keys(self) -> dict[str, str]:

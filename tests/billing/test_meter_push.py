@@ -20,9 +20,10 @@ from tiergate.billing.meter_report import MeterPushReport
 from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import FakeClock
 from tiergate.errors import StoreUnavailable
-from tiergate.observe.metrics import EmfWriter
+from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account, MeterChange, MeterKey, MeterRecord, Registry
 from tiergate.registry.outbox import Claim, Settle
+from tiergate.telemetry import SERVICE_SCHEDULED
 from tiergate.usage import MeteredPeriod
 
 from ..contract.registries import CONCURRENT_REGISTRIES, opened
@@ -276,8 +277,10 @@ async def test_units_too_late_for_their_period_are_missed_loudly(
     meter.store.count("acme", NOV, DEC, METER, 5)  # counted, but no push ran in time
     meter.clock.set(DEC + 2 * HOUR)
     lines: list[str] = []
-    with caplog.at_level(logging.ERROR, "tiergate"):
-        report = await meter.push(metrics=EmfWriter("tiergate", write=lines.append))
+    observation = Observation("run-1", SERVICE_SCHEDULED)  # as the scheduled run binds one
+    with caplog.at_level(logging.ERROR, "tiergate"), bind(observation):
+        report = await meter.push()
+    EmfWriter("tiergate", write=lines.append).flush(observation)
     assert not report.ok
     [missed] = report.missed
     assert (missed.account_id, missed.units) == ("acme", 5)

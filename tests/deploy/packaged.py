@@ -96,3 +96,10 @@ def package(tmp: Path) -> Packaged:
     path = out / "cloudformation-template-update-stack.json"
     template: dict[str, Any] = json.loads(path.read_text())
     return Packaged(template, path, clone / ".build" / "lambda.zip", output)
+
+
+def scheduled_function(packaged: Packaged) -> str:
+    """The function EventBridge invokes on the schedule (the rule's one target)."""
+    (rule,) = packaged.resources("AWS::Events::Rule").values()
+    (target,) = rule["Properties"]["Targets"]
+    return str(target["Arn"]["Fn::GetAtt"][0])

@@ -10,10 +10,29 @@ from typing import Any
 from tiergate import telemetry as t
 from tiergate.web.answers import ANSWERS
 
-from .packaged import Packaged
+from .packaged import Packaged, scheduled_function
 
 # The one dimension each metric carries beside `service` (telemetry.py's docstring).
-BESIDE_SERVICE = {t.DENIED: t.DIM_REASON, t.DEGRADED: t.DIM_REASON, t.WEBHOOK: t.DIM_OUTCOME}
+BESIDE_SERVICE = {
+    t.DENIED: t.DIM_REASON,
+    t.DEGRADED: t.DIM_REASON,
+    t.WEBHOOK: t.DIM_OUTCOME,
+    t.METER_PUSH: t.DIM_OUTCOME,
+    t.ALERT_DELIVERY: t.DIM_OUTCOME,
+}
+# The service each metric is emitted under on AWS: the function that counts it.
+EMITTED_BY = {
+    t.DENIED: t.SERVICE_API,
+    t.DEGRADED: t.SERVICE_API,
+    t.WEBHOOK: t.SERVICE_WEBHOOK,
+    t.METER_PUSH: t.SERVICE_SCHEDULED,
+    t.ALERT_DELIVERY: t.SERVICE_SCHEDULED,
+}
+# The values the code gives the dimension beside service, where telemetry.py names them all.
+OUTCOMES = {
+    t.METER_PUSH: {t.METER_SENT, t.METER_FAILED, t.METER_MISSED},
+    t.ALERT_DELIVERY: {t.ALERT_DELIVERED, t.ALERT_FAILED, t.ALERT_DROPPED},
+}
 
 # The denial reasons are the gate's problem slugs, the keys of the answers table.
 BURST, QUOTA, LIMITER_UNAVAILABLE = "burst-exceeded", "quota-exhausted", "limiter-unavailable"
@@ -53,21 +72,31 @@ def test_every_alarm_names_a_metric_and_a_dimension_set_the_code_emits(
 ) -> None:
     for name, alarm in alarms(packaged).items():
         for metric in metrics(alarm):
-            if metric["Namespace"] == "AWS/ApiGateway":  # the 5xx rate: API Gateway's own
+            # The 5xx rate (API Gateway's own) and the dead-letter queue (SQS's own).
+            if metric["Namespace"] in ("AWS/ApiGateway", "AWS/SQS"):
                 continue
             assert metric["Namespace"] == t.NAMESPACE, name
             assert metric["MetricName"] in BESIDE_SERVICE, name
             # Exactly service + one: CloudWatch matches a dimension set whole, so an alarm
             # with one dimension more or less than the code emits sees no data, ever.
-            dims = [d["Name"] for d in metric["Dimensions"]]
-            assert sorted(dims) == sorted([t.DIM_SERVICE, BESIDE_SERVICE[metric["MetricName"]]])
-            service = next(d["Value"] for d in metric["Dimensions"] if d["Name"] == t.DIM_SERVICE)
-            assert service in (t.SERVICE_API, t.SERVICE_WEBHOOK), name
+            beside = BESIDE_SERVICE[metric["MetricName"]]
+            dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            assert sorted(dims) == sorted([t.DIM_SERVICE, beside])
+            assert dims[t.DIM_SERVICE] == EMITTED_BY[metric["MetricName"]], name
+            if metric["MetricName"] in OUTCOMES:
+                assert dims[beside] in OUTCOMES[metric["MetricName"]], name
 
 
-def test_the_alarms_watch_429s_the_limiter_and_the_webhook(packaged: Packaged) -> None:
+def test_the_alarms_watch_429s_the_limiter_the_webhook_and_the_schedule(
+    packaged: Packaged,
+) -> None:
     assert {name: watched(alarm) for name, alarm in alarms(packaged).items()} == {
         "ServerErrorsAlarm": set(),  # API Gateway's 5xx above 1% of requests
+        "ScheduledDeadLetterAlarm": set(),  # a scheduled run that failed every attempt
+        "MeterPushFailuresAlarm": {(t.METER_PUSH, t.SERVICE_SCHEDULED, t.METER_FAILED)},
+        "MeterPushMissedAlarm": {(t.METER_PUSH, t.SERVICE_SCHEDULED, t.METER_MISSED)},
+        "AlertDeliveryFailuresAlarm": {(t.ALERT_DELIVERY, t.SERVICE_SCHEDULED, t.ALERT_FAILED)},
+        "AlertsDroppedAlarm": {(t.ALERT_DELIVERY, t.SERVICE_SCHEDULED, t.ALERT_DROPPED)},
         "TooManyRequestsAlarm": {
             (t.DENIED, t.SERVICE_API, BURST),
             (t.DENIED, t.SERVICE_API, QUOTA),
@@ -109,9 +138,12 @@ def test_a_sum_counts_each_term_even_when_another_has_no_data(packaged: Packaged
 def test_each_function_emits_under_its_service_and_keeps_info_lines(packaged: Packaged) -> None:
     routes = packaged.routes()
     webhook = routes["POST /webhooks/stripe"]
+    scheduled = scheduled_function(packaged)
     for name, spec in packaged.functions().items():
         env = spec["Environment"]["Variables"]
-        service = t.SERVICE_WEBHOOK if name == webhook else t.SERVICE_API
+        service = {webhook: t.SERVICE_WEBHOOK, scheduled: t.SERVICE_SCHEDULED}.get(
+            name, t.SERVICE_API
+        )
         assert env["POWERTOOLS_SERVICE_NAME"] == service, name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == t.NAMESPACE, name
         # Without a log level the Python runtime keeps only WARNING and up; EMF lines carry
@@ -125,3 +157,20 @@ def test_each_function_emits_under_its_service_and_keeps_info_lines(packaged: Pa
 
 def test_no_alarm_counts_log_lines(packaged: Packaged) -> None:
     assert packaged.resources("AWS::Logs::MetricFilter") == {}
+
+
+def test_the_dead_letter_queue_alarms_on_its_first_message(packaged: Packaged) -> None:
+    props = alarms(packaged)["ScheduledDeadLetterAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert props["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ScheduledDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert props["EvaluationPeriods"] == 1
+    # Missed overage and dropped alerts are never retried: one is enough, at once.
+    for name in ("MeterPushMissedAlarm", "AlertsDroppedAlarm"):
+        props = alarms(packaged)[name]["Properties"]
+        assert (props["Threshold"], props["EvaluationPeriods"]) == (0, 1), name

@@ -41,6 +41,7 @@ def test_free_traffic_and_the_webhook_have_reserved_concurrency(packaged: Packag
         "ApiFreeLambdaFunction": 20,
         "ApiPaidLambdaFunction": None,
         "WebhookLambdaFunction": 10,
+        "ScheduledLambdaFunction": 1,  # one run at a time
     }
 
 
@@ -95,10 +96,13 @@ def test_each_function_gets_only_the_secrets_it_uses(packaged: Packaged) -> None
     }
     api = SECRETS - {"STRIPE_WEBHOOK_SECRET"}
     webhook = SECRETS - {"TIERGATE_WARMUP_SECRET"}
+    # The scheduled runs serve no HTTP route: neither the webhook's nor the warm-up's secret.
+    scheduled = SECRETS - {"STRIPE_WEBHOOK_SECRET", "TIERGATE_WARMUP_SECRET"}
     assert given == {
         "ApiFreeLambdaFunction": api,
         "ApiPaidLambdaFunction": api,
         "WebhookLambdaFunction": webhook,
+        "ScheduledLambdaFunction": scheduled,
     }
     # Grounded in the routes: the webhook secret goes only where Stripe's deliveries arrive,
     # the warm-up secret only where the warm-up route is served.

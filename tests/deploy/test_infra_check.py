@@ -92,6 +92,30 @@ def vercel_cron_to_nowhere(root: Path) -> None:
     edit(root / "vercel.json", '"path": "/internal/warmup"', '"path": "/internal/warm"')
 
 
+def vercel_without_the_schedule(root: Path) -> None:
+    config = json.loads((root / "vercel.json").read_text())
+    config["crons"] = [c for c in config["crons"] if c["path"] != "/internal/scheduled"]
+    (root / "vercel.json").write_text(json.dumps(config))
+
+
+def vercel_schedule_to_the_api(root: Path) -> None:
+    config = json.loads((root / "vercel.json").read_text())
+    config["rewrites"] = [r for r in config["rewrites"] if r["source"] != "/internal/scheduled"]
+    (root / "vercel.json").write_text(json.dumps(config))
+
+
+def vercel_schedule_undeclared(root: Path) -> None:
+    config = json.loads((root / "vercel.json").read_text())
+    del config["functions"]["api/scheduled.py"]
+    (root / "vercel.json").write_text(json.dumps(config))
+
+
+def serverless_without_the_schedule(root: Path) -> None:
+    edit(root / "serverless.yml", "          schedule: rate(1 minute)\n", "")
+    edit(root / "serverless.yml", "      - eventBridge:\n", "      - eventBridge:\n"
+         "          pattern: { source: [tiergate.never] }\n")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("breakage", "message"),
     [
@@ -102,6 +126,10 @@ def vercel_cron_to_nowhere(root: Path) -> None:
         (vercel_webhook_to_the_api, "must reach api/webhooks.py"),
         (vercel_function_undeclared, "not a declared function"),
         (vercel_cron_to_nowhere, "cron /internal/warm: not a GET route"),
+        (vercel_without_the_schedule, "no cron calls /internal/scheduled"),
+        (vercel_schedule_to_the_api, "must reach api/scheduled.py, not /api/index"),
+        (vercel_schedule_undeclared, "api/scheduled.py is not a declared function"),
+        (serverless_without_the_schedule, "no function runs api/scheduled.handler on a schedule"),
     ],
 )
 def test_a_broken_copy_fails_and_says_why(

@@ -15,6 +15,10 @@ import pytest
 import stripe
 
 from tiergate.registry import Account
+from tiergate.scheduled_handler import ScheduledRunFailed
+from tiergate.telemetry import METER_PUSH, METER_SENT
+
+from ..support.jobs import Done, TestJob
 
 SECRET = "whsec_lambda_test"
 
@@ -141,3 +145,81 @@ def test_the_webhook_handler_applies_a_signed_event(
         http_api_event("POST", "/webhooks/stripe", headers, body + b" "), Context()
     )
     assert tampered["statusCode"] == 400
+
+
+# An EventBridge scheduled event, as the rule delivers it.
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-11-28T12:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/tiergate-test-scheduled"],
+    "detail": {},
+}
+
+
+class ScheduledContext(Context):
+    function_name = "tiergate-test-scheduled"
+    aws_request_id = "run-7"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def scheduled_module(monkeypatch: pytest.MonkeyPatch, *jobs: TestJob) -> ModuleType:
+    """api/scheduled.py imported fresh, as a cold Lambda would, with these jobs scheduled."""
+    for name in list(os.environ):
+        if name.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "scheduled")
+    monkeypatch.setattr(
+        "tiergate.web.scheduled.scheduled_jobs",
+        lambda parts, settings: [j.scheduled() for j in jobs],
+    )
+    return importlib.reload(importlib.import_module("api.scheduled"))
+
+
+def test_the_scheduled_handler_runs_the_jobs_once_per_event_on_one_container(
+    monkeypatch: pytest.MonkeyPatch,
+    loop: asyncio.AbstractEventLoop,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    meter = TestJob(
+        "meter-push", Done(True, ("sent 3 units",)), counts=((METER_PUSH, "outcome", METER_SENT),)
+    )
+    module = scheduled_module(monkeypatch, meter)
+    capsys.readouterr()
+    first = module.handler(SCHEDULED_EVENT, ScheduledContext())
+    second = module.handler(SCHEDULED_EVENT, ScheduledContext())
+    assert (
+        first
+        == second
+        == {
+            "ok": True,
+            "jobs": [{"name": "meter-push", "ok": True, "lines": ["sent 3 units"]}],
+        }
+    )
+    assert meter.runs == 2
+    # The jobs' metrics went out as EMF under the scheduled service and the invocation's id.
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [(d["service"], d["outcome"], d["MeterPush"], d["request_id"]) for d in emf] == [
+        ("scheduled", METER_SENT, 1, "run-7")
+    ] * 2
+
+
+def test_a_failed_job_raises_so_lambda_retries_and_dead_letters_it(
+    monkeypatch: pytest.MonkeyPatch, loop: asyncio.AbstractEventLoop
+) -> None:
+    meter = TestJob("meter-push", Done(False, ("acme: Stripe unavailable",)))
+    alerts = TestJob("alerts", raises=ConnectionError("SES unreachable"))
+    module = scheduled_module(monkeypatch, meter, alerts)
+    with pytest.raises(ScheduledRunFailed) as failed:
+        module.handler(SCHEDULED_EVENT, ScheduledContext())
+    assert str(failed.value) == (
+        "scheduled run failed: meter-push: acme: Stripe unavailable"
+        " | alerts: raised ConnectionError: SES unreachable"
+    )
+    assert (meter.runs, alerts.runs) == (1, 1)

@@ -18,7 +18,9 @@ def test_a_fresh_copy_packages_with_no_other_step(packaged: Packaged) -> None:
     with zipfile.ZipFile(packaged.artifact) as archive:
         names = archive.namelist()
     tops = {name.split("/")[0] for name in names}
-    assert {"api/index.py", "api/webhooks.py", "tiergate/__init__.py"} <= set(names)
+    assert {"api/index.py", "api/webhooks.py", "api/scheduled.py", "tiergate/__init__.py"} <= set(
+        names
+    )
     assert {"fastapi", "mangum", "pydantic_core", "stripe", "upstash_redis"} <= tops
     assert not tops & {"boto3", "botocore", "uvicorn", "yaml"}  # the runtime has boto3
     # The dev tools (local Upstash server, infra check) are not deployed.
@@ -83,8 +85,9 @@ def test_each_function_may_make_only_its_own_calls_on_the_table(packaged: Packag
         "ApiFreeLambdaFunction": {"Fn::GetAtt": ["ApiRole", "Arn"]},
         "ApiPaidLambdaFunction": {"Fn::GetAtt": ["ApiRole", "Arn"]},
         "WebhookLambdaFunction": {"Fn::GetAtt": ["WebhookRole", "Arn"]},
+        "ScheduledLambdaFunction": {"Fn::GetAtt": ["ScheduledRole", "Arn"]},
     }
-    assert set(packaged.resources("AWS::IAM::Role")) == {"ApiRole", "WebhookRole"}
+    assert set(packaged.resources("AWS::IAM::Role")) == {"ApiRole", "WebhookRole", "ScheduledRole"}
     table = {"Fn::GetAtt": ["RegistryTable", "Arn"]}
     assert allowed(packaged.template, "ApiRole") == {
         ("dynamodb:GetItem", repr(table)),
@@ -99,6 +102,18 @@ def test_each_function_may_make_only_its_own_calls_on_the_table(packaged: Packag
         ("dynamodb:UpdateItem", repr(table)),
         ("logs:CreateLogStream", repr({"Fn::GetAtt": ["WebhookLogGroup", "Arn"]})),
         ("logs:PutLogEvents", repr({"Fn::GetAtt": ["WebhookLogGroup", "Arn"]})),
+    }
+    # The scheduled runs: the meter outbox and accounts, alert emails, and Lambda's
+    # onFailure destination (which sends with the function's own role).
+    ses = {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}
+    assert allowed(packaged.template, "ScheduledRole") == {
+        ("dynamodb:GetItem", repr(table)),
+        ("dynamodb:PutItem", repr(table)),
+        ("dynamodb:UpdateItem", repr(table)),
+        ("ses:SendEmail", repr(ses)),
+        ("sqs:SendMessage", repr({"Fn::GetAtt": ["ScheduledDeadLetterQueue", "Arn"]})),
+        ("logs:CreateLogStream", repr({"Fn::GetAtt": ["ScheduledLogGroup", "Arn"]})),
+        ("logs:PutLogEvents", repr({"Fn::GetAtt": ["ScheduledLogGroup", "Arn"]})),
     }
 
 

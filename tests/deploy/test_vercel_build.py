@@ -41,6 +41,25 @@ async def main():
 asyncio.run(main())
 """
 
+# The scheduled runs' entry, called as Vercel's cron calls it (CRON_SECRET set in the env).
+INVOKE_SCHEDULED = """
+import asyncio, json, sys
+sys.path.insert(0, ".")
+import vc__handler__python
+import httpx
+from api.scheduled import app
+
+async def main():
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://x.vercel.app") as c:
+        ran = await c.get("/internal/scheduled", headers={"Authorization": "Bearer s3cret-cron"})
+        refused = await c.get("/internal/scheduled", headers={"Authorization": "Bearer nope"})
+    print(json.dumps({"status": ran.status_code, "body": ran.json(),
+                      "refused": refused.status_code}))
+
+asyncio.run(main())
+"""
+
 
 def python312() -> str:
     try:
@@ -75,32 +94,58 @@ def function_config(built: Path, name: str) -> dict[str, Any]:
 
 
 def test_both_entries_build_as_python_312_functions(built: Path) -> None:
-    for name, duration in (("index", 10), ("webhooks", 30)):
+    for name, duration in (("index", 10), ("webhooks", 30), ("scheduled", 60)):
         config = function_config(built, name)
         assert (config["runtime"], config["maxDuration"]) == ("python3.12", duration)
         tops = {path.split("/")[0] for path in config["filePathMap"]}
         assert not tops & {"tests", "bench", "docs", ".tools", ".venv"}, tops
     routes = json.loads((built / ".vercel" / "output" / "config.json").read_text())
     assert {"src": "^/webhooks/stripe$", "dest": "/api/webhooks", "check": True} in routes["routes"]
-    assert routes["crons"] == [{"path": "/internal/warmup", "schedule": "*/5 * * * *"}]
+    assert {"src": "^/internal/scheduled$", "dest": "/api/scheduled", "check": True} in routes[
+        "routes"
+    ]
+    assert routes["crons"] == [
+        {"path": "/internal/warmup", "schedule": "*/5 * * * *"},
+        {"path": "/internal/scheduled", "schedule": "* * * * *"},  # every minute
+    ]
 
 
-def test_the_built_function_answers_a_gated_request(built: Path, tmp_path: Path) -> None:
-    config = function_config(built, "index")
-    function = tmp_path / "index.func"
+def run_built(built: Path, tmp_path: Path, name: str, script: str, **env: str) -> Any:
+    """`script` inside function `name` as Vercel assembles it; what it printed last, parsed."""
+    config = function_config(built, name)
+    function = tmp_path / f"{name}.func"
     for target, source in config["filePathMap"].items():
         (function / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built / source, function / target)
-    shutil.copy2(built / ".vercel/output/functions/api/index.func/vc__handler__python.py", function)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIERGATE_", "UPSTASH_"))}
+    handler = built / f".vercel/output/functions/api/{name}.func/vc__handler__python.py"
+    shutil.copy2(handler, function)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_")) and k not in ("CRON_SECRET",)
+    }
     done = subprocess.run(
-        [python312(), "-I", "-c", INVOKE], cwd=function, env=env, capture_output=True,
-        text=True, timeout=120, check=False,
+        [python312(), "-I", "-c", script], cwd=function, env={**clean, **env},
+        capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_built_function_answers_a_gated_request(built: Path, tmp_path: Path) -> None:
+    result = run_built(built, tmp_path, "index", INVOKE)
     assert result["status"] == 200
     assert result["body"] == {"message": "hello", "tier": "free"}
     assert result["denied"] == 401
     assert result["python"] == [3, 12]
     assert "/_vendor/tiergate/" in result["tiergate"]  # the bundle's copy, not this checkout's
+
+
+def test_the_built_scheduled_function_runs_for_its_cron_only(built: Path, tmp_path: Path) -> None:
+    # VERCEL=1 as on every Vercel deployment; the jobs on main run (none fails).
+    result = run_built(
+        built, tmp_path, "scheduled", INVOKE_SCHEDULED, VERCEL="1", CRON_SECRET="s3cret-cron"
+    )
+    assert result["status"] == 200, result
+    assert result["body"]["ok"] is True
+    assert result["refused"] == 401

@@ -31,6 +31,7 @@ CONFIGURATION = {
     "billing-not-configured",
     "webhooks-not-configured",
     "unknown-price",
+    "scheduled-not-configured",
 }
 
 

@@ -27,14 +27,10 @@ and would count it twice, so it is missed too, reported as unconfirmed.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from ..clock import Clock
-from ..observe.context import Observation, bind
-from ..observe.metrics import EmfWriter
 from ..registry import MeterKey, MeterRecord, Registry
 from ..store import HotStore
-from ..telemetry import SERVICE_METER
 from ..usage import MeteredPeriod
 from .meter_events import MeterEventSender
 from .meter_period import PeriodPush, batch_identifier, event_timestamp_s
@@ -55,7 +51,6 @@ class MeterPusher:
         clock: Clock,
         late_window_ms: int = DEFAULT_LATE_WINDOW_MS,
         concurrency: int = 8,
-        metrics: EmfWriter | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -63,20 +58,15 @@ class MeterPusher:
         self._clock = clock
         self._late_window_ms = late_window_ms
         self._concurrency = concurrency
-        self._metrics = metrics  # None: the caller (the CLI) reports by itself
 
     async def push(self) -> MeterPushReport:
         """Push every listed period; raises `StoreUnavailable` only when the list, or the
         registry's reads of all the periods' records and customers, fail (a period's own
-        failures are in the report)."""
-        observation = Observation(f"meter-push-{uuid.uuid4().hex[:12]}", SERVICE_METER)
-        with bind(observation):
-            report = await self._push_all()
-        if self._metrics is not None:
-            self._metrics.flush(observation)
-        return report
+        failures are in the report).
 
-    async def _push_all(self) -> MeterPushReport:
+        Its metrics (MeterPush, MeterUnits) are counted into the current observation: the
+        scheduled run's (`scheduled.JobRunner` flushes them); the CLI has none, and prints.
+        """
         report = MeterPushReport()
         periods = await self._store.metered()
         report.periods = len(periods)

@@ -13,14 +13,13 @@ from ..registry.outbox import Batch, Claim, MeterChange, MeterKey, MeterRecord, 
 from ..store import HotStore
 from ..telemetry import (
     DIM_OUTCOME,
+    METER_BEHIND,
+    METER_FAILED,
+    METER_MISSED,
     METER_PUSH,
+    METER_SENT,
     METER_UNITS,
-    OUTCOME_BEHIND,
-    OUTCOME_DUPLICATE,
-    OUTCOME_FAILED,
-    OUTCOME_MISSED,
-    OUTCOME_SENT,
-    OUTCOME_WAITING,
+    METER_WAITING,
 )
 from ..usage import MeteredPeriod
 from .meter_events import IDENTIFIER_WINDOW_MS, MeterEvent, MeterEventSender
@@ -98,7 +97,7 @@ class PeriodPush:
             # Whatever the last write did, the outbox holds it: the next run resumes there.
             unconfirmed = max(0, period.units - record.sent - record.missed)
             reason = f"the registry or the hot store failed ({exc}); the next run resumes"
-            self._unsent(self.report.failed, period, unconfirmed, reason, outcome=OUTCOME_FAILED)
+            self._unsent(self.report.failed, period, unconfirmed, reason, outcome=METER_FAILED)
 
     async def _pending(
         self, period: MeteredPeriod, record: MeterRecord, customer: str | None
@@ -120,7 +119,7 @@ class PeriodPush:
             return await self._give_up(period, record, batch, reason)
         if not customer:
             reason = _waiting(period.account_id, customer)
-            self._unsent(self.report.waiting, period, batch.units, reason, outcome=OUTCOME_WAITING)
+            self._unsent(self.report.waiting, period, batch.units, reason, outcome=METER_WAITING)
             return record
         return await self._send(period, record, batch, customer)
 
@@ -133,7 +132,7 @@ class PeriodPush:
                 f"the hot store counts {period.units:,} units but {record.batched:,} were sent"
                 " already (Redis lost counters, or refunds came after the send): nothing sent"
             )
-            self._unsent(self.report.behind, period, -new, reason, outcome=OUTCOME_BEHIND)
+            self._unsent(self.report.behind, period, -new, reason, outcome=METER_BEHIND)
             return record, False
         if new == 0:
             return record, False
@@ -141,11 +140,11 @@ class PeriodPush:
             done, record = await self._change(record, Skip(new))
             if done:
                 reason = "the period ended and Stripe no longer bills it; never sent"
-                self._unsent(self.report.missed, period, new, reason, outcome=OUTCOME_MISSED)
+                self._unsent(self.report.missed, period, new, reason, outcome=METER_MISSED)
             return record, not done
         if not customer:
             reason = _waiting(period.account_id, customer)
-            self._unsent(self.report.waiting, period, new, reason, outcome=OUTCOME_WAITING)
+            self._unsent(self.report.waiting, period, new, reason, outcome=METER_WAITING)
             return record, False
         seq = record.seq + 1
         batch = Batch(seq, new, batch_identifier(record.key, seq), self.now)
@@ -169,7 +168,7 @@ class PeriodPush:
             delivery = await self._sender.send_meter_event(event)
         except (StripeUnavailable, StripeRejected) as exc:
             reason = f"Stripe: {exc}; resent under {batch.identifier} on the next run"
-            self._unsent(self.report.failed, period, batch.units, reason, outcome=OUTCOME_FAILED)
+            self._unsent(self.report.failed, period, batch.units, reason, outcome=METER_FAILED)
             return record
         _, record = await self._change(record, Settle(batch.seq, sent=True))
         duplicate = delivery == "duplicate"
@@ -178,8 +177,8 @@ class PeriodPush:
             batch.units, batch.identifier, duplicate,
         )  # fmt: skip
         self.report.sent.append(sent)
-        count(METER_PUSH, DIM_OUTCOME, OUTCOME_DUPLICATE if duplicate else OUTCOME_SENT)
-        count(METER_UNITS, DIM_OUTCOME, OUTCOME_SENT, batch.units)
+        count(METER_PUSH, DIM_OUTCOME, METER_SENT)  # an "already exists" answer included
+        count(METER_UNITS, DIM_OUTCOME, METER_SENT, batch.units)
         log.info(
             "meter: sent %d %s units of %s to %s as %s%s",
             batch.units, period.meter, period.account_id, customer, batch.identifier,
@@ -192,7 +191,7 @@ class PeriodPush:
     ) -> MeterRecord:
         done, record = await self._change(record, Settle(batch.seq, sent=False))
         if done:
-            self._unsent(self.report.missed, period, batch.units, reason, outcome=OUTCOME_MISSED)
+            self._unsent(self.report.missed, period, batch.units, reason, outcome=METER_MISSED)
         return record
 
     async def _forget_if_done(self, period: MeteredPeriod, record: MeterRecord) -> None:
@@ -222,9 +221,9 @@ class PeriodPush:
     ) -> None:
         into.append(Unsent(period.account_id, period.meter, period.period_start_ms, units, reason))
         count(METER_PUSH, DIM_OUTCOME, outcome)
-        if outcome in (OUTCOME_MISSED, OUTCOME_WAITING):
+        if outcome in (METER_MISSED, METER_WAITING):
             count(METER_UNITS, DIM_OUTCOME, outcome, units)
-        level = logging.ERROR if outcome == OUTCOME_MISSED else logging.WARNING
+        level = logging.ERROR if outcome == METER_MISSED else logging.WARNING
         log.log(
             level, "meter: %s %d %s units of %s (period from %d): %s",
             outcome, units, period.meter, period.account_id, period.period_start_ms, reason,

@@ -54,7 +54,12 @@ class MeterPushReport:
     def units_sent(self, account_id: str | None = None) -> int:
         return sum(s.units for s in self.sent if account_id in (None, s.account_id))
 
+    @property
     def lines(self) -> list[str]:
+        """Everything, as a scheduled run logs it: `sent_lines`, then `problems`."""
+        return self.sent_lines() + self.problems()
+
+    def sent_lines(self) -> list[str]:
         """What was sent, one line per batch, then a summary."""
         out = [
             f"sent {s.units:,} {s.meter} to {s.customer_id} for {s.account_id}"

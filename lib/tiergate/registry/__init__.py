@@ -7,7 +7,7 @@ The rules (what "live" means, the live-key bound, event ordering) are written on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .outbox import MeterChange, MeterKey, MeterRecord
@@ -53,6 +53,13 @@ class Registry(Protocol):
         ...
 
     async def get_account(self, account_id: str) -> Account | None: ...
+
+    async def update_account(
+        self, account_id: str, change: Callable[[Account], Account]
+    ) -> Account:
+        """Apply `change` to the stored account atomically (re-read and applied again when
+        a concurrent write won); NotFound when there is no such account."""
+        ...
 
     async def list_keys(self, account_id: str) -> list[KeyRecord]:
         """The account's keys, revoked ones included, oldest first."""

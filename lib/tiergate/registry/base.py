@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Literal
 
 from ..clock import Clock, SystemClock
@@ -83,6 +84,20 @@ class RegistryBase(ABC):
             if await self._commit(Change((self._rewrite(stored, account),))) == "committed":
                 return
         raise StoreUnavailable(f"account {account.account_id!r} kept changing; try again")
+
+    async def update_account(
+        self, account_id: str, change: Callable[[Account], Account]
+    ) -> Account:
+        """`change` applied to the account as stored, committed only if nothing wrote it in
+        between (else re-read and applied again): an admin edit never undoes a webhook's."""
+        for _ in range(_ATTEMPTS):
+            stored = (await self._snapshot(account_id)).account
+            if stored is None:
+                raise NotFound(f"no account {account_id!r}")
+            account = change(stored.account)
+            if await self._commit(Change((self._rewrite(stored, account),))) == "committed":
+                return account
+        raise StoreUnavailable(f"account {account_id!r} kept changing; try again")
 
     async def put_key(self, record: KeyRecord) -> None:
         """Create or replace a key; a key put under another account leaves its former one."""

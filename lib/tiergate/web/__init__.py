@@ -16,6 +16,7 @@ from .middleware import GateMiddleware
 from .observability import observe
 from .openapi import declare_api
 from .requirements import all_routes, requirement_of, requires
+from .scheduled import job_runner, scheduled_router, serves_scheduled_route
 from .service import health_router, usage_router, warmup_router
 from .webhooks import webhook_router
 
@@ -24,7 +25,8 @@ __all__ = ["install", "requires"]
 
 def install(app: FastAPI, settings: Settings | None = None, *, parts: Parts | None = None) -> Parts:
     """Gate every route of `app` under the prefix (default /v1) and add tiergate's routes:
-    /healthz, {prefix}/usage, {prefix}/billing/checkout and /portal, /webhooks/stripe.
+    /healthz, {prefix}/usage, {prefix}/billing/checkout and /portal, /webhooks/stripe, and
+    on Vercel or with CRON_SECRET set /internal/scheduled (the scheduled runs' cron).
 
     Settings default to the environment's; pass `parts` (wiring.build) to share parts built
     elsewhere: the settings then still decide the routes (prefix, webhook secrets, return
@@ -43,6 +45,9 @@ def install(app: FastAPI, settings: Settings | None = None, *, parts: Parts | No
         )
     )
     app.include_router(webhook_router(parts.webhook_processor(settings)))
+    if serves_scheduled_route(settings):  # Vercel's cron, or a scheduler with CRON_SECRET
+        runner = job_runner(parts, settings, service=SERVICE_API)
+        app.include_router(scheduled_router(runner, settings.cron_secret))
     _check_requirements(app.router.routes, parts.tiers)
     warmup = settings.warmup_secret.get_secret_value() if settings.warmup_secret else None
     app.add_middleware(

@@ -243,6 +243,27 @@ ANSWERS: dict[str, Answer] = {
         "Warm-up pings carry Authorization: Bearer <TIERGATE_WARMUP_SECRET or CRON_SECRET>.",
         "The warm-up secret is missing or wrong",
     ),
+    "invalid-cron-secret": Answer(
+        401,
+        "Scheduled run not authorised",
+        "Scheduled runs are asked for with Authorization: Bearer <CRON_SECRET>.",
+        "The cron secret is missing or wrong; nothing ran",
+    ),
+    "scheduled-not-configured": Answer(
+        503,
+        "Scheduled runs not configured",
+        "CRON_SECRET is not set, so no caller can be told from Vercel's cron; nothing ran."
+        " Set it in the project's environment.",
+        f"CRON_SECRET is not set ({_CONFIG})",
+    ),
+    "scheduled-run-failed": Answer(
+        500,
+        "Scheduled run failed",
+        "These scheduled jobs failed: {failed}. Each job's report is in `jobs`; the next run"
+        " tries again.",
+        "A scheduled job failed; the problem carries every job's report",
+        extensions=("jobs",),
+    ),
     "invalid-signature": Answer(
         400,
         "Invalid webhook signature",

@@ -2,9 +2,10 @@
 
 serverless.yml: every route is served by exactly one function; a paid route by a function
 with provisioned concurrency (kept warm); the Stripe webhook by the webhook handler; and no
-function claims a route the app does not have. vercel.json: every route reaches a declared
-function through the rewrites, the webhook reaches the webhook entry, and each cron path is a
-route of the app.
+function claims a route the app does not have; a function runs the scheduled runs on a
+schedule. vercel.json: every route reaches a declared function through the rewrites, the
+webhook reaches the webhook entry, each cron path is a route of the app, and the scheduled
+runs' cron reaches their own entry.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tiergate.errors import ConfigError
+from tiergate.web.scheduled import SCHEDULED_PATH
 
 from .routes import AppRoute, api_gateway_pattern, sample_path, vercel_pattern
 
@@ -24,6 +26,8 @@ __all__ = ["Function", "check_serverless", "check_vercel", "read_serverless"]
 
 WEBHOOK_PATH = "/webhooks/stripe"
 WEBHOOK_HANDLER = "api/webhooks.handler"
+SCHEDULED_HANDLER = "api/scheduled.handler"
+SCHEDULED_ENTRY = "api/scheduled.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ class Function:
     handler: str
     warm: bool  # provisioned concurrency
     events: tuple[tuple[str, str], ...]  # (method or "*", path)
+    scheduled: bool = False  # invoked on a schedule (an eventBridge or schedule event)
 
 
 def read_serverless(path: Path) -> list[Function]:
@@ -66,12 +71,26 @@ def _functions(document: Any) -> list[Function]:
                 method, _, route = http.partition(" ")
                 events.append((method.upper(), route))
         warm = bool(spec.get("provisionedConcurrency"))
-        functions.append(Function(name, str(spec.get("handler", "")), warm, tuple(events)))
+        scheduled = any(_on_schedule(event) for event in spec.get("events") or [])
+        handler = str(spec.get("handler", ""))
+        functions.append(Function(name, handler, warm, tuple(events), scheduled))
     return functions
+
+
+def _on_schedule(event: Any) -> bool:
+    if not isinstance(event, Mapping):
+        return False
+    rule = event.get("eventBridge") or event.get("schedule")
+    return isinstance(rule, str) or (isinstance(rule, Mapping) and "schedule" in rule)
 
 
 def check_serverless(functions: Sequence[Function], routes: Sequence[AppRoute]) -> list[str]:
     problems: list[str] = []
+    if not any(f.handler == SCHEDULED_HANDLER and f.scheduled for f in functions):
+        problems.append(
+            f"no function runs {SCHEDULED_HANDLER} on a schedule: overage would never reach"
+            " Stripe, nor alerts the customers"
+        )
     claimed: set[tuple[str, str]] = set()
     for route in routes:
         serving = [f for f in functions if _serves(f, route)]
@@ -121,8 +140,20 @@ def check_vercel(path: Path, routes: Sequence[AppRoute], root: Path) -> list[str
             problems.append(f"{route}: must reach api/webhooks.py, not {entry}")
     known = {sample_path(r.path) for r in routes if r.method == "GET"}
     for cron in crons:
-        if cron.split("?")[0] not in known:
+        url = cron.split("?")[0]
+        if url == SCHEDULED_PATH:  # served by its own entry, not necessarily by the app
+            entry = next((d for pattern, d in rewrites if pattern.match(url)), url)
+            if entry.lstrip("/") + ".py" != SCHEDULED_ENTRY:
+                problems.append(f"cron {cron}: must reach {SCHEDULED_ENTRY}, not {entry}")
+            elif SCHEDULED_ENTRY not in functions or not (root / SCHEDULED_ENTRY).is_file():
+                problems.append(f"cron {cron}: {SCHEDULED_ENTRY} is not a declared function")
+        elif url not in known:
             problems.append(f"cron {cron}: not a GET route of the app")
+    if SCHEDULED_PATH not in (cron.split("?")[0] for cron in crons):
+        problems.append(
+            f"no cron calls {SCHEDULED_PATH}: overage would never reach Stripe, nor alerts"
+            " the customers"
+        )
     return problems
 
 

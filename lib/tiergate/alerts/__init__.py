@@ -1,0 +1,39 @@
+"""Usage alerts, the delivery side: the gate records each crossing once (per account, period
+and threshold) in its atomic call; a scheduled run delivers them by email (SES) and by a
+Standard-Webhooks-signed POST, at least once, deduplicated by the crossing's id.
+
+- `delivery`: one run (AlertDelivery.deliver); `attempts`: one channel with retries and
+  backoff inside the budget; `report`: what a run did
+- `job`: the delivery built from settings, once per container (what the schedule runs)
+- `channels`: what a sender is; `email` (SES, or a log line) and `webhook` (httpx) are they
+- `ledger`, `ledger_dynamo`: what was delivered per crossing and channel
+- `message`: what an alert says; `policy`: what an alert email, URL and secret may be
+
+Importing this package imports neither httpx nor boto3: the senders are made by `job`.
+"""
+
+from __future__ import annotations
+
+from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+from .delivery import AlertDelivery, DeliveryReport, Failure
+from .job import AlertJob, alert_job
+from .ledger import DeliveryLedger, MemoryLedger
+from .policy import InvalidContact, check_email, check_url, new_secret
+
+__all__ = [
+    "AlertDelivery",
+    "AlertJob",
+    "Channel",
+    "DeliveryFailed",
+    "DeliveryLedger",
+    "DeliveryReport",
+    "EmailSender",
+    "Failure",
+    "InvalidContact",
+    "MemoryLedger",
+    "WebhookSender",
+    "alert_job",
+    "check_email",
+    "check_url",
+    "new_secret",
+]

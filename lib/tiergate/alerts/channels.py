@@ -1,0 +1,43 @@
+"""The two ways an alert leaves: what the delivery asks of an email sender and of a webhook
+sender, and the one failure either reports.
+
+A sender makes one attempt and either returns (delivered) or raises DeliveryFailed; retries,
+backoff, budgets and the record of what was delivered are the delivery's (`delivery`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+__all__ = ["Channel", "DeliveryFailed", "EmailSender", "WebhookSender"]
+
+Channel = Literal["email", "webhook"]
+
+
+class DeliveryFailed(Exception):
+    """One attempt did not deliver. `permanent`: retrying cannot help (410 Gone, a URL the
+    policy forbids), so the channel is given up on at once and reported. `retry_after_s`:
+    the receiver asked for that wait (Retry-After)."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after_s = retry_after_s
+
+
+class EmailSender(Protocol):
+    async def send(self, *, to: str, subject: str, text: str) -> None:
+        """Send one plain-text email; DeliveryFailed when it was not accepted."""
+        ...
+
+
+class WebhookSender(Protocol):
+    async def send(
+        self, *, url: str, secret: str, message_id: str, body: str, timeout_s: float
+    ) -> None:
+        """POST `body` to `url`, signed per Standard Webhooks with `secret` under
+        `message_id`, within `timeout_s` in all; DeliveryFailed unless answered 2xx."""
+        ...

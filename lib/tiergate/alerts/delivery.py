@@ -1,0 +1,261 @@
+"""One scheduled run of usage-alert delivery: read the pending crossings, send each on the
+channels its account has (email, webhook), and drop from the pending list only what is done.
+
+It runs only from the schedule (a scheduled function, a cron, `tiergate serve`'s background
+task), never on a customer's request: the gate records a crossing and is done with it.
+
+- **At least once, deduplicated by id.** A crossing stays pending until every channel it
+  needs is settled: delivered, or given up on and reported. Each channel is claimed in the
+  ledger before it is sent and settled after, so a channel that arrived is not sent again
+  when the other failed, nor by a second run at the same time. A send whose answer was lost
+  (or a run that crashed before settling) is sent again by a later run under the same id.
+- **Retries**: up to `attempts` per channel in a run, with full-jitter exponential backoff
+  (and the receiver's Retry-After), then again on every later run.
+- **Never silently dropped**: a channel still failing `give_up_ms` after the crossing (or
+  refused for good: 410 Gone, a URL the policy forbids) is logged as an error, counted
+  (`AlertDelivery` outcome=dropped, the metric to alarm on) and settled; an account with no
+  contacts is logged and dropped (outcome=no-contacts).
+- **Bounded**: every attempt is bounded by what is left of `run_budget_s`; what does not fit
+  stays pending for the next run, so a slow receiver delays only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from ..clock import Clock
+from ..errors import StoreUnavailable
+from ..observe import EmfWriter, Observation, bind, count
+from ..registry import Account, Registry
+from ..store import HotStore
+from ..telemetry import (
+    ALERT_DELIVERED,
+    ALERT_DELIVERY,
+    ALERT_DROPPED,
+    ALERT_FAILED,
+    ALERT_NO_CONTACTS,
+    DIM_OUTCOME,
+    SERVICE_SCHEDULED,
+)
+from ..usage import AlertCrossing
+from .attempts import NO_TIME, Attempts
+from .channels import Channel, EmailSender, WebhookSender
+from .ledger import DeliveryLedger
+from .report import DeliveryReport, Failure
+
+__all__ = ["AlertDelivery", "DeliveryReport", "Failure"]
+
+log = logging.getLogger("tiergate.alerts")
+
+# What became of one channel of one crossing in this run.
+Result = Literal["delivered", "settled", "given-up", "failed", "busy"]
+_DONE: frozenset[Result] = frozenset({"delivered", "settled", "given-up"})
+
+
+class AlertDelivery:
+    def __init__(
+        self,
+        *,
+        store: HotStore,
+        registry: Registry,
+        email: EmailSender,
+        webhook: WebhookSender,
+        ledger: DeliveryLedger,
+        clock: Clock,
+        run_budget_s: float = 40.0,
+        attempt_timeout_s: float = 10.0,
+        give_up_ms: int = 24 * 3_600_000,
+        attempts: int = 3,
+        batch: int = 200,
+        concurrency: int = 8,
+        emf: EmfWriter | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        """`sleep` and `jitter`: the backoff's, injected so tests need not wait. `emf`: where
+        the run's metrics go, flushed at its end; None counts them into the observation the
+        caller bound (the scheduled runner's, which flushes it), if any."""
+        self._store = store
+        self._registry = registry
+        self._ledger = ledger
+        self._clock = clock
+        self._attempts = Attempts(
+            email=email,
+            webhook=webhook,
+            clock=clock,
+            timeout_s=attempt_timeout_s,
+            attempts=attempts,
+            sleep=sleep,
+            jitter=jitter,
+        )
+        self._budget_ms = int(run_budget_s * 1000)
+        self._give_up_ms = give_up_ms
+        self._batch = batch
+        self._concurrency = concurrency
+        self._emf = emf
+
+    async def deliver(self) -> DeliveryReport:
+        """One run. Raises StoreUnavailable only when the pending list cannot be read."""
+        if self._emf is None:
+            return await self._run()
+        observation = Observation(f"alerts-{uuid.uuid4().hex[:16]}", SERVICE_SCHEDULED)
+        with bind(observation):
+            try:
+                return await self._run()
+            finally:
+                if self._emf is not None:
+                    self._emf.flush(observation)
+
+    async def _run(self) -> DeliveryReport:
+        report = DeliveryReport()
+        crossings = await self._store.alerts(self._batch)
+        report.pending = len(crossings)
+        if not crossings:
+            return report
+        deadline_ms = self._clock.now_ms() + self._budget_ms
+        gate = asyncio.Semaphore(self._concurrency)
+        accounts = await self._accounts({c.account_id for c in crossings}, gate)
+
+        async def one(crossing: AlertCrossing) -> bool:
+            async with gate:
+                return await self._crossing(crossing, accounts, deadline_ms, report)
+
+        done_flags = await asyncio.gather(*(one(c) for c in crossings))
+        done = [c for c, finished in zip(crossings, done_flags, strict=True) if finished]
+        if done:
+            # If this fails the ledger still says settled: the next run drops them unsent.
+            await self._store.alerts_delivered(done)
+        return report
+
+    async def _accounts(
+        self, account_ids: set[str], gate: asyncio.Semaphore
+    ) -> dict[str, Account | StoreUnavailable | None]:
+        async def read(account_id: str) -> Account | StoreUnavailable | None:
+            async with gate:
+                try:
+                    return await self._registry.get_account(account_id)
+                except StoreUnavailable as exc:
+                    return exc
+
+        ids = sorted(account_ids)
+        found = await asyncio.gather(*(read(a) for a in ids))
+        return dict(zip(ids, found, strict=True))
+
+    async def _crossing(
+        self,
+        crossing: AlertCrossing,
+        accounts: dict[str, Account | StoreUnavailable | None],
+        deadline_ms: int,
+        report: DeliveryReport,
+    ) -> bool:
+        """Deliver one crossing on its channels; True when it may leave the pending list."""
+        account = accounts[crossing.account_id]
+        if isinstance(account, StoreUnavailable):
+            report.retrying += 1
+            report.failures.append(
+                Failure(crossing.id, crossing.account_id, None, str(account), given_up=False)
+            )
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_FAILED)
+            log.warning(
+                "usage alert not delivered: the registry did not answer; retried next run",
+                extra=_fields(crossing, error=str(account)),
+            )
+            return False
+        channels: list[Channel] = []
+        if account is not None and account.alert_email:
+            channels.append("email")
+        if account is not None and account.alert_url:
+            channels.append("webhook")
+        if account is None or not channels:
+            report.no_contacts += 1
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_NO_CONTACTS)
+            log.warning(
+                "usage alert dropped: the account has no alert email or URL"
+                " (`tiergate accounts set-alerts` sets them)",
+                extra=_fields(crossing),
+            )
+            return True
+        results = await asyncio.gather(
+            *(self._channel(crossing, account, ch, deadline_ms, report) for ch in channels)
+        )
+        if not all(r in _DONE for r in results):
+            report.retrying += 1
+            if "failed" in results:  # not when another run holds it ("busy")
+                count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_FAILED)
+            return False
+        if "given-up" in results:
+            report.given_up += 1
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_DROPPED)
+        else:
+            report.delivered += 1
+            count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_DELIVERED)
+        return True
+
+    async def _channel(
+        self,
+        crossing: AlertCrossing,
+        account: Account,
+        channel: Channel,
+        deadline_ms: int,
+        report: DeliveryReport,
+    ) -> Result:
+        now = self._clock.now_ms()
+        until = deadline_ms + 60_000  # past the run's end: a crashed run's lease runs out
+        try:
+            claim = await self._ledger.claim(crossing.id, channel, now_ms=now, until_ms=until)
+        except StoreUnavailable as exc:
+            return self._failed(crossing, channel, str(exc), report)
+        if claim != "claimed":
+            return claim
+        try:
+            failure = await self._attempts.deliver(crossing, account, channel, deadline_ms)
+            now = self._clock.now_ms()
+            if failure is None:
+                report.sent[channel] += 1
+                await self._ledger.settle(crossing.id, channel, now_ms=now)
+                return "delivered"
+            # Given up only after a real attempt: a run whose budget ran out first says
+            # nothing about the receiver (a backlog after an outage must still be tried).
+            tried = failure is not NO_TIME
+            if failure.permanent or (tried and now - crossing.at_ms >= self._give_up_ms):
+                await self._ledger.settle(crossing.id, channel, now_ms=now)
+                return self._given_up(crossing, channel, failure.reason, report)
+            await self._ledger.release(crossing.id, channel, until_ms=until)
+        except StoreUnavailable as exc:  # the ledger: the crossing stays pending
+            return self._failed(crossing, channel, f"delivery ledger: {exc}", report)
+        return self._failed(crossing, channel, failure.reason, report)
+
+    def _failed(
+        self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
+    ) -> Result:
+        report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, False))
+        log.warning(
+            "usage alert not delivered; retried next run",
+            extra=_fields(crossing, channel=channel, error=reason),
+        )
+        return "failed"
+
+    def _given_up(
+        self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
+    ) -> Result:
+        report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, True))
+        log.error(
+            "usage alert given up: not delivered and dropped",
+            extra=_fields(crossing, channel=channel, error=reason),
+        )
+        return "given-up"
+
+
+def _fields(crossing: AlertCrossing, **more: str) -> dict[str, str | int]:
+    return {
+        "alert_id": crossing.id,
+        "account_id": crossing.account_id,
+        "threshold": crossing.label,
+        "period_start_ms": crossing.period_start_ms,
+        **more,
+    }

@@ -1,0 +1,86 @@
+"""The alert delivery built from settings, once per container: what a scheduled function, a
+cron route or `tiergate serve`'s background task runs (`await job.run()`, each minute or so).
+
+Build it once and keep it: its HTTP client keeps connections to receivers, its SES client
+is made once, and on the embedded default its ledger (in process) must outlive the runs.
+Run it on one event loop (the HTTP client's connections belong to the loop that made them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..clock import Clock
+from ..registry import Registry
+from ..store import HotStore
+from .channels import EmailSender
+from .delivery import AlertDelivery, DeliveryReport
+from .ledger import DeliveryLedger, MemoryLedger
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..observe import EmfWriter
+    from ..settings import Settings
+
+__all__ = ["AlertJob", "alert_job"]
+
+
+class AlertJob:
+    def __init__(self, delivery: AlertDelivery, client: httpx.AsyncClient) -> None:
+        self.delivery = delivery
+        self._client = client
+
+    async def run(self) -> DeliveryReport:
+        """One delivery run (see AlertDelivery.deliver)."""
+        return await self.delivery.deliver()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def alert_job(
+    settings: Settings,
+    *,
+    store: HotStore,
+    registry: Registry,
+    clock: Clock,
+    emf: EmfWriter | None = None,
+) -> AlertJob:
+    """The job on the configured parts: pass the same store and registry the gate uses
+    (`wiring.build(settings)`'s), so the pending list is the one the gate fills."""
+    from .webhook import HttpWebhookSender, webhook_client
+
+    client = webhook_client(settings.alert_webhook_timeout)
+    delivery = AlertDelivery(
+        store=store,
+        registry=registry,
+        email=_email_sender(settings),
+        webhook=HttpWebhookSender(client, allow_loopback=settings.env == "development"),
+        ledger=_ledger(settings),
+        clock=clock,
+        run_budget_s=settings.alert_run_budget,
+        attempt_timeout_s=settings.alert_webhook_timeout,
+        give_up_ms=int(settings.alert_give_up_hours * 3_600_000),
+        emf=emf,
+    )
+    return AlertJob(delivery, client)
+
+
+def _email_sender(settings: Settings) -> EmailSender:
+    from .email import LogEmailSender, SesEmailSender, ses_client
+
+    if not settings.alert_email_from:
+        return LogEmailSender()
+    region = settings.ses_region or settings.aws_region or "us-east-1"
+    client = ses_client(region, settings.alert_webhook_timeout)
+    return SesEmailSender(client, sender=settings.alert_email_from)
+
+
+def _ledger(settings: Settings) -> DeliveryLedger:
+    if not settings.table:
+        return MemoryLedger()
+    from ..wiring import dynamodb_client
+    from .ledger_dynamo import DynamoLedger
+
+    return DynamoLedger(lambda: dynamodb_client(settings), settings.table)

@@ -1,0 +1,51 @@
+"""What one delivery run did: counts, sends by channel, and every failure (for the scheduled
+runner's log and its ok/failed verdict)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .channels import Channel
+
+__all__ = ["DeliveryReport", "Failure"]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    crossing_id: str
+    account_id: str
+    channel: Channel | None  # None: the account could not be read
+    reason: str
+    given_up: bool
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    pending: int = 0  # crossings read this run
+    delivered: int = 0  # every channel delivered (now or before): dropped
+    given_up: int = 0  # a channel given up on (reported): dropped
+    no_contacts: int = 0  # nowhere to send: logged, dropped
+    retrying: int = 0  # left pending for the next run
+    # successful sends this run, by channel
+    sent: dict[Channel, int] = field(default_factory=lambda: {"email": 0, "webhook": 0})
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing given up on and nothing left failing."""
+        return not self.failures
+
+    @property
+    def lines(self) -> Sequence[str]:
+        """What the run did, then one line per failure (for the scheduled runner's log)."""
+        head = (
+            f"{self.pending} pending: {self.delivered} delivered, {self.retrying} retrying,"
+            f" {self.given_up} given up, {self.no_contacts} without contacts"
+            f" (sent {self.sent['email']} emails, {self.sent['webhook']} webhooks)"
+        )
+        return [head] + [
+            f"{f.crossing_id} {f.account_id} {f.channel or 'registry'}:"
+            f" {'given up: ' if f.given_up else ''}{f.reason}"
+            for f in self.failures
+        ]

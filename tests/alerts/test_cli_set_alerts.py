@@ -1,0 +1,138 @@
+"""`tiergate accounts set-alerts` against DynamoDB Local (no Redis: it needs none), and the
+contacts change itself against a registry that lets other writes land mid-change."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import uuid
+
+import pytest
+from standardwebhooks import Webhook
+
+from tiergate.alerts.contacts import set_alert_contacts
+from tiergate.cli import main
+from tiergate.clock import FakeClock
+from tiergate.errors import NotFound
+from tiergate.registry import Account
+from tiergate.settings import Settings
+from tiergate.wiring import build
+
+from ..contract.registries import InterleavedMemoryRegistry
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, dynamodb_endpoint: str) -> str:
+    for name in list(os.environ):
+        if name.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_")):
+            monkeypatch.delenv(name)
+    table = f"alerts-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("TIERGATE_TABLE", table)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
+    monkeypatch.setenv("TIERGATE_DYNAMODB_TIMEOUT", "10")
+    assert main(["table", "create"]) == 0
+    asyncio.run(build(Settings()).registry.put_account(Account("acme", "pro")))
+    return table
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    code = main(["accounts", "set-alerts", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err
+
+
+def stored(account_id: str = "acme") -> Account:
+    account = asyncio.run(build(Settings()).registry.get_account(account_id))
+    assert account is not None
+    return account
+
+
+def test_a_url_gets_a_secret_printed_once_on_the_last_line(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, out, err = run(capsys, "acme", "--url", "https://hooks.acme.example/usage?t=1")
+    assert (code, err) == (0, "")
+    secret = out[-1]
+    assert secret.startswith("whsec_")
+    Webhook(secret)  # a secret the receiver's library takes
+    account = stored()
+    assert account.alert_url == "https://hooks.acme.example/usage?t=1"
+    assert account.alert_secret == secret
+    assert account.tier == "pro"
+
+    # the email alone leaves the URL and its secret as they were, and prints no secret
+    code, out, _ = run(capsys, "acme", "--email", "ops@acme.example")
+    assert code == 0
+    assert not any("whsec_" in line for line in out)
+    account = stored()
+    assert (account.alert_email, account.alert_secret) == ("ops@acme.example", secret)
+
+    # setting the URL again makes a new secret; --clear removes everything
+    assert run(capsys, "acme", "--url", "https://hooks.acme.example/v2")[1][-1] != secret
+    assert run(capsys, "acme", "--clear")[0] == 0
+    account = stored()
+    assert (account.alert_email, account.alert_url, account.alert_secret) == ("", "", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--url", "http://hooks.acme.example/usage"], "must be https"),
+        (["--url", "https://me:hunter2@hooks.acme.example/"], "credentials"),
+        (["--email", "ops@acme.example\nBcc: all@x.example"], "not one plain address"),
+        (["--clear", "--email", "ops@acme.example"], "give it alone"),
+        ([], "give --email, --url"),
+    ],
+)
+def test_what_the_policy_forbids_is_refused_in_one_line_and_not_written(
+    env: str, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    capsys.readouterr()
+    code, out, err = run(capsys, "acme", *argv)
+    assert code == 2
+    assert out == []
+    assert err.startswith("tiergate: error: ")
+    assert err.count("\n") == 1
+    assert needle in err
+    assert "hunter2" not in err
+    assert stored() == Account("acme", "pro")
+
+
+def test_an_unknown_account_is_refused(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    code, _, err = run(capsys, "nobody", "--email", "ops@acme.example")
+    assert code == 2
+    assert "no account 'nobody'" in err
+
+
+def test_without_the_table_it_refuses_and_needs_no_redis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("TIERGATE_", "UPSTASH_")):
+            monkeypatch.delenv(name)
+    code, out, err = run(capsys, "acme", "--email", "ops@acme.example")
+    assert code == 2
+    assert out == []
+    assert err.count("\n") == 1
+    assert "TIERGATE_TABLE" in err
+    assert "UPSTASH" not in err  # the contacts never reach Redis, so it is not asked for
+
+
+async def test_a_concurrent_write_is_kept_not_overwritten() -> None:
+    """A webhook moving the account to another tier while the contacts are set: both land
+    (a read-then-put would have put the old tier back)."""
+    registry = InterleavedMemoryRegistry(FakeClock(1_764_547_200_000))
+    await registry.put_account(Account("acme", "free"))
+
+    async def upgrade() -> None:  # version-guarded, as the webhook's apply_event is
+        await registry.update_account("acme", lambda a: dataclasses.replace(a, tier="pro"))
+
+    await asyncio.gather(set_alert_contacts(registry, "acme", email="ops@acme.example"), upgrade())
+    account = await registry.get_account("acme")
+    assert account is not None
+    assert (account.tier, account.alert_email) == ("pro", "ops@acme.example")
+    with pytest.raises(NotFound):
+        await set_alert_contacts(registry, "nobody", email="ops@acme.example")

@@ -1,0 +1,304 @@
+"""Alert delivery runs: real SES (moto), a real receiver on loopback, the in-process registry
+and ledger; the pending list is a plain list (tests.alerts.support.PendingStore). The clock
+is a FakeClock that the backoff's sleep moves, so no test waits for a backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from moto import mock_aws
+from standardwebhooks import Webhook
+
+from tiergate.alerts import AlertDelivery, DeliveryLedger, MemoryLedger, new_secret
+from tiergate.alerts.email import SesEmailSender, ses_client
+from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
+from tiergate.clock import Clock, FakeClock, SystemClock
+from tiergate.observe import EmfWriter, Observation, bind
+from tiergate.registry import Account
+from tiergate.registry.memory import MemoryRegistry
+
+from .support import PERIOD_START, PendingStore, Receiver, crossing, receiving, sent_emails
+
+REGION = "us-east-1"
+SENDER = "alerts@seller.example"
+HOUR = 3_600_000
+
+
+@pytest.fixture
+def ses(aws_credentials: None) -> Iterator[None]:
+    with mock_aws():
+        boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
+        yield
+
+
+def emails() -> list[str]:
+    """The recipients of every email SES sent, in order."""
+    return [m.destinations["ToAddresses"][0] for m in sent_emails(REGION)]
+
+
+@dataclass
+class Rig:
+    clock: FakeClock
+    store: PendingStore
+    registry: MemoryRegistry
+    ledger: DeliveryLedger
+    sender: HttpWebhookSender
+    metrics: list[str]
+    sleeps: list[float]
+
+    def delivery(
+        self, clock: Clock | None = None, *, own_metrics: bool = True, **options: float
+    ) -> AlertDelivery:
+        async def sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+            self.clock.advance(int(seconds * 1000))
+
+        return AlertDelivery(
+            store=self.store,
+            registry=self.registry,
+            email=SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
+            webhook=self.sender,
+            ledger=self.ledger,
+            clock=clock or self.clock,
+            emf=EmfWriter("tiergate", write=self.metrics.append, clock_ms=self.clock.now_ms)
+            if own_metrics
+            else None,
+            sleep=sleep,
+            jitter=lambda: 1.0,
+            **options,  # type: ignore[arg-type]
+        )
+
+    async def account(self, account_id: str = "acme", *, email: str = "", url: str = "") -> str:
+        secret = new_secret() if url else ""
+        await self.registry.put_account(
+            Account(account_id, "pro", alert_email=email, alert_url=url, alert_secret=secret)
+        )
+        return secret
+
+    def outcomes(self) -> list[str]:
+        """Every AlertDelivery metric's outcome the runs wrote, one per count."""
+        found: list[str] = []
+        for chunk in self.metrics:
+            for line in chunk.splitlines():
+                doc = json.loads(line)
+                if "AlertDelivery" in doc:
+                    assert doc["service"] == "scheduled"
+                    found += [doc["outcome"]] * int(doc["AlertDelivery"])
+        return sorted(found)
+
+
+@pytest.fixture
+async def rig(ses: None) -> AsyncIterator[Rig]:
+    clock = FakeClock(PERIOD_START + 2 * HOUR)
+    client = webhook_client(5.0)
+    yield Rig(
+        clock,
+        PendingStore(clock),
+        MemoryRegistry(clock),
+        MemoryLedger(),
+        HttpWebhookSender(client, allow_loopback=True),
+        [],
+        [],
+    )
+    await client.aclose()
+
+
+async def test_a_receiver_that_fails_twice_gets_it_on_the_third_try(rig: Rig) -> None:
+    with receiving(Receiver(answers=[500, 503])) as receiver:
+        secret = await rig.account(url=receiver.url)
+        rig.store.pending = [c := crossing()]
+        report = await rig.delivery().deliver()
+
+    assert report.delivered == 1
+    assert report.ok
+    assert [r.headers["webhook-id"] for r in receiver.received] == [c.id] * 3
+    assert len({r.body for r in receiver.received}) == 1  # the same bytes each time
+    Webhook(secret).verify(receiver.received[-1].body, receiver.received[-1].headers)
+    assert rig.sleeps == [0.5, 2.0]  # full-jitter backoff, at its ceiling here
+    assert rig.store.pending == []
+    assert rig.store.dropped == [c]
+    assert rig.outcomes() == ["delivered"]
+
+
+async def test_an_email_delivered_is_not_resent_while_the_webhook_keeps_failing(rig: Rig) -> None:
+    with receiving(Receiver(answers=[500] * 3 + [502] * 3)) as receiver:
+        await rig.account(email="ops@acme.example", url=receiver.url)
+        rig.store.pending = [c := crossing()]
+        first = await rig.delivery().deliver()
+        rig.clock.advance(60_000)
+        second = await rig.delivery().deliver()
+        assert rig.store.pending == [c]  # pending while any channel it needs is undelivered
+        rig.clock.advance(60_000)
+        third = await rig.delivery().deliver()
+
+    assert (first.retrying, second.retrying, third.delivered) == (1, 1, 1)
+    assert [f.channel for f in first.failures] == ["webhook"]
+    assert "answered 500" in first.failures[0].reason
+    assert emails() == ["ops@acme.example"]  # once, in the first run
+    assert (first.sent, third.sent) == ({"email": 1, "webhook": 0}, {"email": 0, "webhook": 1})
+    assert [r.headers["webhook-id"] for r in receiver.received] == [c.id] * 7
+    assert rig.store.pending == []
+    assert rig.outcomes() == ["delivered", "failed", "failed"]
+
+
+async def test_the_pending_list_keeps_what_is_not_delivered(rig: Rig) -> None:
+    with receiving(Receiver(answers=[500] * 3)) as failing:
+        await rig.account("down", url=failing.url)
+        await rig.account("fine", email="ops@fine.example")
+        down, fine = crossing("down"), crossing("fine", label="100")
+        rig.store.pending = [down, fine]
+        report = await rig.delivery().deliver()
+
+    assert (report.pending, report.delivered, report.retrying) == (2, 1, 1)
+    assert rig.store.pending == [down]
+    assert rig.store.dropped == [fine]
+    assert emails() == ["ops@fine.example"]
+
+
+async def test_failing_for_a_day_is_reported_loudly_and_dropped(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    with receiving(Receiver(answers=[500] * 6)) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [c := crossing(at_ms=rig.clock.now_ms())]
+        assert (await rig.delivery().deliver()).retrying == 1
+        rig.clock.advance(24 * HOUR)
+        with caplog.at_level(logging.INFO, logger="tiergate"):
+            report = await rig.delivery().deliver()
+
+    assert report.given_up == 1
+    assert not report.ok
+    assert report.failures[0].given_up
+    assert report.failures[0].channel == "webhook"
+    assert rig.store.pending == []
+    assert rig.store.dropped == [c]
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "given up" in error.getMessage()
+    assert error.__dict__["alert_id"] == c.id
+    assert rig.outcomes() == ["dropped", "failed"]
+
+
+async def test_410_gone_is_given_up_at_once(rig: Rig) -> None:
+    with receiving(Receiver(answers=[410])) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [crossing()]
+        report = await rig.delivery().deliver()
+    assert report.given_up == 1
+    assert len(receiver.received) == 1
+    assert rig.store.pending == []
+    assert rig.outcomes() == ["dropped"]
+
+
+async def test_an_account_without_contacts_is_logged_and_dropped(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    await rig.account("quiet")
+    rig.store.pending = [crossing("quiet"), crossing("gone")]  # "gone": no such account
+    with caplog.at_level(logging.INFO, logger="tiergate"):
+        report = await rig.delivery().deliver()
+    assert report.no_contacts == 2
+    assert rig.store.pending == []
+    assert sorted(r.__dict__["account_id"] for r in caplog.records if "no alert" in r.message) == [
+        "gone",
+        "quiet",
+    ]
+    assert rig.outcomes() == ["no-contacts", "no-contacts"]
+
+
+async def test_a_hanging_receiver_cannot_hold_the_run_past_its_budget(rig: Rig) -> None:
+    hung = Receiver(hold=threading.Event())
+    with receiving(hung), receiving() as fine:
+        await rig.account("slow", url=hung.url)
+        await rig.account("fine", url=fine.url)
+        now = SystemClock().now_ms()  # this run is on the wall clock: the crossings are new
+        rig.store.pending = [slow := crossing("slow", at_ms=now), crossing("fine", at_ms=now)]
+        delivery = rig.delivery(SystemClock(), run_budget_s=0.5, attempt_timeout_s=10)
+        started = time.monotonic()
+        report = await delivery.deliver()
+        took = time.monotonic() - started
+
+    assert took < 2, took
+    assert (report.delivered, report.retrying) == (1, 1)
+    assert len(fine.received) == 1
+    assert rig.store.pending == [slow]  # the next run tries it again
+
+
+async def test_two_runs_at_once_send_once(rig: Rig) -> None:
+    with receiving(Receiver(hold=threading.Event())) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [crossing()]
+        assert receiver.hold is not None
+        runs = asyncio.gather(rig.delivery().deliver(), rig.delivery().deliver())
+        await asyncio.sleep(0.2)
+        receiver.hold.set()
+        first, second = await runs
+    assert len(receiver.received) == 1
+    assert sorted([first.delivered, second.delivered]) == [0, 1]
+    assert rig.store.pending == []
+
+
+async def test_the_report_says_what_failed_and_counts_go_to_the_callers_observation(
+    rig: Rig,
+) -> None:
+    with receiving(Receiver(answers=[500] * 3)) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [c := crossing()]
+        observation = Observation("run-1", "scheduled")
+        with bind(observation):  # as the scheduled runner binds one around its jobs
+            report = await rig.delivery(own_metrics=False).deliver()
+    assert not report.ok
+    assert report.lines[0].startswith("1 pending: 0 delivered, 1 retrying")
+    assert report.lines[1].startswith(f"{c.id} acme webhook: http://127.0.0.1:")
+    assert "answered 500" in report.lines[1]
+    assert "/hooks/usage" not in report.lines[1]  # receivers are named by origin only
+    assert observation.counts == {("AlertDelivery", "outcome", "failed"): 1}
+    assert rig.metrics == []
+
+
+class SlowRegistry(MemoryRegistry):
+    """Each account read takes a minute of the (fake) clock: the run's budget is gone."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.fake_clock = clock
+        self.slow = True
+
+    async def get_account(self, account_id: str) -> Account | None:
+        if self.slow:
+            self.fake_clock.advance(60_000)
+        return await super().get_account(account_id)
+
+
+async def test_an_old_alert_is_not_given_up_on_without_an_attempt(rig: Rig) -> None:
+    rig.registry = SlowRegistry(rig.clock)
+    with receiving(Receiver(answers=[500] * 3)) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [crossing(at_ms=rig.clock.now_ms() - 25 * HOUR)]
+        starved = await rig.delivery().deliver()  # a backlog after an outage, say
+        assert (starved.retrying, starved.given_up, len(receiver.received)) == (1, 0, 0)
+        assert "budget ran out" in starved.failures[0].reason
+
+        rig.registry.slow = False
+        tried = await rig.delivery().deliver()
+    assert tried.given_up == 1
+    assert len(receiver.received) == 3
+    assert rig.store.pending == []
+
+
+async def test_an_address_the_policy_forbids_is_given_up_on_and_never_sent(rig: Rig) -> None:
+    await rig.registry.put_account(  # written by hand, around the CLI's check
+        Account("acme", "pro", alert_email="ops@acme.example\nBcc: everyone@acme.example")
+    )
+    rig.store.pending = [crossing()]
+    report = await rig.delivery().deliver()
+    assert report.given_up == 1
+    assert "not one plain address" in report.failures[0].reason
+    assert sent_emails(REGION) == []

@@ -1,0 +1,69 @@
+"""The job built from settings: SES in the configured region, the ledger in the table when
+there is one, and the deployment's own TIERGATE_ENV deciding whether loopback URLs go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tiergate.alerts import alert_job, new_secret
+from tiergate.clock import FakeClock
+from tiergate.registry import Account
+from tiergate.registry.dynamo.table import create_table
+from tiergate.registry.memory import MemoryRegistry
+from tiergate.settings import Settings
+
+from .support import PERIOD_START, PendingStore, crossing, receiving, sent_emails
+
+SENDER = "alerts@seller.example"
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[None]:
+    with mock_aws():
+        boto3.client("sesv2", region_name="eu-west-1").create_email_identity(EmailIdentity=SENDER)
+        create_table(boto3.client("dynamodb", region_name="us-east-1"), "registry")
+        yield
+
+
+async def test_ses_in_its_region_and_the_ledger_in_the_table(aws: None) -> None:
+    settings = Settings(table="registry", alert_email_from=SENDER, ses_region="eu-west-1")
+    clock = FakeClock(PERIOD_START + 7_200_000)
+    registry = MemoryRegistry(clock)
+    await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
+    store = PendingStore(clock, [c := crossing()])
+    job = alert_job(settings, store=store, registry=registry, clock=clock)
+    try:
+        report = await job.run()
+    finally:
+        await job.aclose()
+
+    assert report.delivered == 1
+    assert [m.destinations["ToAddresses"] for m in sent_emails("eu-west-1")] == [
+        ["ops@acme.example"]
+    ]
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName="registry", Key={"pk": {"S": f"ALRT#{c.id}#email"}}
+    )["Item"]
+    assert item["st"] == {"N": "1"}
+
+
+async def test_in_production_a_loopback_url_is_refused_for_good() -> None:
+    clock = FakeClock(PERIOD_START + 7_200_000)
+    registry = MemoryRegistry(clock)
+    with receiving() as receiver:
+        await registry.put_account(
+            Account("acme", "pro", alert_url=receiver.url, alert_secret=new_secret())
+        )
+        store = PendingStore(clock, [crossing()])
+        job = alert_job(Settings(env="production"), store=store, registry=registry, clock=clock)
+        try:
+            report = await job.run()
+        finally:
+            await job.aclose()
+    assert report.given_up == 1
+    assert "development only" in report.failures[0].reason
+    assert receiver.received == []
