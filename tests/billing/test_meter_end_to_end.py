@@ -13,10 +13,15 @@ import httpx
 import pytest
 
 from tiergate.clock import FakeClock
+from tiergate.gate import Requirement
 from tiergate.keys import generate_key, key_digest
+from tiergate.observe import EmfWriter
+from tiergate.outcomes import Admitted
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
+from tiergate.scheduled import JobRunner, scheduled_jobs
 from tiergate.settings import Settings
+from tiergate.telemetry import SERVICE_SCHEDULED
 from tiergate.web.example import create_app
 from tiergate.wiring import Parts, build
 from tiergate_tools.localredis.background import UpstashEndpoint
@@ -90,3 +95,42 @@ async def test_requests_past_the_limit_reach_the_meter_once(
     assert (finished.ok, finished.forgotten, finished.sent) == (True, 1, [])
     assert await parts.store.metered() == []
     assert fake_stripe.metered() == 3
+
+
+async def test_the_scheduled_run_pushes_the_meter(
+    settings: Settings, parts: Parts, clock: FakeClock, fake_stripe: FakeStripe
+) -> None:
+    await parts.registry.put_account(Account("acme", tier="pro", customer_id="cus_acme"))
+    key = generate_key("test")
+    await parts.registry.put_key(KeyRecord(key_digest(key), "acme", clock.now_ms()))
+    for _ in range(7):  # 2 units of overage
+        assert isinstance(await parts.gate.admit(key, Requirement()), Admitted)
+    jobs = scheduled_jobs(parts, settings)
+    assert [job.name for job in jobs] == ["meter-push", "alerts"]
+    lines: list[str] = []
+    runner = JobRunner(
+        jobs,
+        timeout_s=30,
+        service=SERVICE_SCHEDULED,
+        writer=EmfWriter("tiergate", write=lines.append),
+    )
+    run = await runner.run(run_id="run-1")
+    [meter] = [job for job in run.jobs if job.name == "meter-push"]
+    assert meter.ok
+    assert meter.lines[0].startswith("sent 2 api_overage to cus_acme for acme")
+    assert fake_stripe.metered("cus_acme") == 2
+    docs = [json.loads(line) for line in "".join(lines).splitlines()]
+    assert {
+        (d["outcome"], d.get("MeterPush"), d.get("MeterUnits")) for d in docs if "MeterPush" in d
+    } == {("sent", 1, 2)}
+
+
+async def test_without_a_stripe_key_there_is_no_meter_job(
+    settings: Settings, clock: FakeClock
+) -> None:
+    unkeyed = settings.model_copy(update={"stripe_secret_key": None})
+    parts = build(unkeyed, clock=clock)
+    try:
+        assert [job.name for job in scheduled_jobs(parts, unkeyed)] == ["alerts"]
+    finally:
+        await parts.aclose()

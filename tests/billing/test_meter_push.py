@@ -292,7 +292,7 @@ async def test_units_too_late_for_their_period_are_missed_loudly(
     docs = [json.loads(line) for line in "".join(lines).splitlines()]
     assert [
         (d["service"], d["MeterPush"], d["MeterUnits"]) for d in docs if d["outcome"] == "missed"
-    ] == [("meter", 1, 5)]
+    ] == [("scheduled", 1, 5)]
     assert (await meter.push()).ok  # recorded once: not reported again
 
 
