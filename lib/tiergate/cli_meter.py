@@ -3,9 +3,10 @@
 It reads the overage counters from Redis (UPSTASH_*), keeps its outbox in the registry
 (TIERGATE_TABLE) and sends with STRIPE_SECRET_KEY (TIERGATE_STRIPE_API_BASE points it at a
 stand-in). Without any of them it refuses before touching anything: an in-process store has
-no counters, and an in-process outbox would forget what it sent. Exit 0 when everything due
-was sent, 1 when anything was not (each unit not sent is said, with why), 2 when it cannot
-run.
+no counters, and an in-process outbox would forget what it sent. Each unit not sent is said
+on stderr, with why. Exit 0 when everything due was sent, 1 when anything failed or was
+missed, 2 when it cannot run. Units waiting for a Stripe customer (`tiergate accounts link`)
+are said but exit 0: they are sent once it is linked.
 """
 
 from __future__ import annotations

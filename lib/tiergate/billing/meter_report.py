@@ -2,8 +2,8 @@
 
 Nothing is left out: units not sent are failed (retried on the next run), waiting (no Stripe
 customer yet), missed (no longer billable into their period: recorded and alarmed on) or
-behind (the hot store counts fewer than were sent already). The CLI prints it; `ok` is its
-exit status.
+behind (the hot store counts fewer than were sent already). The CLI prints it and exits 1
+when it is not `ok`; a scheduled run logs its `lines`.
 """
 
 from __future__ import annotations
@@ -48,8 +48,12 @@ class MeterPushReport:
 
     @property
     def ok(self) -> bool:
-        """Everything due was sent: nothing failed, waits for a customer, or was missed."""
-        return not (self.failed or self.waiting or self.missed)
+        """Nothing failed and nothing was missed. Units waiting for a Stripe customer are in
+        `problems` and counted (MeterPush outcome waiting) but fail no run: they wait until
+        the operator links one, and a scheduled run failing every minute meanwhile would
+        hide the failures that need acting on (they are sent once linked, or missed, loudly,
+        if their period closes first)."""
+        return not (self.failed or self.missed)
 
     def units_sent(self, account_id: str | None = None) -> int:
         return sum(s.units for s in self.sent if account_id in (None, s.account_id))
