@@ -1,7 +1,7 @@
 """The meter push against the Stripe stand-in: Stripe calls per account per run, accounts per
-second, and DynamoDB calls per push (the registry's outbox on moto's server, counted at the
-client). Baseline, in the same run: the same events sent straight to Stripe, with no outbox
-(what a push without exactly-once costs)."""
+second, and DynamoDB calls per push (the registry's outbox on DynamoDB Local, its own process,
+counted at the client). Baseline, in the same run: the same events sent straight to Stripe,
+with no outbox (what a push without exactly-once costs)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from collections import Counter
 from typing import Any
 
 from tests.billing.metered import MeteredStore
+from tests.support.dynamodb_local import running_dynamodb_local
 from tests.support.fakestripe import FakeStripe, running_fake_stripe
-from tests.support.moto_server import running_moto_server
 
 from tiergate.billing.meter import MeterPusher
 from tiergate.billing.meter_events import MeterEvent
@@ -43,10 +43,10 @@ class _Calls(Counter[str]):
 
 async def measure(accounts: int) -> Outcome:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(name, "bench")  # moto accepts any; boto3 insists on some
+        os.environ.setdefault(name, "bench")  # DynamoDB Local accepts any; boto3 wants some
     clock = SystemClock()
     fake = FakeStripe(clock=clock, webhook_secret="whsec_bench")  # noqa: S106 - the fake's own
-    with running_moto_server() as endpoint, running_fake_stripe(fake) as stripe_url:
+    with running_dynamodb_local() as endpoint, running_fake_stripe(fake) as stripe_url:
         client = connect("us-east-1", endpoint, 5.0)
         table = f"bench-{uuid.uuid4().hex[:8]}"
         create_table(client, table)
@@ -102,7 +102,7 @@ async def _straight(gateway: StripeGateway, accounts: int, now_s: int) -> None:
 def _outcome(
     accounts: int, runs: dict[str, tuple[float, int, _Calls, int]], baseline_s: float
 ) -> Outcome:
-    table = Table(f"Meter push, {accounts} accounts with overage (Stripe stand-in, moto server)")
+    table = Table(f"Meter push, {accounts} accounts with overage (Stripe stand-in, DynamoDB Local)")
     for label, (seconds, stripe_calls, calls, writes) in runs.items():
         nothing_new = label == "nothing new"
         straight = "-" if label != "new units" else f"{accounts / baseline_s:,.0f}"
@@ -119,8 +119,8 @@ def _outcome(
         " records and the accounts' Stripe customers are read for all periods at once"
         " (BatchGetItem, 100 a call)",
         "the hot store's list of periods is a hand-set fake here (the push's input, not the gate)",
-        "times are this machine's, shared: moto's server runs in this process (its GIL), so"
-        " accounts per second mostly measures moto; the call counts do not depend on it",
+        "times are this machine's (2 shared cores): DynamoDB Local's writes are much slower than"
+        " DynamoDB's, so accounts per second mostly measures them; the counts do not depend on it",
     ]
     new = runs["new units"]
     idle = runs["nothing new"]
