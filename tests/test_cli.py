@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +30,27 @@ def test_tiers_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "free" in out
     assert "50,000" in out
     assert "199.00" in out
+
+
+def test_tiers_shows_each_overage_and_an_unbilled_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    overage = {"meter": "api_overage", "unit_price": 0.002, "cap": 100_000}
+    tiers = {
+        "free": {"limit": 1000, "price": 0, "burst": 5},
+        "pro": {"limit": 50_000, "price": 29, "burst": 20, "stripe_price": "price_flat",
+                "overage": {**overage, "stripe_price": "price_metered"}},
+        "max": {"limit": 90_000, "price": 99, "burst": 20, "overage": overage},
+    }  # fmt: skip
+    monkeypatch.setenv("TIERGATE_TIERS", json.dumps(tiers))
+    assert main(["tiers"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        "pro: overage up to 100,000 units past the limit at $0.002, meter api_overage,"
+        " Stripe price price_metered"
+    ) in out
+    assert any(line.startswith("max: overage") and "never bills it" in line for line in out)
+    assert not any(line.startswith("free:") for line in out)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .clock import Clock
 from .errors import NotFound, NotWrittenThrough, StoreUnavailable, TiergateError
@@ -24,6 +24,7 @@ __all__ = ["Admin", "NewKey", "NotWrittenThrough", "Usage"]
 
 _KEY_ID_LEN = 12  # `keys list` shows digest[:12], the same key id the logs use
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")  # also safe in Redis key names
+_CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,250}$")  # Stripe's customer ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +36,16 @@ class NewKey:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """What `GET {prefix}/usage` tells the customer, for the operator."""
+
     account: Account
     limit: int
     used: int
     period_start_ms: int
     period_end_ms: int
+    overage: int = 0  # units past `limit` this period
+    overage_cap: int | None = None  # None: the tier has no overage
+    routes: dict[str, int] = field(default_factory=dict)  # billable units by route template
 
 
 class Admin:
@@ -116,9 +122,65 @@ class Admin:
         state = self._publisher.account_state(account)
         start, end = current_period(state.period_start_ms, state.period_end_ms, self.now_ms())
         used = await self._store.used(account_id, start)
+        routes = await self._store.routes(account_id, start)
+        hybrid = self._tiers.require(account.tier).overage is not None
         return Usage(
-            account, limit=state.limit, used=used, period_start_ms=start, period_end_ms=end
+            account,
+            limit=state.limit,
+            used=used,
+            period_start_ms=start,
+            period_end_ms=end,
+            overage=max(0, used - state.limit) if hybrid else 0,
+            overage_cap=state.overage_cap if hybrid else None,
+            routes=routes,
         )
+
+    async def link_customer(self, account_id: str, customer_id: str) -> Account:
+        """Link an account to an existing Stripe customer (an owner who billed through Stripe
+        before tiergate), so that the customer's events find the account. A customer belongs
+        to one account, and an account to one customer: relinking either is refused, since
+        the old link would keep routing events (and their tier changes) to the wrong account."""
+        if not _CUSTOMER_ID.match(customer_id):
+            raise TiergateError(f"{customer_id!r} is not a Stripe customer id (cus_...)")
+        owner = await self._registry.account_for_customer(customer_id)
+        if owner is not None and owner != account_id:
+            raise TiergateError(f"Stripe customer {customer_id} is linked to account {owner!r}")
+
+        def link(account: Account) -> Account:
+            if account.customer_id and account.customer_id != customer_id:
+                raise TiergateError(
+                    f"account {account_id!r} is linked to Stripe customer"
+                    f" {account.customer_id} already"
+                )
+            return dataclasses.replace(account, customer_id=customer_id)
+
+        # Read, change, commit if nothing wrote it between: a webhook's write is never undone.
+        account = await self._registry.update_account(account_id, link)  # and the CUS# link
+        await self._publish(account=account)  # again on a rerun: it may have failed last time
+        return account
+
+    async def set_overage_cap(self, account_id: str, cap: int | None) -> tuple[Account, int]:
+        """A lower overage cap for one account (None: the tier's again), and the cap the
+        gate now applies. Never higher than the tier's: the tier's cap is what the owner
+        priced and promised to stop at."""
+
+        def set_cap(account: Account) -> Account:
+            overage = self._tiers.require(account.tier).overage
+            if overage is None:
+                raise TiergateError(
+                    f"account {account_id!r} is on tier {account.tier!r}, which has no overage:"
+                    " it stops at its limit, and there is no cap to lower"
+                )
+            if cap is not None and not 0 <= cap <= overage.cap:
+                raise TiergateError(
+                    f"the cap must be 0..{overage.cap:,}, the {account.tier} tier's own;"
+                    " an account's cap may only be lower"
+                )
+            return dataclasses.replace(account, overage_cap_override=cap)
+
+        account = await self._registry.update_account(account_id, set_cap)
+        await self._publish(account=account)
+        return account, self._publisher.account_state(account).overage_cap
 
     async def find_key(self, ref: str, account_id: str | None) -> KeyRecord:
         """A key by its full text, or by the key id `keys list` shows (with its account)."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from .cli_accounts import add_account_commands
 from .cli_alerts import add_alert_commands
 from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
@@ -46,8 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     add_meter_commands(commands)
     add_costs_command(commands)
 
-    accounts = commands.add_parser("accounts", help="an account's usage-alert contacts")
-    add_alert_commands(accounts.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    accounts = commands.add_parser(
+        "accounts", help="an account's Stripe customer, overage cap and usage-alert contacts"
+    )
+    actions = accounts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_account_commands(actions)
+    add_alert_commands(actions)
 
     table = commands.add_parser("table", help="the DynamoDB registry table")
     table_actions = table.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -112,6 +117,20 @@ def _tiers(args: argparse.Namespace) -> int:
         features = ", ".join(sorted(t.features)) or "-"
         print(
             f"{t.name:<12} {t.limit:>12,} {t.burst:>8} {t.price:>9.2f}  {t.on_error:<8}  {features}"
+        )
+    for t in tiers.values():
+        if t.overage is None:
+            continue
+        o = t.overage
+        # Counted but never invoiced is the one overage mistake the gate cannot see: say it.
+        billed = (
+            f"Stripe price {o.stripe_price}"
+            if o.stripe_price
+            else "no overage.stripe_price: checkout does not sell it and Stripe never bills it"
+        )
+        print(
+            f"{t.name}: overage up to {o.cap:,} units past the limit at ${o.unit_price:g},"
+            f" meter {o.meter}, {billed}"
         )
     return 0
 

@@ -1,4 +1,5 @@
-"""`tiergate keys create|list|revoke|rotate` and `tiergate usage`: the admin commands.
+"""`tiergate keys create|list|revoke|rotate` and `tiergate usage`: the admin commands
+(`accounts ...` are in cli_accounts.py, and share the refusals here).
 
 They act on the durable registry (TIERGATE_TABLE) with the operator's AWS credentials, and
 write every change through to Redis (UPSTASH_*), which the deployed API reads. A command
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from .admin import Admin
+from .admin import Admin, Usage
 from .errors import ConfigError
 from .registry import KeyRecord
 
@@ -60,8 +62,11 @@ def add_admin_commands(commands: Any) -> None:  # argparse's subparsers action i
             action.add_argument("--grace", type=_duration, default="24h", help="e.g. 1h, 7d")
         action.set_defaults(run=_admin(run, "change"))
 
-    usage = commands.add_parser("usage", help="an account's quota use this billing period")
+    usage = commands.add_parser(
+        "usage", help="an account's usage this billing period: quota, overage, routes"
+    )
     usage.add_argument("subject", metavar="KEY_OR_ACCOUNT")
+    usage.add_argument("--json", action="store_true", help="what GET /v1/usage answers, as JSON")
     usage.set_defaults(run=_admin(_usage, "counters"))
 
 
@@ -147,10 +152,39 @@ async def _rotate(admin: Admin, args: argparse.Namespace) -> None:
 async def _usage(admin: Admin, args: argparse.Namespace) -> None:
     u = await admin.usage(args.subject)
     a = u.account
+    if args.json:
+        print(json.dumps(_usage_document(u), indent=2))
+        return
     print(f"account  {a.account_id}")
     print(f"tier     {a.tier} ({a.status})")
     print(f"period   {_when(u.period_start_ms)} to {_when(u.period_end_ms)} UTC")
     print(f"used     {u.used:,} of {u.limit:,} ({max(0, u.limit - u.used):,} left)")
+    if u.overage_cap is None:
+        print("overage  none: the tier stops at its limit")
+    else:
+        print(f"overage  {u.overage:,} of a cap of {u.overage_cap:,}")
+    width = max((len(route) for route in u.routes), default=0)
+    for n, (route, units) in enumerate(sorted(u.routes.items(), key=lambda r: -r[1])):
+        print(f"{'routes' if n == 0 else '':<8} {route:<{width}}  {units:>12,}")
+    if not u.routes:
+        print("routes   none billed yet")
+
+
+def _usage_document(u: Usage) -> dict[str, Any]:
+    """The fields `GET {prefix}/usage` answers, for the same account and period."""
+    return {
+        "account": u.account.account_id,
+        "tier": u.account.tier,
+        "status": u.account.status,
+        "limit": u.limit,
+        "used": u.used,
+        "remaining": max(0, u.limit - u.used),
+        "overage": u.overage,
+        "overage_cap": u.overage_cap,
+        "period_start": _iso(u.period_start_ms),
+        "period_end": _iso(u.period_end_ms),
+        "routes": u.routes,
+    }
 
 
 def _state(record: KeyRecord, now_ms: int) -> str:
@@ -162,6 +196,10 @@ def _state(record: KeyRecord, now_ms: int) -> str:
     return "live"
 
 
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
@@ -171,3 +209,8 @@ def _duration(text: str) -> int:
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+# The runner the other admin command modules (cli_accounts.py) build their commands with, so
+# that every admin command refuses the same way.
+admin_command = _admin

@@ -61,6 +61,9 @@ class FakeStripe:
     webhook_secret: str
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Prices whose recurring.usage_type is metered: a Checkout line item for one takes no
+    # quantity, and any other needs one (Stripe refuses both mistakes with a 400).
+    metered_prices: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     outbox: list[Delivery] = field(default_factory=list)
     idempotency_keys: list[str] = field(default_factory=list)  # of each POST, in order
@@ -158,8 +161,8 @@ class FakeStripe:
         if isinstance(params, JSONResponse):
             return params
         price = params["line_items"][0]["price"]
-        if not price.startswith("price_"):
-            return _error(400, f"No such price: '{price}'", param="line_items[0][price]")
+        if refused := self._refused_line_items(params["line_items"]):
+            return refused
         session = {
             "id": self._id("cs_test"),
             "object": "checkout.session",
@@ -171,10 +174,26 @@ class FakeStripe:
             "subscription": None,
             "status": "open",
             "_price": price,
+            "_line_items": params["line_items"],
             "_subscription_metadata": params.get("subscription_data", {}).get("metadata", {}),
         }
         self.sessions[session["id"]] = session
         return JSONResponse(_public(session))
+
+    def _refused_line_items(self, items: list[dict[str, Any]]) -> JSONResponse | None:
+        for n, item in enumerate(items):
+            price = item.get("price", "")
+            if not price.startswith("price_"):
+                return _error(400, f"No such price: '{price}'", param=f"line_items[{n}][price]")
+            metered = price in self.metered_prices
+            if metered == ("quantity" in item):
+                message = (
+                    "Quantity should not be specified where usage_type is `metered`."
+                    if metered
+                    else f"Quantity is required. Add `quantity` to `line_items[{n}]`"
+                )
+                return _error(400, message, param=f"line_items[{n}][quantity]")
+        return None
 
     async def _create_portal(self, request: Request) -> JSONResponse:
         params = await self._receive(request)
@@ -237,10 +256,11 @@ class FakeStripe:
                     {
                         "id": self._id("si"),
                         "object": "subscription_item",
-                        "price": {"id": session["_price"], "object": "price"},
+                        "price": {"id": item["price"], "object": "price"},
                         "current_period_start": now,
                         "current_period_end": now + MONTH_S,
                     }
+                    for item in session["_line_items"]
                 ],
             },
         }

@@ -39,8 +39,11 @@ async def test_usage_reports_the_callers_account(h: Harness) -> None:
         "limit": 1000,
         "used": 2,
         "remaining": 998,
+        "overage": 0,
+        "overage_cap": None,  # the free tier has no overage: it stops at its limit
         "period_start": "2026-11-01T00:00:00+00:00",
         "period_end": "2026-12-01T00:00:00+00:00",
+        "routes": {"/v1/hello": 2},
         "burst_per_second": 5,
     }
 

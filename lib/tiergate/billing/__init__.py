@@ -20,9 +20,17 @@ class StripeApi(Protocol):
         ...
 
     async def checkout_url(
-        self, *, account_id: str, customer_id: str, price: str, success_url: str, cancel_url: str
+        self,
+        *,
+        account_id: str,
+        customer_id: str,
+        price: str,
+        success_url: str,
+        cancel_url: str,
+        metered_price: str | None = None,
     ) -> str:
-        """A Checkout Session for a subscription to `price`, marked with the account id in
+        """A Checkout Session for a subscription to `price` (and `metered_price`, a tier's
+        overage, as a second item without quantity), marked with the account id in
         `client_reference_id` and the subscription's metadata; "" customer_id: a new one."""
         ...
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import UnknownPrice
 from ..registry import SubscriptionUpdate
-from ..tiers import Tiers
+from ..tiers import Tier, Tiers
 
 __all__ = ["UnknownPrice", "interpret", "subscription_update"]
 
@@ -81,12 +81,11 @@ def subscription_update(
         # tier, and take none of the access the account already has. Only the customer is
         # linked; the subscription's `updated` to active carries the rest.
         return SubscriptionUpdate(account_id=account_id, customer_id=customer_id)
-    item = _first_item(subscription)
-    price = _id(_mapping(item.get("price")).get("id"))
-    tier = tiers.by_stripe_price(price)
+    item, tier = _tier_item(subscription, tiers)
     if tier is None:
+        prices = ", ".join(_item_prices(subscription)) or "(none)"
         raise UnknownPrice(
-            f"subscription {sub_id} is for price {price or '(none)'}, which no tier sells;"
+            f"subscription {sub_id} is for price {prices}, which no tier sells;"
             " add it as a tier's stripe_price"
         )
     start = item.get("current_period_start", subscription.get("current_period_start"))
@@ -131,9 +130,30 @@ def _invoice_metadata(invoice: Mapping[str, Any]) -> Mapping[str, Any]:
     return _mapping(_mapping(invoice.get("subscription_details")).get("metadata"))
 
 
-def _first_item(subscription: Mapping[str, Any]) -> Mapping[str, Any]:
+def _tier_item(
+    subscription: Mapping[str, Any], tiers: Tiers
+) -> tuple[Mapping[str, Any], Tier | None]:
+    """The item whose price is a tier's flat price, and that tier. A hybrid tier's
+    subscription also carries the metered overage price (checkout adds it as a second item,
+    in no promised order): that item sells no tier, and its period is the same."""
+    for item in _items(subscription):
+        tier = tiers.by_stripe_price(_item_price(item))
+        if tier is not None:
+            return item, tier
+    return {}, None
+
+
+def _item_prices(subscription: Mapping[str, Any]) -> list[str]:
+    return [price for item in _items(subscription) if (price := _item_price(item))]
+
+
+def _items(subscription: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     data = _mapping(subscription.get("items")).get("data")
-    return _mapping(data[0]) if isinstance(data, list) and data else {}
+    return [_mapping(item) for item in data] if isinstance(data, list) else []
+
+
+def _item_price(item: Mapping[str, Any]) -> str:
+    return _id(_mapping(item.get("price")).get("id"))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -72,11 +72,24 @@ class StripeGateway:
         return found.to_dict()
 
     async def checkout_url(
-        self, *, account_id: str, customer_id: str, price: str, success_url: str, cancel_url: str
+        self,
+        *,
+        account_id: str,
+        customer_id: str,
+        price: str,
+        success_url: str,
+        cancel_url: str,
+        metered_price: str | None = None,
     ) -> str:
+        """A Checkout Session for `price` (the tier's flat price) and, for a tier with
+        overage, its `metered_price` as a second item: Stripe bills that one from the meter's
+        events each period, so it takes no quantity (Stripe refuses one on a metered price)."""
+        items: list[dict[str, Any]] = [{"price": price, "quantity": 1}]
+        if metered_price:
+            items.append({"price": metered_price})
         params: dict[str, Any] = {
             "mode": "subscription",
-            "line_items": [{"price": price, "quantity": 1}],
+            "line_items": items,
             "client_reference_id": account_id,
             "metadata": {"account_id": account_id},
             "subscription_data": {"metadata": {"account_id": account_id}},

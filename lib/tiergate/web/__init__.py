@@ -38,7 +38,7 @@ def install(app: FastAPI, settings: Settings | None = None, *, parts: Parts | No
     prefix = settings.prefix
     app.include_router(health_router)
     app.include_router(warmup_router(_secrets(settings.warmup_secret, settings.cron_secret)))
-    app.include_router(usage_router(prefix))
+    app.include_router(usage_router(prefix, parts.store, parts.tiers))
     app.include_router(
         billing_router(
             prefix, parts.tiers, parts.registry, parts.stripe, settings.billing_return_url

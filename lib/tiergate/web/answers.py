@@ -5,6 +5,11 @@ The core names a reason and its facts (``outcomes.Denied``); web routes name the
 wording of the detail (a template over the facts), whether ``Retry-After`` is sent, and what
 the OpenAPI document says, so the answers and their documentation cannot drift apart.
 
+A limit's denial names the RateLimit policies it ran out of in a ``violated-policies`` member,
+as the IETF RateLimit draft's "quota-exceeded" problem type does (an array of the policy
+names the RateLimit fields use); the type stays tiergate's own, so that every answer is told
+apart by one URN.
+
 A configuration error (nothing configured, a tier or price the operator must add) is a 503
 without ``Retry-After``: waiting a second will not fix it. Transient ones keep it.
 """
@@ -33,6 +38,9 @@ class Answer:
     retry_after: RetryAfter = None
     extensions: tuple[str, ...] = ()  # facts that become members of the problem object
     gated: bool = False  # the gate may answer this on any gated route
+    # The RateLimit policies this denial ran out of: its `violated-policies` member. "quota"
+    # reads "quota" and "overage" for a tier with overage (both are used up then).
+    policies: tuple[str, ...] = ()
 
     def render_detail(self, facts: Mapping[str, Any]) -> str:
         return self.detail.format_map(facts)
@@ -152,15 +160,18 @@ ANSWERS: dict[str, Answer] = {
         "Burst limit reached; see Retry-After",
         retry_after="wait",
         gated=True,
+        policies=("burst",),
     ),
     "quota-exhausted": Answer(
         429,
         "Quota exhausted",
-        "The quota of {limit} for this billing period is used up; it resets {resets_at}.",
-        "The billing period's quota is used up; see Retry-After",
+        "{quota_used_up} for this billing period; it resets {resets_at}.",
+        "The billing period's quota (and overage cap, for a tier with overage) is used up;"
+        " `violated-policies` names the RateLimit policies; see Retry-After",
         retry_after="wait",
         extensions=("limit", "used", "resets_at"),
         gated=True,
+        policies=("quota",),
     ),
     "tier-not-configured": Answer(
         503,

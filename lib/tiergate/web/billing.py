@@ -84,6 +84,7 @@ def billing_router(
                 account_id=admitted.verdict.account_id,
                 customer_id=account.customer_id if account else "",
                 price=tier.stripe_price,
+                metered_price=tier.overage.stripe_price if tier.overage else None,
                 success_url=success,
                 cancel_url=cancel,
             )

@@ -33,7 +33,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 _STRING = {"type": "string"}
 LIMIT_HEADERS = {
     "RateLimit-Policy": {
-        "description": 'The policies: "burst" (requests per second), "quota" (units per period)',
+        "description": 'The policies: "burst" (requests per second), "quota" (units per period)'
+        ' and, for a tier with overage, "overage" (units past the quota, up to the cap)',
         "schema": _STRING,
     },
     "RateLimit": {

@@ -67,6 +67,8 @@ def render(denied: Denied) -> Rendered:
         "detail": answer.render_detail(facts),
         **{name: facts[name] for name in answer.extensions},
     }
+    if answer.policies:
+        body["violated-policies"] = _violated(answer.policies, verdict)
     headers = [("Content-Type", PROBLEM_JSON)]
     if denied.verdict is not None and denied.verdict.burst:
         headers += ratelimit_headers(denied.verdict, denied.now_ms)
@@ -75,6 +77,22 @@ def render(denied: Denied) -> Rendered:
     elif answer.retry_after is not None:
         headers.append(("Retry-After", str(answer.retry_after)))
     return answer.status, headers, problem_body(body)
+
+
+def _violated(policies: tuple[str, ...], verdict: Verdict) -> list[str]:
+    """The policies a denial ran out of, by the names the RateLimit fields give them."""
+    if "quota" in policies and verdict.overage_cap > 0:
+        return [*policies, "overage"]
+    return list(policies)
+
+
+def _quota_used_up(verdict: Verdict) -> str:
+    if verdict.overage_cap > 0:
+        return (
+            f"The quota of {verdict.limit} and the overage cap of {verdict.overage_cap} units"
+            " are used up"
+        )
+    return f"The quota of {verdict.limit} is used up"
 
 
 def _facts(verdict: Verdict, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,6 +106,7 @@ def _facts(verdict: Verdict, context: Mapping[str, Any]) -> dict[str, Any]:
         "status_words": verdict.status.replace("_", " "),
         "resets_at": datetime.fromtimestamp(verdict.period_end_ms / 1000, tz=UTC).isoformat(),
         "retry_after": retry_after_s(verdict.retry_after_ms),
+        "quota_used_up": _quota_used_up(verdict),
         "required_tier": "",
         "required_feature": "",
         **context,
