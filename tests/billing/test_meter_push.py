@@ -22,7 +22,7 @@ from tiergate.clock import FakeClock
 from tiergate.errors import StoreUnavailable
 from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account, MeterChange, MeterKey, MeterRecord, Registry
-from tiergate.registry.outbox import Claim, Settle
+from tiergate.registry.outbox import Claim, Settle, Skip
 from tiergate.telemetry import SERVICE_SCHEDULED
 from tiergate.usage import MeteredPeriod
 
@@ -294,6 +294,22 @@ async def test_units_too_late_for_their_period_are_missed_loudly(
         (d["service"], d["MeterPush"], d["MeterUnits"]) for d in docs if d["outcome"] == "missed"
     ] == [("scheduled", 1, 5)]
     assert (await meter.push()).ok  # recorded once: not reported again
+
+
+async def test_missed_units_are_said_even_when_the_process_dies_as_they_are_recorded(
+    meter: Meter, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    meter.store.count("acme", NOV, DEC, METER, 5)
+    meter.clock.set(DEC + 2 * HOUR)
+    crash_write(meter, monkeypatch, Skip, written=True)
+    with caplog.at_level(logging.ERROR, "tiergate"):
+        await meter.crashed_push()
+    assert [r.getMessage()[:40] for r in caplog.records] == [
+        "meter: missed 5 api_overage units of acm"
+    ]
+    monkeypatch.undo()
+    assert (await meter.record()).missed == 5
+    assert (await meter.push()).missed == []  # recorded: the next run has nothing to say
 
 
 async def test_a_batch_unconfirmed_when_its_period_closed_is_not_resent(

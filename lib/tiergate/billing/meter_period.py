@@ -137,10 +137,8 @@ class PeriodPush:
         if new == 0:
             return record, False
         if not self._open(period):
-            done, record = await self._change(record, Skip(new))
-            if done:
-                reason = "the period ended and Stripe no longer bills it; never sent"
-                self._unsent(self.report.missed, period, new, reason, outcome=METER_MISSED)
+            reason = "the period ended and Stripe no longer bills it; never sent"
+            done, record = await self._miss(period, record, Skip(new), new, reason)
             return record, not done
         if not customer:
             reason = _waiting(period.account_id, customer)
@@ -189,10 +187,23 @@ class PeriodPush:
     async def _give_up(
         self, period: MeteredPeriod, record: MeterRecord, batch: Batch, reason: str
     ) -> MeterRecord:
-        done, record = await self._change(record, Settle(batch.seq, sent=False))
-        if done:
-            self._unsent(self.report.missed, period, batch.units, reason, outcome=METER_MISSED)
+        _, record = await self._miss(period, record, Settle(batch.seq, sent=False), batch.units,
+                                     reason)  # fmt: skip
         return record
+
+    async def _miss(
+        self, period: MeteredPeriod, record: MeterRecord, change: MeterChange, units: int,
+        reason: str,
+    ) -> tuple[bool, MeterRecord]:  # fmt: skip
+        """Record `units` as missed, said in the log before the write: once written the units
+        are never looked at again, so a crash right after it must not leave them unsaid (a
+        crash before it says them again on the next run, which decides again)."""
+        self._log(METER_MISSED, period, units, reason)
+        done, record = await self._change(record, change)
+        if done:
+            self._unsent(self.report.missed, period, units, reason, outcome=METER_MISSED,
+                         logged=True)  # fmt: skip
+        return done, record
 
     async def _forget_if_done(self, period: MeteredPeriod, record: MeterRecord) -> None:
         if self.now < period.period_end_ms + _SETTLE_MS or record.pending is not None:
@@ -218,11 +229,16 @@ class PeriodPush:
         reason: str,
         *,
         outcome: str,
+        logged: bool = False,
     ) -> None:
         into.append(Unsent(period.account_id, period.meter, period.period_start_ms, units, reason))
         count(METER_PUSH, DIM_OUTCOME, outcome)
         if outcome in (METER_MISSED, METER_WAITING):
             count(METER_UNITS, DIM_OUTCOME, outcome, units)
+        if not logged:
+            self._log(outcome, period, units, reason)
+
+    def _log(self, outcome: str, period: MeteredPeriod, units: int, reason: str) -> None:
         level = logging.ERROR if outcome == METER_MISSED else logging.WARNING
         log.log(
             level, "meter: %s %d %s units of %s (period from %d): %s",
