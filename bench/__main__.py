@@ -22,6 +22,7 @@ from . import (
     latency,
     measuring,
     memory,
+    meter_push,
     roundtrips,
     upstash_client,
     usage_state,
@@ -51,6 +52,7 @@ class Volumes:
     measuring_requests: int = 4_000
     measuring_cpu_requests: int = 600
     measuring_cold_runs: int = 5
+    meter_accounts: int = 200
 
 
 FULL = Volumes()
@@ -70,6 +72,7 @@ QUICK = Volumes(
     measuring_requests=1_000,
     measuring_cpu_requests=200,
     measuring_cold_runs=2,
+    meter_accounts=40,
 )
 
 
@@ -103,6 +106,7 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
         ("app over upstash", lambda: app_calls.measure(stack, v.app_requests)),
         ("registry", lambda: dynamo_calls.measure(stack, v.registry_requests,
                                                   v.registry_events)),
+        ("meter push", lambda: meter_push.measure(v.meter_accounts)),
         ("upstash client", lambda: asyncio.to_thread(upstash_client.measure,
                                                       v.upstash_client_calls,
                                                       v.upstash_client_imports)),

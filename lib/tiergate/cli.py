@@ -14,6 +14,7 @@ from .cli_accounts import add_account_commands
 from .cli_alerts import add_alert_commands
 from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
+from .cli_meter import add_meter_commands
 from .errors import ConfigError, TiergateError
 
 __all__ = ["main"]
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands)
+    add_meter_commands(commands)
     add_costs_command(commands)
 
     accounts = commands.add_parser(

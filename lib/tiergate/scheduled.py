@@ -52,7 +52,11 @@ def scheduled_jobs(parts: Parts, settings: Settings) -> list[ScheduledJob]:
 
     alerts = alert_job(settings, store=parts.store, registry=parts.registry, clock=parts.clock)
     # Each made once here from `parts` and `settings`, so a warm container reuses its clients.
-    return [ScheduledJob("alerts", alerts.run)]
+    jobs = [ScheduledJob("alerts", alerts.run)]
+    pusher = parts.meter_pusher(settings)
+    if pusher is not None:  # without STRIPE_SECRET_KEY there is no meter to push to
+        jobs.insert(0, ScheduledJob("meter-push", pusher.push))
+    return jobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     stripe_retry_budget: float = Field(
         default=8.0, gt=0, le=60, description="seconds, all retries of one Stripe call"
     )
+    meter_late_window: int = Field(
+        default=3000,
+        ge=0,
+        le=86_400,
+        description="seconds after a billing period ends during which `tiergate meter push`"
+        " still sends its overage into it; keep it under the Stripe account's invoice"
+        " finalization grace period (1 hour by default), units later than it are reported"
+        " missed",
+    )
     alert_email_from: str | None = Field(
         default=None,
         description="the sender of usage-alert emails: an address SES has verified (itself or"

@@ -32,10 +32,13 @@ __all__ = [
     "DIM_ROUTE",
     "DIM_SERVICE",
     "DIM_TIER",
+    "METER_BEHIND",
     "METER_FAILED",
     "METER_MISSED",
     "METER_PUSH",
     "METER_SENT",
+    "METER_UNITS",
+    "METER_WAITING",
     "NAMESPACE",
     "OUTCOME_BAD_REQUEST",
     "OUTCOME_FAILED",
@@ -94,6 +97,14 @@ METER_PUSH = "MeterPush"
 METER_SENT = "sent"
 METER_FAILED = "failed"
 METER_MISSED = "missed"
+# Two more the push counts, not alarmed on: waiting (no Stripe customer linked yet: the
+# units wait, and the report says `tiergate accounts link`), behind (the hot store counts
+# fewer units than were sent already: Redis lost counters, or refunds came after the send;
+# nothing is sent until the count passes what was).
+METER_WAITING = "waiting"
+METER_BEHIND = "behind"
+# The units behind MeterPush's outcomes (sent, waiting, missed), so an alarm can weigh them.
+METER_UNITS = "MeterUnits"
 # One usage alert (a threshold crossed), by DIM_OUTCOME: delivered (every channel the account
 # set took it), failed (a channel refused or did not answer; tried again), dropped (given up
 # on after its retries, or refused for good: the customer never heard), no-contacts (the

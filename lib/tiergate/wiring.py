@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from .admin import Admin
     from .billing import StripeApi
+    from .billing.meter import MeterPusher
     from .billing.webhook import WebhookProcessor
 
 __all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
@@ -85,6 +86,21 @@ class Parts:
             stripe=self.stripe,
         )
 
+    def meter_pusher(self, settings: Settings) -> MeterPusher | None:
+        """What `tiergate meter push` and the scheduled runs run, or None without
+        STRIPE_SECRET_KEY."""
+        if self.stripe is None:
+            return None
+        from .billing.meter import MeterPusher
+
+        return MeterPusher(
+            store=self.store,
+            registry=self.registry,
+            sender=self.stripe,
+            clock=self.clock,
+            late_window_ms=settings.meter_late_window * 1000,
+        )
+
     async def demo_keys(self) -> dict[str, str]:
         """A fresh demo key per tier (demo.create_demo_keys); returns tier -> key."""
         from .demo import create_demo_keys
@@ -95,6 +111,8 @@ class Parts:
 
     async def aclose(self) -> None:
         await self.store.aclose()
+        if self.stripe is not None:
+            await self.stripe.aclose()
 
 
 def build(
@@ -111,8 +129,8 @@ def build(
     clock = clock or SystemClock()
     tiers = load_tiers(settings.tiers)
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
-    store = store or hot_store(settings, clock=injected)
-    registry = registry or _registry(settings, clock)
+    store = store if store is not None else hot_store(settings, clock=injected)
+    registry = registry if registry is not None else _registry(settings, clock)
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
     path_store = _counted(store) if settings.measure else store

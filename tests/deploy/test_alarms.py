@@ -30,7 +30,7 @@ EMITTED_BY = {
 }
 # The values the code gives the dimension beside service, where telemetry.py names them all.
 OUTCOMES = {
-    t.METER_PUSH: {t.METER_SENT, t.METER_FAILED, t.METER_MISSED},
+    t.METER_PUSH: {t.METER_SENT, t.METER_FAILED, t.METER_MISSED, t.METER_WAITING, t.METER_BEHIND},
     t.ALERT_DELIVERY: {t.ALERT_DELIVERED, t.ALERT_FAILED, t.ALERT_DROPPED},
 }
 

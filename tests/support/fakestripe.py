@@ -1,6 +1,13 @@
 """A small stateful Stripe stand-in: the HTTP API tiergate calls, and test controls that make
 Stripe-side things happen (a checkout completes, a payment fails) and emit signed events.
 
+Billing meter events (`POST /v1/billing/meter_events`) are deduplicated by identifier as
+Stripe does: an identifier seen in the last 24 hours (of the fake clock) is refused with
+Stripe's 400 ("An event already exists with identifier ...", Stripe-Should-Retry: false), and
+the timestamp must lie within 35 days back and 5 minutes ahead. `meter_failures` makes the
+next answers fail: "500" or "429" before accepting, "drop" after accepting (the event is kept
+and the connection cut before the answer: the answer is lost).
+
 It speaks Stripe's wire format: form-encoded requests with bracketed nested keys, JSON
 objects with prefixed ids, `object`, `created` and `metadata`. Events are signed the way
 Stripe signs them, with the real `stripe` library's header builder.
@@ -24,6 +31,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from tiergate.clock import Clock
 from tiergate_tools.localredis.background import serve_in_thread
@@ -31,6 +39,7 @@ from tiergate_tools.localredis.background import serve_in_thread
 __all__ = ["Delivery", "FakeStripe", "running_fake_stripe"]
 
 MONTH_S = 30 * 86_400
+IDENTIFIER_WINDOW_S = 24 * 3600  # Stripe: "a rolling period of at least 24 hours"
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,10 @@ class FakeStripe:
     failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
     hang_s: float = 0.0  # each API call waits this long first
     should_retry: str | None = None  # the Stripe-Should-Retry header on failures, if set
+    meter_events: list[dict[str, Any]] = field(default_factory=list)  # accepted, in order
+    meter_failures: list[str] = field(default_factory=list)  # "500", "429", "drop", in order
+    meter_requests: int = 0  # meter-event POSTs received, accepted or not
+    _identifiers: dict[str, int] = field(default_factory=dict)  # identifier -> accepted at (s)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- the HTTP API --------------------------------------------------------------------
@@ -71,8 +84,77 @@ class FakeStripe:
                 Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
                 Route("/v1/billing_portal/sessions", self._create_portal, methods=["POST"]),
                 Route("/v1/subscriptions/{id}", self._get_subscription, methods=["GET"]),
+                Route("/v1/billing/meter_events", _Raw(self._meter_event), methods=["POST"]),
             ]
         )
+
+    def metered(self, customer_id: str | None = None, event_name: str | None = None) -> int:
+        """Units Stripe took, for one customer and meter (or all of them)."""
+        return sum(
+            int(e["payload"]["value"])
+            for e in self.meter_events
+            if customer_id in (None, e["payload"]["stripe_customer_id"])
+            and event_name in (None, e["event_name"])
+        )
+
+    async def _meter_event(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        self.meter_requests += 1
+        params = await self._receive(request)
+        failure = None
+        if isinstance(params, JSONResponse):
+            answer = params
+        elif self.meter_failures and self.meter_failures[0] in ("500", "429"):
+            failure = self.meter_failures.pop(0)
+            kind = "rate_limit_error" if failure == "429" else "api_error"
+            answer = _error(int(failure), "Injected failure", kind=kind)
+        else:
+            failure = self.meter_failures.pop(0) if self.meter_failures else None
+            answer = self._accept_meter_event(params)
+        if failure == "drop" and answer.status_code == 200:
+            # Headers out, then the connection cut before the body: the event is kept and its
+            # answer lost, as when a network fails on the way back.
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", b"1000")]})  # fmt: skip
+            raise _AnswerLost
+        await answer(scope, receive, send)
+
+    def _accept_meter_event(self, params: dict[str, Any]) -> JSONResponse:
+        now = self._now_s()
+        payload = params.get("payload") or {}
+        name, identifier = params.get("event_name", ""), params.get("identifier", "")
+        for field_name, value in (
+            ("event_name", name),
+            ("payload[stripe_customer_id]", payload.get("stripe_customer_id")),
+            ("payload[value]", payload.get("value")),
+        ):
+            if not value:
+                return _error(400, f"Missing required param: {field_name}.", param=field_name)
+        if not str(payload["value"]).isdigit():
+            return _error(400, "Invalid payload: value must be a number", param="payload")
+        if len(name) > 100 or len(identifier) > 100:
+            return _error(400, "Invalid string: at most 100 characters", param="identifier")
+        timestamp = int(params.get("timestamp") or now)
+        if not now - 35 * 86_400 <= timestamp <= now + 300:
+            return _error(400, "Timestamp must be within the past 35 days", param="timestamp")
+        identifier = identifier or self._id("mev")
+        seen = self._identifiers.get(identifier)
+        if seen is not None and now - seen < IDENTIFIER_WINDOW_S:
+            refused = _error(400, f"An event already exists with identifier {identifier}.")
+            refused.headers["Stripe-Should-Retry"] = "false"
+            return refused
+        self._identifiers[identifier] = now
+        event = {
+            "object": "billing.meter_event",
+            "created": now,
+            "event_name": name,
+            "identifier": identifier,
+            "livemode": False,
+            "payload": {k: str(v) for k, v in payload.items()},
+            "timestamp": timestamp,
+        }
+        self.meter_events.append(event)
+        return JSONResponse(event)
 
     async def _create_session(self, request: Request) -> JSONResponse:
         params = await self._receive(request)
@@ -265,6 +347,20 @@ def running_fake_stripe(fake: FakeStripe) -> Iterator[str]:
     """Serve the fake on a free loopback port; yields its base URL."""
     with serve_in_thread(fake.app()) as url:
         yield url
+
+
+class _AnswerLost(Exception):
+    """Raised after the response started: the server then cuts the connection."""
+
+
+class _Raw:
+    """A raw ASGI endpoint (Starlette treats a plain function or method as request-response)."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 _BRACKETS = re.compile(r"\[([^\]]*)\]")

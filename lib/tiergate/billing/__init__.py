@@ -1,9 +1,11 @@
-"""Billing: Stripe webhooks in, Checkout and Billing Portal out."""
+"""Billing: Stripe webhooks in; Checkout, Billing Portal and meter events out."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
+
+from .meter_events import MeterDelivery, MeterEvent
 
 __all__ = ["StripeApi"]
 
@@ -33,3 +35,11 @@ class StripeApi(Protocol):
         ...
 
     async def portal_url(self, *, customer_id: str, return_url: str) -> str: ...
+
+    async def send_meter_event(self, event: MeterEvent) -> MeterDelivery:
+        """One Billing meter event; Stripe's refusal of a known identifier is "duplicate"."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connections (the container, or a command, is done)."""
+        ...

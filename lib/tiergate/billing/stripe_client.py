@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import StripeRejected, StripeUnavailable
 from ..settings import Settings
+from .meter_events import MeterDelivery, MeterEvent, is_duplicate_refusal
 
 if TYPE_CHECKING:
     import stripe
@@ -40,6 +41,7 @@ class StripeGateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         monotonic: Callable[[], float] = time.monotonic,  # seconds; moves with `sleep`
+        close: Callable[[], Awaitable[None]] | None = None,  # the client's connections
     ) -> None:
         self._connect = client  # makes the client on first use
         self._made: stripe.StripeClient | None = None
@@ -49,12 +51,18 @@ class StripeGateway:
         self._sleep = sleep
         self._jitter = jitter
         self._monotonic = monotonic
+        self._close = close
 
     @property
     def _client(self) -> stripe.StripeClient:
         if self._made is None:
             self._made = self._connect()
         return self._made
+
+    async def aclose(self) -> None:
+        """Close the client's connections, if it was ever made."""
+        if self._made is not None and self._close is not None:
+            await self._close()
 
     async def subscription(self, subscription_id: str) -> Mapping[str, Any]:
         found = await self._call(
@@ -108,6 +116,26 @@ class StripeGateway:
         )
         return str(session.url)
 
+    async def send_meter_event(self, event: MeterEvent) -> MeterDelivery:
+        """One Billing meter event (billing/meter_events.py says what Stripe's answers mean)."""
+        import stripe
+
+        async def attempt(_key: str) -> MeterDelivery:
+            # No idempotency key of ours: stripe-python gives every POST a fresh one, so a
+            # retry is a new request, and the identifier deduplicates (see MeterEventSender).
+            try:
+                await self._client.v1.billing.meter_events.create_async(
+                    event.params()  # type: ignore[arg-type]
+                )
+            except stripe.InvalidRequestError as exc:
+                message = exc.error.message if exc.error and exc.error.message else str(exc)
+                if is_duplicate_refusal(exc.http_status, message):
+                    return "duplicate"
+                raise
+            return "accepted"
+
+        return await self._call("send a meter event", attempt)
+
     async def _call(self, what: str, call: Callable[[str], Awaitable[_T]]) -> _T:
         """Run `call` until it succeeds, Stripe refuses, or attempts or time run out.
 
@@ -156,21 +184,31 @@ def _retryable(exc: stripe.StripeError) -> bool:
     return status == 429 or status >= 500 or status == 409  # 409: an idempotent twin in flight
 
 
-def build_stripe(settings: Settings) -> StripeGateway | None:
-    """The gateway, or None when STRIPE_SECRET_KEY is not set."""
+def build_stripe(
+    settings: Settings, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> StripeGateway | None:
+    """The gateway, or None when STRIPE_SECRET_KEY is not set. `sleep`: between retries
+    (tests pass one that returns at once)."""
     if settings.stripe_secret_key is None:
         return None
     api_key = settings.stripe_secret_key.get_secret_value()
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
 
+    made: list[stripe.HTTPXClient] = []
+
     def connect() -> stripe.StripeClient:
         import stripe
 
+        made.append(stripe.HTTPXClient(timeout=settings.stripe_timeout))
         return stripe.StripeClient(
             api_key,
             base_addresses=base,  # type: ignore[arg-type]
             max_network_retries=0,
-            http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout),
+            http_client=made[-1],
         )
 
-    return StripeGateway(connect, budget_s=settings.stripe_retry_budget)
+    async def close() -> None:
+        for http in made:
+            await http.close_async()  # type: ignore[no-untyped-call]
+
+    return StripeGateway(connect, budget_s=settings.stripe_retry_budget, sleep=sleep, close=close)

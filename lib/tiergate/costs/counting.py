@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from ..billing import StripeApi
+    from ..billing.meter_events import MeterDelivery, MeterEvent
     from ..decision import Check, Verdict
     from ..hotstate import AccountState, KeyState
     from ..store import Charge, HotStore
@@ -126,6 +127,13 @@ class CountedStripe:
     async def portal_url(self, *, customer_id: str, return_url: str) -> str:
         spent_on_stripe()
         return await self.inner.portal_url(customer_id=customer_id, return_url=return_url)
+
+    async def send_meter_event(self, event: MeterEvent) -> MeterDelivery:
+        # The scheduled push's, not a request's: nothing to count it against.
+        return await self.inner.send_meter_event(event)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 # DynamoDB operations and what each costs at least when it reports no ConsumedCapacity:

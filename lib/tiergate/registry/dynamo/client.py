@@ -27,7 +27,12 @@ _ATTEMPTS = 5  # reads cancelled by a concurrent transaction, keys left unproces
 
 
 class ConditionFailed(Exception):
-    """A conditional write's condition did not hold: an answer, not a failure."""
+    """A conditional write's condition did not hold: an answer, not a failure. `item`: the
+    item as stored, when the write asked for it (ReturnValuesOnConditionCheckFailure)."""
+
+    def __init__(self, item: Item | None = None) -> None:
+        super().__init__()
+        self.item = item
 
 
 class Cancelled(Exception):
@@ -62,7 +67,7 @@ async def call_dynamodb(call: Callable[[], _T], table: str) -> _T:
         error = exc.response.get("Error", {})
         code = error.get("Code", "")
         if code == "ConditionalCheckFailedException":
-            raise ConditionFailed from exc
+            raise ConditionFailed(exc.response.get("Item")) from exc  # type: ignore[arg-type]
         if code == "TransactionCanceledException":
             raise Cancelled(list(exc.response.get("CancellationReasons", []))) from exc
         if code == "ResourceNotFoundException":
@@ -132,6 +137,22 @@ class TableCalls:
         except ConditionFailed:
             return False
         return True
+
+    async def update_if(self, update: dict[str, Any]) -> tuple[bool, Item | None]:
+        """One UpdateItem under its ConditionExpression: (True, the item now) or (False, the
+        item as stored, None if there is none), in one call either way."""
+        request = {
+            **update,
+            "TableName": self.table,
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            response = await self._call(lambda: self.client.update_item(**request))
+        except ConditionFailed as failed:
+            return False, failed.item or None
+        item: Item | None = response.get("Attributes")
+        return True, item
 
     async def transact(self, writes: list[dict[str, Any]]) -> int | None:
         """Run one transaction; None when it committed, else the index of the failed item

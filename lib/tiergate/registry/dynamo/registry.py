@@ -9,17 +9,19 @@ key created while a webhook lands can never keep an older copy (the loser re-rea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ...clock import Clock
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot
+from ..outbox import MeterChange, MeterKey, MeterRecord
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 from .client import TableCalls
 from .items import (
     Item,
+    account_from,
     account_key,
     customer_key,
     event_item,
@@ -28,6 +30,7 @@ from .items import (
     key_key,
     stored_from,
 )
+from .outbox import meter_key, meter_update, record_from
 from .transaction import NEW_ITEM, transact_items
 
 if TYPE_CHECKING:
@@ -96,3 +99,23 @@ class DynamoRegistry(RegistryBase):
         if failed == 0 and change.event is not None:
             return "duplicate"  # the event's put comes first: it was recorded before
         return "conflict"
+
+    # -- the meter outbox (registry/outbox.py) ------------------------------------------
+
+    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
+        return record_from(key, period_end_ms, await self._calls.get(meter_key(key)))
+
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        items = await self._calls.get_many([meter_key(key) for key, _ in dict(wanted).items()])
+        by_pk = {item["pk"]["S"]: item for item in items}
+        return [record_from(k, end, by_pk.get(meter_key(k)["pk"]["S"])) for k, end in wanted]
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        items = await self._calls.get_many([account_key(a) for a in dict.fromkeys(account_ids)])
+        return {(a := account_from(item)).account_id: a.customer_id for item in items}
+
+    async def change_meter(
+        self, read: MeterRecord, change: MeterChange
+    ) -> tuple[bool, MeterRecord]:
+        done, item = await self._calls.update_if(meter_update(read, change))
+        return done, record_from(read.key, read.period_end_ms, item)

@@ -8,9 +8,12 @@ conditions do: between a read and its commit another task may have written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ...clock import Clock
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot, StoredAccount
+from ..outbox import MeterChange, MeterKey, MeterRecord, applied, holds
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 
@@ -24,6 +27,7 @@ class MemoryRegistry(RegistryBase):
         self._accounts: dict[str, StoredAccount] = {}
         self._customers: dict[str, str] = {}
         self._events: dict[str, EventRecord] = {}
+        self._meters: dict[MeterKey, MeterRecord] = {}
         self.reads = 0  # hot-state reads served, so tests can see the steady state makes none
 
     async def hot_state(self, digest: str) -> tuple[KeyRecord, Account] | None:
@@ -81,3 +85,24 @@ class MemoryRegistry(RegistryBase):
         if change.event is not None:
             self._events[change.event.event_id] = change.event
         return "committed"
+
+    # -- the meter outbox (registry/outbox.py), checked at commit as DynamoDB does ---------
+
+    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
+        return self._meters.get(key) or MeterRecord(key, period_end_ms)
+
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        return [await self.meter_record(key, end) for key, end in wanted]
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        found = (self._accounts.get(a) for a in account_ids)
+        return {s.account.account_id: s.account.customer_id for s in found if s is not None}
+
+    async def change_meter(
+        self, read: MeterRecord, change: MeterChange
+    ) -> tuple[bool, MeterRecord]:
+        stored = self._meters.get(read.key) or MeterRecord(read.key, read.period_end_ms)
+        if not holds(stored, read, change):
+            return False, stored
+        self._meters[read.key] = record = applied(stored, change)
+        return True, record

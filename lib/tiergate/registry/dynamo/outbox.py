@@ -1,0 +1,120 @@
+"""The meter outbox (registry/outbox.py) as DynamoDB items, and its changes as conditional
+UpdateItems: one write per change, and a failed condition answers with the item as stored
+(ReturnValuesOnConditionCheckFailure=ALL_OLD), so a push that lost a race needs no re-read.
+
+    MTR#<meter>#<period start>#<account>   a account, m meter, ps/pe period (ms), wm units
+        batched (the watermark), st sent, ms missed, sq last batch's number; the pending
+        batch: pq its number, pu units, pi identifier, pc claimed at (ms); ttl (s)
+
+The account comes last in the key: meters and period starts hold no '#', account ids may.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..outbox import Batch, Claim, MeterChange, MeterKey, MeterRecord, Settle, Skip
+from .items import Item
+
+__all__ = ["BATCH_FREE", "BATCH_PENDING", "NEW_OUTBOX", "meter_key", "meter_update", "record_from"]
+
+NEW_OUTBOX = "attribute_not_exists(pk)"
+BATCH_FREE = "wm = :wm AND attribute_not_exists(pq)"  # the watermark read, nothing pending
+BATCH_PENDING = "pq = :seq"  # the pending batch is still the one read
+
+# Long after the hot store stops listing the period (a day after it ends) and after Stripe
+# would take an event for it (35 days back): the record outlives every reason to send again.
+_KEEP_S = 60 * 86_400
+_PENDING = ("pq", "pu", "pi", "pc")
+
+
+def meter_key(key: MeterKey) -> Item:
+    return {"pk": {"S": f"MTR#{key.meter}#{key.period_start_ms}#{key.account_id}"}}
+
+
+def meter_update(read: MeterRecord, change: MeterChange) -> dict[str, Any]:
+    """The UpdateItem arguments (without the table) that commit `change` over `read`."""
+    values: dict[str, Any] = {":zero": _n(0)}
+    if isinstance(change, Settle):
+        pending = read.pending
+        units = pending.units if pending else 0
+        total = "st" if change.sent else "ms"
+        values.update({":seq": _n(change.seq), ":units": _n(units)})
+        return {
+            "Key": meter_key(read.key),
+            "UpdateExpression": f"SET {total} = if_not_exists({total}, :zero) + :units"
+            f" REMOVE {', '.join(_PENDING)}",
+            "ConditionExpression": BATCH_PENDING,
+            "ExpressionAttributeValues": values,
+        }
+    values.update(
+        {
+            ":a": {"S": read.key.account_id},
+            ":m": {"S": read.key.meter},
+            ":ps": _n(read.key.period_start_ms),
+            ":pe": _n(read.period_end_ms),
+            ":ttl": _n(read.period_end_ms // 1000 + _KEEP_S),
+        }
+    )
+    sets = ["a = :a", "m = :m", "ps = :ps", "pe = :pe", "#ttl = :ttl"]
+    sets.append("st = if_not_exists(st, :zero)")
+    if isinstance(change, Claim):
+        batch = change.batch
+        values.update(
+            {
+                ":wm2": _n(read.batched + batch.units),
+                ":sq": _n(batch.seq),
+                ":pu": _n(batch.units),
+                ":pi": {"S": batch.identifier},
+                ":pc": _n(batch.claimed_at_ms),
+            }
+        )
+        sets += ["wm = :wm2", "sq = :sq", "pq = :sq", "pu = :pu", "pi = :pi", "pc = :pc"]
+        sets.append("ms = if_not_exists(ms, :zero)")
+    else:
+        assert isinstance(change, Skip)
+        values.update({":wm2": _n(read.batched + change.units), ":n": _n(change.units)})
+        sets += ["wm = :wm2", "ms = if_not_exists(ms, :zero) + :n", "sq = if_not_exists(sq, :zero)"]
+    if read.stored:
+        condition = BATCH_FREE
+        values[":wm"] = _n(read.batched)
+    else:
+        condition = NEW_OUTBOX
+    return {
+        "Key": meter_key(read.key),
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#ttl": "ttl"},  # TTL is a reserved word
+        "ExpressionAttributeValues": values,
+    }
+
+
+def record_from(key: MeterKey, period_end_ms: int, item: Item | None) -> MeterRecord:
+    if not item or "wm" not in item:
+        return MeterRecord(key, period_end_ms)
+    pending = None
+    if "pq" in item:
+        pending = Batch(
+            seq=_int(item["pq"]),
+            units=_int(item["pu"]),
+            identifier=item["pi"]["S"],
+            claimed_at_ms=_int(item["pc"]),
+        )
+    return MeterRecord(
+        key,
+        _int(item["pe"]) if "pe" in item else period_end_ms,
+        batched=_int(item["wm"]),
+        sent=_int(item["st"]) if "st" in item else 0,
+        missed=_int(item["ms"]) if "ms" in item else 0,
+        seq=_int(item["sq"]) if "sq" in item else 0,
+        pending=pending,
+        stored=True,
+    )
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _int(value: dict[str, str]) -> int:
+    return int(value["N"])

@@ -1,0 +1,139 @@
+"""The meter outbox: what has left for Stripe's meter, per account, period and meter.
+
+One record per (account, period start, meter) holds the units already put in a batch (the
+watermark), at most one pending batch (claimed, maybe sent, not yet marked sent), and the
+units sent and missed so far. The meter push (billing/meter.py) moves it on with three
+conditional changes, whose rules are written once here and which each backend checks at
+commit, as DynamoDB checks a condition:
+
+- `Claim` a batch of new units: only if the watermark is still the one read and no batch
+  is pending, so two pushes running at once can never both claim the same units;
+- `Skip` units that can no longer be billed into their period (recorded as missed), on the
+  same condition;
+- `Settle` the pending batch (sent, or given up on as missed): only if it is still the batch
+  of that sequence number, so a late second push cannot settle a newer batch.
+
+A crash between any two steps leaves a state the next push resumes from: a pending batch is
+resent with its own identifier (Stripe deduplicates it), never claimed again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "Batch",
+    "Claim",
+    "MeterChange",
+    "MeterKey",
+    "MeterOutbox",
+    "MeterRecord",
+    "Settle",
+    "Skip",
+    "applied",
+    "holds",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterKey:
+    account_id: str
+    period_start_ms: int
+    meter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Units claimed for one meter event, under the event's identifier."""
+
+    seq: int  # 1, 2, ... per record
+    units: int
+    identifier: str
+    claimed_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRecord:
+    key: MeterKey
+    period_end_ms: int
+    batched: int = 0  # the watermark: units put in a batch so far (sent, pending or missed)
+    sent: int = 0
+    missed: int = 0
+    seq: int = 0  # the last batch's sequence number
+    pending: Batch | None = None
+    stored: bool = False  # False: no record yet (a first claim must find none)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    batch: Batch
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    seq: int
+    sent: bool  # False: given up on, its units missed
+
+
+MeterChange = Claim | Skip | Settle
+
+
+def holds(stored: MeterRecord, read: MeterRecord, change: MeterChange) -> bool:
+    """Whether `change`, decided on `read`, may commit over what is `stored` now."""
+    if isinstance(change, Settle):
+        return stored.pending is not None and stored.pending.seq == change.seq
+    if not read.stored:
+        return not stored.stored
+    return stored.stored and stored.batched == read.batched and stored.pending is None
+
+
+def applied(record: MeterRecord, change: MeterChange) -> MeterRecord:
+    """The record after `change` (which `holds`)."""
+    if isinstance(change, Claim):
+        batch = change.batch
+        return dataclasses.replace(
+            record, batched=record.batched + batch.units, seq=batch.seq, pending=batch, stored=True
+        )
+    if isinstance(change, Skip):
+        return dataclasses.replace(
+            record,
+            batched=record.batched + change.units,
+            missed=record.missed + change.units,
+            stored=True,
+        )
+    units = record.pending.units if record.pending else 0
+    if change.sent:
+        return dataclasses.replace(record, sent=record.sent + units, pending=None)
+    return dataclasses.replace(record, missed=record.missed + units, pending=None)
+
+
+class MeterOutbox(Protocol):
+    """Raises `StoreUnavailable` when it cannot answer."""
+
+    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
+        """The record (read consistently), or an empty one (`stored` False) if none yet."""
+        ...
+
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        """`meter_record` of each (key, period end), in order, in as few reads as the
+        backend can (DynamoDB: one BatchGetItem per 100)."""
+        ...
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        """Each existing account's Stripe customer ("" when none is linked), in few reads."""
+        ...
+
+    async def change_meter(
+        self, read: MeterRecord, change: MeterChange
+    ) -> tuple[bool, MeterRecord]:
+        """Commit `change` if it `holds` over the stored record, in one conditional write:
+        (True, the record now), or (False, the record as stored) when it did not hold."""
+        ...
