@@ -228,8 +228,12 @@ def decide(
         return replay, Effects(step.tat_us, step.reset_ms, 0, used, hold=False)
     ceiling = account.ceiling
     if used + check.cost > ceiling:
-        # Blocked until the period ends: every alert up to the ceiling is due now, once.
-        labels, mark = crossed(account.alerts, used, ceiling, fired)
+        # Blocked until the period ends. The ceiling's own alert ("100" on a flat tier, "cap"
+        # with overage) is due if usage has passed every lower one: a request too large for
+        # what is left is then as good as the last one; a huge request early on is not.
+        below = [units for units, _ in account.alerts if units < ceiling]
+        near = used >= max(below, default=ceiling)
+        labels, mark = crossed(account.alerts, ceiling - 1, ceiling, fired) if near else ("", 0)
         denied = _with(base, Code.QUOTA, retry_after_ms=end - now_ms, alerts=labels)
         return denied, (Effects(None, 0, 0, used, False, alert_mark=mark) if mark else None)
     before, used = used, used + check.cost

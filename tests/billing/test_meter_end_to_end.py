@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+from botocore.client import BaseClient
 
 from tiergate.clock import FakeClock
 from tiergate.gate import Requirement
@@ -28,6 +31,8 @@ from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..support.fakestripe import FakeStripe
 from .conftest import billing_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TIERS = json.dumps(
     {
@@ -123,6 +128,50 @@ async def test_the_scheduled_run_pushes_the_meter(
     assert {
         (d["outcome"], d.get("MeterPush"), d.get("MeterUnits")) for d in docs if "MeterPush" in d
     } == {("sent", 1, 2)}
+
+
+async def test_a_scheduled_run_on_dynamodb_makes_only_calls_its_role_allows(
+    settings: Settings, parts: Parts, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every DynamoDB operation a scheduled run makes (the meter push and the alert delivery,
+    with overage and an alert to deliver) is one serverless.yml's ScheduledRole allows."""
+    await parts.registry.put_account(
+        Account("acme", tier="pro", customer_id="cus_acme", alert_email="ops@acme.test")
+    )
+    key = generate_key("test")
+    await parts.registry.put_key(KeyRecord(key_digest(key), "acme", clock.now_ms()))
+    for _ in range(8):  # past 80 % and 100 % of the limit, into overage up to the cap
+        assert isinstance(await parts.gate.admit(key, Requirement()), Admitted)
+    called: set[str] = set()
+    make_call = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, object]) -> object:
+        if client.meta.service_model.service_name == "dynamodb":
+            called.add(operation)
+        return make_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    runner = JobRunner(
+        scheduled_jobs(parts, settings),
+        timeout_s=30,
+        service=SERVICE_SCHEDULED,
+        writer=EmfWriter("tiergate", write=lambda _: None),
+    )
+    run = await runner.run(run_id="run-1")
+    assert run.ok, run
+    if settings.table is None:
+        assert called == set()  # the in-process registry: nothing to allow
+        return
+    template = yaml.safe_load((ROOT / "serverless.yml").read_text())
+    statements = template["resources"]["Resources"]["ScheduledRole"]["Properties"]["Policies"][0]
+    allowed = {
+        action.removeprefix("dynamodb:")
+        for statement in statements["PolicyDocument"]["Statement"]
+        for action in statement["Action"]
+        if action.startswith("dynamodb:")
+    }
+    assert {"BatchGetItem", "UpdateItem"} <= called
+    assert called <= allowed
 
 
 async def test_without_a_stripe_key_there_is_no_meter_job(

@@ -143,15 +143,27 @@ async def test_one_request_may_cross_several_thresholds(store: HotStore, clock: 
     assert (await store.check(ask(clock, cost=12))).alerts == "80,100"
 
 
-async def test_a_request_refused_at_the_ceiling_fires_what_is_left(
+async def test_a_request_refused_near_the_ceiling_fires_the_ceilings_alert(
     store: HotStore, clock: FakeClock
 ) -> None:
     await seed(store, OVERAGE)
-    await store.check(ask(clock, cost=7))
-    refused = await store.check(ask(clock, cost=9))  # 16 > 15: blocked till the period ends
-    assert (refused.code, refused.alerts) == (Code.QUOTA, "80,100,cap")
-    assert await labels(store) == [("80", 7), ("100", 7), ("cap", 7)]
-    assert (await store.check(ask(clock, cost=9))).alerts == ""  # once
+    await store.check(ask(clock, cost=13))  # past 80 % and 100 %: both fire
+    refused = await store.check(ask(clock, cost=3))  # 16 > 15: blocked till the period ends
+    assert (refused.code, refused.alerts) == (Code.QUOTA, "cap")
+    assert await labels(store) == [("80", 13), ("100", 13), ("cap", 13)]
+    assert (await store.check(ask(clock, cost=3))).alerts == ""  # once
+
+
+async def test_a_huge_request_early_in_the_period_fires_nothing(
+    store: HotStore, clock: FakeClock
+) -> None:
+    await seed(store, OVERAGE)
+    await store.check(ask(clock, cost=1))
+    refused = await store.check(ask(clock, cost=100))
+    assert (refused.code, refused.alerts) == (Code.QUOTA, "")
+    for _ in range(7):  # the real crossings still fire when usage gets there
+        await store.check(ask(clock))
+    assert await labels(store) == [("80", 8)]
 
 
 async def test_alerts_start_again_next_period_and_drain_when_delivered(

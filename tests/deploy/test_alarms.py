@@ -95,6 +95,7 @@ def test_the_alarms_watch_429s_the_limiter_the_webhook_and_the_schedule(
         "ScheduledDeadLetterAlarm": set(),  # a scheduled run that failed every attempt
         "MeterPushFailuresAlarm": {(t.METER_PUSH, t.SERVICE_SCHEDULED, t.METER_FAILED)},
         "MeterPushMissedAlarm": {(t.METER_PUSH, t.SERVICE_SCHEDULED, t.METER_MISSED)},
+        "MeterPushBehindAlarm": {(t.METER_PUSH, t.SERVICE_SCHEDULED, t.METER_BEHIND)},
         "AlertDeliveryFailuresAlarm": {(t.ALERT_DELIVERY, t.SERVICE_SCHEDULED, t.ALERT_FAILED)},
         "AlertsDroppedAlarm": {(t.ALERT_DELIVERY, t.SERVICE_SCHEDULED, t.ALERT_DROPPED)},
         "TooManyRequestsAlarm": {

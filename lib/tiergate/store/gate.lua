@@ -203,8 +203,15 @@ local function fire(before, after)
 end
 
 local ceiling = limit + cap
-if used + cost > ceiling then  -- blocked until the period ends: every alert up to it is due
-  fire(used, ceiling)
+if used + cost > ceiling then
+  -- Blocked until the period ends: the ceiling's own alert is due once usage has passed
+  -- every lower one (decision.decide).
+  local below = ceiling
+  for units in string.gmatch(thresholds, '(%d+):') do
+    units = tonumber(units)
+    if units < ceiling then below = units end  -- ascending: the last one below wins
+  end
+  if used >= below then fire(ceiling - 1, ceiling) end
   return verdict(10, left, full_in, used, pe - now, 0, false)
 end
 
@@ -226,8 +233,10 @@ if cost > 0 then
     local okey = akey .. ':o:' .. int(ps) .. ':' .. meter
     if redis.call('INCRBY', okey, over) == over then
       redis.call('PEXPIRE', okey, pe - now + 7 * 86400000)
-      redis.call('SADD', ns .. ':m', table.concat({int(ps), int(pe), meter, acct}, '\n'))
     end
+    -- On every such request, not the first only: an entry lost with the counter kept (or
+    -- forgotten early) is listed again, so no counted overage goes unlisted.
+    redis.call('SADD', ns .. ':m', table.concat({int(ps), int(pe), meter, acct}, '\n'))
   end
   fire(before, used)
 end
