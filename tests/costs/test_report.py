@@ -260,3 +260,42 @@ def test_since_and_customers_parse() -> None:
     assert parse_customers(None) == {}
     with pytest.raises(ConfigError, match="N at least 1"):
         parse_customers("pro=0")
+
+
+DAMAGED = [
+    pytest.param(b"\xff\xfe[]", "not UTF-8", id="not-utf8"),
+    pytest.param(b"[" * 100_000, "nested too deeply", id="deep"),
+    pytest.param(b'{"prices": {}, "x": [1e400]}', "out of range", id="huge-number"),
+    pytest.param(b'{"prices": {}, "x": NaN}', "NaN is not a number", id="nan"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), DAMAGED)
+def test_a_damaged_measurements_file_is_one_line_and_exit_2(
+    content: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "m.json"
+    bad.write_bytes(content)
+    assert main(["costs", "--measurements", str(bad), "--root", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tiergate: error: {bad}: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("content", "message"), DAMAGED)
+def test_a_damaged_prices_file_is_one_line_and_exit_2(
+    content: bytes,
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bad = tmp_path / "prices.json"
+    bad.write_bytes(content)
+    monkeypatch.setenv("TIERGATE_PRICES", str(bad))
+    assert main(["costs", "--measurements", str(EXAMPLE), "--root", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tiergate: error: {bad}: ")
+    assert message in err
+    assert err.count("\n") == 1

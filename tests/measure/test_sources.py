@@ -22,6 +22,7 @@ from tiergate.costs.cloudwatch import period_for
 from tiergate.costs.measurements import RouteMeasurements
 from tiergate.costs.recording import FileRecorder, read_recorded, recorded_path
 from tiergate.costs.sources import measurements
+from tiergate.costs.totals import FIELDS
 from tiergate.errors import ConfigError
 from tiergate.settings import Settings
 
@@ -188,3 +189,25 @@ def test_the_period_covers_the_range_in_a_resolution_cloudwatch_keeps(
     span_ms: int, period: int
 ) -> None:
     assert period_for(0, span_ms) == period
+
+
+ROW: dict[str, Any] = {"route": "/a", "tier": "x", "requests": 1, "third_party": {}}
+ROW |= dict.fromkeys(FIELDS, 0)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xff\xfe{}",
+        b"[" * 100_000,
+        json.dumps({"version": 1, "hours": [{**ROW, "hour": float("inf")}]}).encode(),
+        json.dumps({"version": 1, "hours": [{**ROW, "hour": 1e400}]}).encode(),
+    ],
+)
+def test_a_damaged_recording_is_a_config_error(
+    content: bytes, tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    settings = Settings(state_dir=str(tmp_path))
+    recorded_path(settings).write_bytes(content)
+    with pytest.raises(ConfigError, match="not a measurements file tiergate wrote"):
+        loop.run_until_complete(measurements(settings, since_ms=None, profile=False))

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..observe.costmeter import Measured
 from ..settings import Settings
+from .jsontext import parse_json
 from .totals import Totals
 
 __all__ = ["FILE_NAME", "FileRecorder", "MemoryRecorder", "read_recorded", "recorded_path"]
@@ -33,16 +34,17 @@ def recorded_path(settings: Settings) -> Path:
 
 
 def read_recorded(path: Path) -> Totals:
-    """What the file holds; empty when there is none. A damaged file is a ConfigError."""
+    """What the file holds; empty when there is none. A damaged file (not UTF-8, not JSON,
+    not what to_json wrote, a number out of range) is a ConfigError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return Totals()
     except OSError as exc:
         raise ConfigError(f"cannot read the recorded measurements {path}: {exc}") from None
     try:
-        return Totals.from_json(json.loads(text))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return Totals.from_json(parse_json(data.decode("utf-8"), str(path)))
+    except (ConfigError, ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise ConfigError(
             f"{path} is not a measurements file tiergate wrote ({exc}); move it away"
         ) from None
