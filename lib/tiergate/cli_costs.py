@@ -34,7 +34,12 @@ def add_costs_command(commands: Any) -> None:  # argparse's subparsers action is
     output.add_argument("--json", action="store_true", help="print the report as JSON")
     output.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     costs.add_argument("--measurements", metavar="FILE", help="a JSON list of route measurements")
-    costs.add_argument("--since", metavar="AGE", help="recorded measurements this recent: 7d, 12h")
+    costs.add_argument(
+        "--since",
+        metavar="AGE",
+        help="recorded measurements this recent: 7d, 12h (at most 455d; from CloudWatch, only"
+        " routes with requests in the last 14 days are found)",
+    )
     costs.add_argument("--profile", action="store_true", help="measure the app in-process first")
     costs.add_argument(
         "--customers", metavar="T=N,...", help="expected customers per tier: pro=40,enterprise=3"
