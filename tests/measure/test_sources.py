@@ -178,6 +178,9 @@ def test_a_profile_measures_every_gated_route_for_every_tier_allowed_on_it(
         assert m.redis_commands == 1  # steady state: the warm-up took each key's miss
         assert m.wall_ms > 0
         assert m.response_bytes > 0
+        # The request's own CPU only: not the in-process client's between requests, which
+        # the back-to-back rule would charge to the server (cpu above wall).
+        assert 0 <= m.cpu_ms <= m.wall_ms, m
 
 
 @pytest.mark.parametrize(
