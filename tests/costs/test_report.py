@@ -351,3 +351,22 @@ def test_a_cloudwatch_refusal_is_a_config_error(loop: Any) -> None:
         loop.run_until_complete(
             measurements(Settings(), since_ms=None, profile=False, cloudwatch=Denied())
         )
+
+
+def test_a_free_tier_is_reported_as_its_cost_and_strict_passes_with_the_shipped_tiers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = json.loads(costs(capsys, "--json"))
+    free = report["tiers"]["free"]
+    assert free["price"] == 0
+    assert free["cost"] > 0
+    assert free["free"] is True
+    assert report["tiers"]["pro"]["free"] is False
+    assert report["warnings"] == []
+    assert report["free"] == [
+        f"tier free: free: costs ${free['cost']:.4f} per customer a month at full quota"
+    ]
+    table = costs(capsys)
+    assert next(x for x in table.splitlines() if x.startswith("free ")).endswith("free")
+    assert "warning: tier free" not in table
+    assert main(["costs", "--measurements", str(EXAMPLE), "--root", str(ROOT), "--strict"]) == 0
