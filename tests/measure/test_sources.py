@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from tiergate.costs.recording import FileRecorder, read_recorded, recorded_path
 from tiergate.costs.sources import measurements
 from tiergate.costs.totals import FIELDS
 from tiergate.errors import ConfigError
+from tiergate.observe.costmeter import Measured
+from tiergate.observe.resources import Spent
 from tiergate.settings import Settings
 
 from ..observe.conftest import read_stdout
@@ -214,3 +217,71 @@ def test_a_damaged_recording_is_a_config_error(
     recorded_path(settings).write_bytes(content)
     with pytest.raises(ConfigError, match="not a measurements file tiergate wrote"):
         loop.run_until_complete(measurements(settings, since_ms=None, profile=False))
+
+
+def measured(route: str = "/v1/hello", tier: str = "free") -> Measured:
+    return Measured(route, tier, 1.0, 0.5, 100, Spent())
+
+
+def test_the_recording_is_written_in_a_thread_of_its_own_never_in_the_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tiergate.costs.recording as recording
+
+    read_in: list[threading.Thread] = []
+    written = threading.Event()
+    real = recording.read_recorded
+
+    def reading(path: Path) -> Any:
+        read_in.append(threading.current_thread())
+        written.set()
+        return real(path)
+
+    monkeypatch.setattr(recording, "read_recorded", reading)
+    now = [0.0]
+    recorder = FileRecorder(tmp_path / "m.json", flush_s=2.0, monotonic=lambda: now[0])
+    recorder.add(measured())
+    assert read_in == []  # not due yet
+    now[0] = 2.0
+    recorder.add(measured())  # due: handed to the writer thread
+    assert written.wait(5)
+    assert read_in[0] is not threading.current_thread()
+    recorder.flush()  # waits for the writer, then has nothing left
+    [hello] = read_recorded(tmp_path / "m.json").measurements()
+    assert hello.requests == 2
+
+
+def test_the_recording_keeps_35_days(tmp_path: Path) -> None:
+    day = 86_400_000
+    now_ms = 400 * day
+    path = tmp_path / "m.json"
+    old = FileRecorder(path, clock_ms=lambda: now_ms - 36 * day)
+    old.add(measured("/v1/old"))
+    old.add(measured("/v1/kept"))
+    old.flush()
+    kept = FileRecorder(path, clock_ms=lambda: now_ms - 34 * day)
+    kept.add(measured("/v1/kept"))
+    kept.flush()
+    recorder = FileRecorder(path, clock_ms=lambda: now_ms)
+    recorder.add(measured("/v1/now"))
+    recorder.flush()
+    found = {(m.route, m.requests) for m in read_recorded(path).measurements()}
+    assert found == {("/v1/kept", 1), ("/v1/now", 1)}  # the hours 36 days old are gone
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe{}", b"[" * 100_000])
+def test_a_damaged_recording_never_fails_a_flush_and_keeps_what_was_collected(
+    content: bytes, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "m.json"
+    path.write_bytes(content)
+    recorder = FileRecorder(path)
+    recorder.add(measured())
+    recorder.flush()  # the exit's flush: no exception
+    recorder.add(measured())
+    recorder.flush()
+    assert len([r for r in caplog.records if "cannot record" in r.getMessage()]) == 1
+    path.unlink()  # moved away: what was collected is written at the next flush
+    recorder.flush()
+    [hello] = read_recorded(path).measurements()
+    assert hello.requests == 2
