@@ -20,8 +20,9 @@ from .errors import ConfigError
 
 __all__ = ["add_costs_command", "parse_customers", "parse_since"]
 
-_SINCE = re.compile(r"^(\d+)([mhd])$")
+_SINCE = re.compile(r"^(\d{1,12})([mhd])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_SINCE_MS = 455 * 86_400_000  # CloudWatch's retention (hourly data); the recording's is less
 _CUSTOMER = re.compile(r"^([a-z][a-z0-9_-]{0,31})=(\d{1,9})$")
 
 
@@ -33,7 +34,12 @@ def add_costs_command(commands: Any) -> None:  # argparse's subparsers action is
     output.add_argument("--json", action="store_true", help="print the report as JSON")
     output.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     costs.add_argument("--measurements", metavar="FILE", help="a JSON list of route measurements")
-    costs.add_argument("--since", metavar="AGE", help="recorded measurements this recent: 7d, 12h")
+    costs.add_argument(
+        "--since",
+        metavar="AGE",
+        help="recorded measurements this recent: 7d, 12h (at most 455d; from CloudWatch, only"
+        " routes with requests in the last 14 days are found)",
+    )
     costs.add_argument("--profile", action="store_true", help="measure the app in-process first")
     costs.add_argument(
         "--customers", metavar="T=N,...", help="expected customers per tier: pro=40,enterprise=3"
@@ -68,7 +74,12 @@ def parse_since(text: str | None, now_ms: int) -> int | None:
     match = _SINCE.match(text)
     if not match:
         raise ConfigError(f"--since {text!r}: expected a number and m, h or d, e.g. 7d")
-    return now_ms - int(match.group(1)) * _UNIT_MS[match.group(2)]
+    age_ms = int(match.group(1)) * _UNIT_MS[match.group(2)]
+    if age_ms > MAX_SINCE_MS:
+        raise ConfigError(
+            f"--since {text!r}: at most 455d, the longest CloudWatch keeps its metrics"
+        )
+    return now_ms - age_ms
 
 
 def _costs(args: argparse.Namespace) -> int:

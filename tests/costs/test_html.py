@@ -61,7 +61,9 @@ async def test_html_report_in_chromium_shows_the_json_numbers(
         row = next(line for line in text.splitlines() if line.startswith(f"{name}\t"))
         for figure in ("price", "cost", "margin", "lowest_price"):
             assert dollars(tier[figure]) in row, (name, figure, row)
-        assert row.split("\t")[-2] == ("ok" if tier["passes"] else "UNDER")
+        assert row.split("\t")[-2] == (
+            "free" if tier["free"] else "ok" if tier["passes"] else "UNDER"
+        )
         assert f"{name} cost {dollars(tier['cost'])}" in bars
         assert f"{name} price {dollars(tier['price'])}" in bars
     for route, figures in report["routes"].items():

@@ -260,3 +260,113 @@ def test_since_and_customers_parse() -> None:
     assert parse_customers(None) == {}
     with pytest.raises(ConfigError, match="N at least 1"):
         parse_customers("pro=0")
+
+
+DAMAGED = [
+    pytest.param(b"\xff\xfe[]", "not UTF-8", id="not-utf8"),
+    pytest.param(b"[" * 100_000, "nested too deeply", id="deep"),
+    pytest.param(b'{"prices": {}, "x": [1e400]}', "out of range", id="huge-number"),
+    pytest.param(b'{"prices": {}, "x": NaN}', "NaN is not a number", id="nan"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), DAMAGED)
+def test_a_damaged_measurements_file_is_one_line_and_exit_2(
+    content: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "m.json"
+    bad.write_bytes(content)
+    assert main(["costs", "--measurements", str(bad), "--root", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tiergate: error: {bad}: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("content", "message"), DAMAGED)
+def test_a_damaged_prices_file_is_one_line_and_exit_2(
+    content: bytes,
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bad = tmp_path / "prices.json"
+    bad.write_bytes(content)
+    monkeypatch.setenv("TIERGATE_PRICES", str(bad))
+    assert main(["costs", "--measurements", str(EXAMPLE), "--root", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tiergate: error: {bad}: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("since", "message"),
+    [("456d", "at most 455d"), ("99999999d", "at most 455d"), ("9" * 5000 + "d", "expected")],
+)
+def test_since_is_refused_past_cloudwatchs_retention(
+    since: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tiergate.cli_costs import parse_since
+
+    assert parse_since("455d", 0) == -455 * 86_400_000
+    assert main(["costs", "--since", since, "--root", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tiergate: error: --since")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_production_without_aws_credentials_is_one_line_naming_cloudwatch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role either
+    monkeypatch.setenv("TIERGATE_ENV", "production")
+    assert main(["costs", "--since", "7d", "--root", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tiergate: error: cannot read the measurements from CloudWatch: ")
+    assert "credentials" in err
+    assert err.count("\n") == 1
+
+
+def test_a_cloudwatch_refusal_is_a_config_error(loop: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from tiergate.costs.sources import measurements
+    from tiergate.errors import ConfigError
+    from tiergate.settings import Settings
+
+    class Denied:
+        def get_paginator(self, name: str) -> Any:
+            error = {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}
+            raise ClientError(error, "ListMetrics")  # type: ignore[arg-type]
+
+    with pytest.raises(ConfigError, match=r"CloudWatch: .*AccessDenied"):
+        loop.run_until_complete(
+            measurements(Settings(), since_ms=None, profile=False, cloudwatch=Denied())
+        )
+
+
+def test_a_free_tier_is_reported_as_its_cost_and_strict_passes_with_the_shipped_tiers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = json.loads(costs(capsys, "--json"))
+    free = report["tiers"]["free"]
+    assert free["price"] == 0
+    assert free["cost"] > 0
+    assert free["free"] is True
+    assert report["tiers"]["pro"]["free"] is False
+    assert report["warnings"] == []
+    assert report["free"] == [
+        f"tier free: free: costs ${free['cost']:.4f} per customer a month at full quota"
+    ]
+    table = costs(capsys)
+    assert next(x for x in table.splitlines() if x.startswith("free ")).endswith("free")
+    assert "warning: tier free" not in table
+    assert main(["costs", "--measurements", str(EXAMPLE), "--root", str(ROOT), "--strict"]) == 0

@@ -132,22 +132,39 @@ def test_a_keys_first_request_counts_its_write_through(
     assert (document["route"], document["tier"]) == ("/v1/pro/hello", "pro")
 
 
-def test_denials_are_measured_under_the_callers_tier_or_none(
+def test_only_admitted_requests_are_measured(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
     handler, keys = example(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
     capsys.readouterr()
+    # A free key's 403 on a pro route must not put the pro route into the free tier's mix.
     assert call(handler, "/v1/pro/hello", "low", keys["free"])["statusCode"] == 403
     assert call(handler, "/v1/hello", "keyless", None)["statusCode"] == 401
     assert call(handler, "/v1/nowhere", "lost", keys["free"])["statusCode"] == 404
+    assert call(handler, "/v1/hello", "served", keys["free"])["statusCode"] == 200
     out = read_stdout(capsys)
-    for document in out.costs:
-        check_emf(document)
     assert [(d["request_id"], d["route"], d["tier"]) for d in out.costs] == [
-        ("low", "/v1/pro/hello", "free"),
-        ("keyless", "/v1/hello", "none"),  # refused on the header: no Redis call
-    ]  # and a 404 is no route's cost
-    assert [d["RedisCommands"] for d in out.costs] == [[7], [0]]
+        ("served", "/v1/hello", "free"),
+    ]
+
+
+def test_a_failing_measurement_never_fails_the_request(
+    capsys: pytest.CaptureFixture[str],
+    clock: FakeClock,
+    loop: asyncio.AbstractEventLoop,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler, keys, app = app_with_calls(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
+
+    class Broken:
+        def add(self, measured: object) -> None:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    app.state.tiergate_costs.sinks.append(Broken())
+    for n in range(2):
+        assert call(handler, "/v1/geocode/x", f"b{n}", keys["free"])["statusCode"] == 200
+    failures = [r for r in caplog.records if "measurement is dropped" in r.getMessage()]
+    assert len(failures) == 1  # logged once, not once a request
 
 
 def test_third_party_calls_declared_and_recorded_are_documents_by_api(
@@ -177,13 +194,13 @@ def test_third_party_calls_declared_and_recorded_are_documents_by_api(
         assert document["request_id"] == "geo"
 
 
-def test_a_denied_request_runs_no_endpoint_so_records_no_third_party_call(
+def test_a_denied_request_records_no_cost_not_even_a_third_party_call(
     capsys: pytest.CaptureFixture[str], clock: FakeClock, loop: asyncio.AbstractEventLoop
 ) -> None:
     handler, _ = with_calls(Settings(tiers=ROOMY, measure_flush=0), clock, loop)
     capsys.readouterr()
     assert call(handler, "/v1/geocode/paris", "nokey", None)["statusCode"] == 401
-    assert [d.get("api") for d in read_stdout(capsys).costs] == [None]
+    assert read_stdout(capsys).costs == []
 
 
 def test_measuring_off_writes_no_cost_documents(
@@ -225,7 +242,8 @@ def test_by_default_requests_are_batched_into_a_document_of_up_to_100_values(
     assert document["RedisCommands"] == [7] + [1] * 99  # the key's first use, then hot
     assert "request_id" not in document  # a hundred requests have no one id
 
-    call(handler, "/v1/usage", "u", key)
+    clock.advance(60_000)  # the burst refilled: admitted, so measured
+    assert call(handler, "/v1/usage", "u", key)["statusCode"] == 200
     pending = app.state.tiergate_costs.drain(NOW_MS)  # what exit writes
     [usage] = [json.loads(line) for line in pending.splitlines()]
     check_emf(usage)

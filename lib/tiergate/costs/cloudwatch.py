@@ -10,6 +10,10 @@ CloudWatch keeps one-minute data for 15 days, five-minute data for 63, hourly fo
 period is the whole range rounded up to what the range's age allows, so each query answers
 with one or a few data points, which are added up. EMF delivery is at least once: a log
 event delivered twice counts twice.
+
+ListMetrics lists only metrics with data in the past two weeks (a SEARCH expression is
+bound the same way): a route with no request in the last 14 days is left out of a longer
+range, though its older data points are still kept. docs/measuring.md and --since say so.
 """
 
 from __future__ import annotations

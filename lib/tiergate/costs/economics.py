@@ -82,6 +82,12 @@ class TierEconomics:
     overage: OverageEconomics | None
 
     @property
+    def free(self) -> bool:
+        """Priced 0 with no overage revenue: no price passes 3x of a cost, so it is reported
+        as what each of its customers costs, not held to the rule (nor failed by --strict)."""
+        return self.price == 0 and self.overage is None
+
+    @property
     def ratio(self) -> float | None:
         return self.price / self.cost if self.cost > 0 else None
 

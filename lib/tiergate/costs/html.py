@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .text import money, per_million, ratio, tier_rows
+from .text import money, per_million, ratio, tier_rows, verdict
 
 __all__ = ["render_html"]
 
@@ -48,10 +48,12 @@ def render_html(report: dict[str, Any]) -> str:
 
 
 def _warnings(report: dict[str, Any]) -> str:
+    free = "".join(f"<p class=muted>{escape(line)}</p>" for line in report["free"])
     if not report["warnings"]:
-        return f"<p class=ok>Every tier is priced at {report['markup']:g}x its cost or more.</p>"
+        paid = "Every paid tier" if report["free"] else "Every tier"
+        return f"{free}<p class=ok>{paid} is priced at {report['markup']:g}x its cost or more.</p>"
     items = "".join(f"<li>{escape(w)}</li>" for w in report["warnings"])
-    return f"<ul class=warn>{items}</ul>"
+    return f"{free}<ul class=warn>{items}</ul>"
 
 
 def _chart(report: dict[str, Any]) -> str:
@@ -114,13 +116,14 @@ def _tiers(report: dict[str, Any]) -> str:
 
 
 def _tier_row(label: str, r: dict[str, Any]) -> str:
-    verdict = "<td class=ok>ok</td>" if r["passes"] else "<td class=under>UNDER</td>"
+    word = verdict(r)
+    verdict_cell = f"<td class={'under' if word == 'UNDER' else 'ok'}>{word}</td>"
     cells = [money(r["price"]), f"{r['requests']:,}", f"{r['customers']:,}", money(r["usage"]),
              money(r["provisioned"]), money(r["fees"]), money(r["cost"]), money(r["margin"]),
              ratio(r["ratio"])]  # fmt: skip
     numbers = "".join(f"<td class=n>{c}</td>" for c in cells)
     return (
-        f"<tr><td>{escape(label)}</td>{numbers}{verdict}"
+        f"<tr><td>{escape(label)}</td>{numbers}{verdict_cell}"
         f"<td class=n>{money(r['lowest_price'])}</td></tr>"
     )
 

@@ -13,16 +13,15 @@ force.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
+from .jsontext import parse_json, read_json_file
 
 __all__ = ["PRICE_UNITS", "Price", "PriceList", "load_prices", "parse_prices"]
 
@@ -117,11 +116,8 @@ def load_prices(override: str | None = None) -> PriceList:
     if override.lstrip().startswith("{"):
         text, origin = override, "TIERGATE_PRICES (inline JSON)"
     else:
-        try:
-            text = Path(override).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read prices file {override!r}: {exc.strerror}") from None
-        origin = override
+        raw, origin = read_json_file(override, "prices file"), override
+        return merge(packaged, _parse_raw(raw, origin, complete=False), origin)
     return merge(packaged, _parse(text, origin, complete=False), origin)
 
 
@@ -148,10 +144,12 @@ def merge(
 def _parse(
     text: str, origin: str, *, complete: bool
 ) -> tuple[dt.date | None, str | None, dict[str, Price]]:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid JSON: {exc}") from None
+    return _parse_raw(parse_json(text, origin), origin, complete=complete)
+
+
+def _parse_raw(
+    raw: Any, origin: str, *, complete: bool
+) -> tuple[dt.date | None, str | None, dict[str, Price]]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected an object with a `prices` member")
     try:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
+from .jsontext import read_json_file
 from .measurements import RouteMeasurements, ThirdPartyCalls
 
 __all__ = ["dump_measurements", "load_measurements"]
@@ -46,12 +46,7 @@ class _Row(BaseModel):
 
 
 def load_measurements(path: str) -> list[RouteMeasurements]:
-    try:
-        raw = json.loads(Path(path).read_text("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read measurements file {path!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    raw = read_json_file(path, "measurements file")
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: expected a JSON list of route measurements")
     return [_row(path, i, item) for i, item in enumerate(raw)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..errors import ConfigError
 from ..settings import Settings
 from ..telemetry import SERVICE_API
 from .measurements import RouteMeasurements
@@ -35,16 +36,23 @@ async def measurements(
 
         return await run_profile(settings)
     if settings.env == "production" or cloudwatch is not None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from .cloudwatch import cloudwatch_measurements
 
         now = time.time_ns() // 1_000_000
-        return await cloudwatch_measurements(
-            cloudwatch or _cloudwatch_client(settings),
-            namespace=settings.metrics_namespace,
-            service=settings.service or SERVICE_API,
-            start_ms=now - DEFAULT_SINCE_MS if since_ms is None else since_ms,
-            end_ms=now + 60_000,  # the minute under way, whole: CloudWatch's resolution
-        )
+        try:
+            return await cloudwatch_measurements(
+                cloudwatch or _cloudwatch_client(settings),
+                namespace=settings.metrics_namespace,
+                service=settings.service or SERVICE_API,
+                start_ms=now - DEFAULT_SINCE_MS if since_ms is None else since_ms,
+                end_ms=now + 60_000,  # the minute under way, whole: CloudWatch's resolution
+            )
+        except (BotoCoreError, ClientError) as exc:
+            # No credentials, no permission (cloudwatch:ListMetrics, GetMetricData), no
+            # network: the command's error, in AWS's words.
+            raise ConfigError(f"cannot read the measurements from CloudWatch: {exc}") from None
     from .recording import read_recorded, recorded_path
 
     return read_recorded(recorded_path(settings)).measurements(since_ms)

@@ -61,7 +61,7 @@ def render_text(report: dict[str, Any]) -> str:
     rows = [
         [label, money(r["price"]), f"{r['requests']:,}", money(r["usage"]),
          money(r["provisioned"]), money(r["fees"]), money(r["cost"]), money(r["margin"]),
-         ratio(r["ratio"]), "ok" if r["passes"] else "UNDER"]
+         ratio(r["ratio"]), verdict(r)]
         for label, r in tier_rows(report)
     ]  # fmt: skip
     lines.append("cost per customer and month at full quota:")
@@ -73,11 +73,18 @@ def render_text(report: dict[str, Any]) -> str:
             f" {per_million(t['cost_per_request'])} $ per 1M requests"
         )
     lines.append("")
+    lines.extend(report["free"])
     for warning in report["warnings"]:
         lines.append(f"warning: {warning}")
     if not report["warnings"]:
-        lines.append(f"every tier is priced at {report['markup']:g}x its cost or more")
+        paid = "every paid tier" if report["free"] else "every tier"
+        lines.append(f"{paid} is priced at {report['markup']:g}x its cost or more")
     return "\n".join(lines)
+
+
+def verdict(r: dict[str, Any]) -> str:
+    """The 3x rule's column: ok, UNDER, or free (not held to it)."""
+    return "free" if r.get("free") else "ok" if r["passes"] else "UNDER"
 
 
 def tier_rows(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -73,6 +73,11 @@ class Totals:
             for api, (calls, usd) in theirs.third_party.items():
                 ours.add_third_party(api, calls, usd)
 
+    def drop_before(self, cutoff_ms: int) -> None:
+        """Forget the hours that ended by `cutoff_ms` (the recording's retention)."""
+        for key in [k for k in self._sums if k[0] + HOUR_MS <= cutoff_ms]:
+            del self._sums[key]
+
     def measurements(self, since_ms: int | None = None) -> list[RouteMeasurements]:
         """Means per route and tier over the hours that end after `since_ms` (whole hours:
         the recording's resolution), sorted by route then tier."""

@@ -114,7 +114,7 @@ class CostMeter:
     ) -> None:
         self.sinks = list(sinks)
         self._flush_s = flush_s
-        self._shares = shares
+        self.shares = shares  # replaceable while no request is in flight (the profile's)
         self._wall = wall
         self._namespace = namespace
         self._service = service
@@ -127,7 +127,7 @@ class CostMeter:
     def start(self, observation: Observation) -> None:
         spent = Spent()
         spent.started = self._wall()
-        spent.cpu_token = self._shares.start()
+        spent.cpu_token = self.shares.start()
         observation.spent = spent
 
     def finish(
@@ -144,7 +144,7 @@ class CostMeter:
         if spent is None:
             return ""
         observation.spent = None
-        cpu_ms = self._shares.end(spent.cpu_token) * 1000
+        cpu_ms = self.shares.end(spent.cpu_token) * 1000
         if route is None:
             return ""
         ended = self._wall()

@@ -86,6 +86,7 @@ class ObserveMiddleware:
         self._writer = writer
         self._prefix = prefix
         self._access_log = access_log
+        self._measure_failed = False  # logged once: a broken sink would fail every request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,12 +130,35 @@ class ObserveMiddleware:
                     _access(scope, headers, outcome, name, reply.status, started)
                 costs = ""
                 if meter is not None:
-                    tier = getattr(getattr(outcome, "verdict", None), "tier", "") or TIER_NONE
-                    now_ms = self._writer.now_ms()
-                    costs = meter.finish(
-                        observation, state.get(ROUTE), tier, reply.sent_bytes, now_ms
+                    costs = self._measured(
+                        meter, observation, outcome, state.get(ROUTE), reply.sent_bytes
                     )
                 self._writer.flush(observation, costs)
+
+    def _measured(
+        self,
+        meter: CostMeter,
+        observation: Observation,
+        outcome: object,
+        route: str | None,
+        sent_bytes: int,
+    ) -> str:
+        """End the request's measurement (always: the CPU shares count requests in flight).
+        Only an admitted request is its route's and tier's cost: a denial (a free key's 403
+        on a pro route, a 429) was not served by the route, and under the caller's tier it
+        would put routes into a tier's mix that the tier cannot use. A measurement that
+        fails is dropped, logged once: it is never worth failing the request."""
+        admitted = isinstance(outcome, Admitted)
+        tier = getattr(getattr(outcome, "verdict", None), "tier", "") or TIER_NONE
+        try:
+            return meter.finish(
+                observation, route if admitted else None, tier, sent_bytes, self._writer.now_ms()
+            )
+        except Exception:
+            if not self._measure_failed:
+                self._measure_failed = True
+                log.exception("measuring a request's cost failed; its measurement is dropped")
+            return ""
 
     def _logs(self, status: int, outcome: object) -> bool:
         if self._access_log == "problems":

@@ -28,6 +28,7 @@ from ..clock import FakeClock, SystemClock
 from ..costs.measurements import RouteMeasurements
 from ..costs.recording import MemoryRecorder
 from ..observe.costmeter import CostMeter
+from ..observe.cpu import CpuShares
 from ..settings import Settings
 from ..wiring import Parts, build
 from .requirements import all_routes, requirement_of
@@ -72,6 +73,10 @@ async def profile(
     meter = built.state.tiergate_costs
     if not isinstance(meter, CostMeter):
         raise RuntimeError("the app was not built with tiergate.install()")
+    # No back-to-back rule (gap_s=0): between two requests here the CPU is the in-process
+    # httpx client's, not the server's taking the next request in, so a request is charged
+    # only the CPU from its own start to its end.
+    meter.shares = CpuShares(gap_s=0)
     keys = await parts.demo_keys()
     calls = _calls(built, local.prefix)
     recorder = MemoryRecorder()
