@@ -22,10 +22,13 @@ from tiergate.alerts import AlertDelivery, DeliveryLedger, EmailSender, MemoryLe
 from tiergate.alerts.email import SesEmailSender, UnconfiguredEmailSender, ses_client
 from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
 from tiergate.clock import Clock, FakeClock, SystemClock
+from tiergate.errors import StoreUnavailable
 from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account
 from tiergate.registry.memory import MemoryRegistry
+from tiergate.store import HotStore
 
+from ..support.faults import FaultyStore
 from .support import PERIOD_START, PendingStore, Receiver, crossing, receiving, sent_emails
 
 REGION = "us-east-1"
@@ -61,6 +64,7 @@ class Rig:
         *,
         own_metrics: bool = True,
         email: EmailSender | None = None,
+        store: HotStore | None = None,
         **options: float,
     ) -> AlertDelivery:
         async def sleep(seconds: float) -> None:
@@ -68,7 +72,7 @@ class Rig:
             self.clock.advance(int(seconds * 1000))
 
         return AlertDelivery(
-            store=self.store,
+            store=store or self.store,
             registry=self.registry,
             email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
             webhook=self.sender,
@@ -368,3 +372,14 @@ async def test_our_own_failures_fail_the_run(rig: Rig) -> None:
     assert "TIERGATE_ALERT_EMAIL_FROM" in unconfigured.failures[0].reason
     assert len(rig.sleeps) == 2  # SES's tries backed off; the missing sender is not retried
     assert rig.outcomes() == ["failed", "failed"]
+
+
+async def test_a_hot_store_that_cannot_requeue_fails_the_run(rig: Rig) -> None:
+    """Ours: the run raises (the scheduled runner reports it failed) and nothing is lost."""
+    await rig.account(url=refusing_url())
+    rig.store.pending = [c := crossing()]
+    faulty = FaultyStore(rig.store)
+    faulty.fail(working=["alerts", "alerts_delivered"])
+    with pytest.raises(StoreUnavailable, match="alerts_requeue"):
+        await rig.delivery(store=faulty).deliver()
+    assert rig.store.pending == [c]
