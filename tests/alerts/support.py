@@ -47,7 +47,7 @@ def sent_emails(region: str) -> list[Any]:
 
 class PendingStore(MemoryStore):
     """The in-process store with its pending alerts replaced by a list the test fills: only
-    `alerts` and `alerts_delivered` are what the delivery reads."""
+    `alerts`, `alerts_delivered` and `alerts_requeue` are what the delivery uses."""
 
     def __init__(self, clock: FakeClock, crossings: Sequence[AlertCrossing] = ()) -> None:
         super().__init__(clock)
@@ -61,6 +61,10 @@ class PendingStore(MemoryStore):
         ids = {c.id for c in crossings}
         self.dropped.extend(crossings)
         self.pending = [c for c in self.pending if c.id not in ids]
+
+    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
+        ids = {c.id for c in crossings}
+        self.pending = [c for c in self.pending if c.id not in ids] + list(crossings)
 
 
 @dataclass(frozen=True)

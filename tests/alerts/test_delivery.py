@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,14 +18,17 @@ import pytest
 from moto import mock_aws
 from standardwebhooks import Webhook
 
-from tiergate.alerts import AlertDelivery, DeliveryLedger, MemoryLedger, new_secret
-from tiergate.alerts.email import SesEmailSender, ses_client
+from tiergate.alerts import AlertDelivery, DeliveryLedger, EmailSender, MemoryLedger, new_secret
+from tiergate.alerts.email import SesEmailSender, UnconfiguredEmailSender, ses_client
 from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
 from tiergate.clock import Clock, FakeClock, SystemClock
+from tiergate.errors import StoreUnavailable
 from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account
 from tiergate.registry.memory import MemoryRegistry
+from tiergate.store import HotStore
 
+from ..support.faults import FaultyStore
 from .support import PERIOD_START, PendingStore, Receiver, crossing, receiving, sent_emails
 
 REGION = "us-east-1"
@@ -55,16 +59,22 @@ class Rig:
     sleeps: list[float]
 
     def delivery(
-        self, clock: Clock | None = None, *, own_metrics: bool = True, **options: float
+        self,
+        clock: Clock | None = None,
+        *,
+        own_metrics: bool = True,
+        email: EmailSender | None = None,
+        store: HotStore | None = None,
+        **options: float,
     ) -> AlertDelivery:
         async def sleep(seconds: float) -> None:
             self.sleeps.append(seconds)
             self.clock.advance(int(seconds * 1000))
 
         return AlertDelivery(
-            store=self.store,
+            store=store or self.store,
             registry=self.registry,
-            email=SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
+            email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
             webhook=self.sender,
             ledger=self.ledger,
             clock=clock or self.clock,
@@ -175,7 +185,7 @@ async def test_failing_for_a_day_is_reported_loudly_and_dropped(
             report = await rig.delivery().deliver()
 
     assert report.given_up == 1
-    assert not report.ok
+    assert report.ok  # the receiver's failure: reported and counted, not a failed run
     assert report.failures[0].given_up
     assert report.failures[0].channel == "webhook"
     assert rig.store.pending == []
@@ -254,7 +264,7 @@ async def test_the_report_says_what_failed_and_counts_go_to_the_callers_observat
         observation = Observation("run-1", "scheduled")
         with bind(observation):  # as the scheduled runner binds one around its jobs
             report = await rig.delivery(own_metrics=False).deliver()
-    assert not report.ok
+    assert report.ok  # the receiver's failure
     assert report.lines[0].startswith("1 pending: 0 delivered, 1 retrying")
     assert report.lines[1].startswith(f"{c.id} acme webhook: http://127.0.0.1:")
     assert "answered 500" in report.lines[1]
@@ -302,3 +312,74 @@ async def test_an_address_the_policy_forbids_is_given_up_on_and_never_sent(rig: 
     assert report.given_up == 1
     assert "not one plain address" in report.failures[0].reason
     assert sent_emails(REGION) == []
+
+
+def refusing_url() -> str:
+    """A loopback URL where nothing listens: every connection is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hooks/usage"
+
+
+async def test_a_dead_receivers_backlog_does_not_hold_up_the_others(rig: Rig) -> None:
+    """A full batch of crossings for a dead endpoint, then one for a working account: the
+    failed ones go to the back, so the next run reaches it."""
+    down = refusing_url()
+    for n in range(200):
+        await rig.account(f"down-{n:03}", url=down)
+    await rig.account("fine", email="ops@fine.example")
+    backlog = [crossing(f"down-{n:03}") for n in range(200)]
+    rig.store.pending = [*backlog, fine := crossing("fine")]
+    first = await rig.delivery().deliver()
+    rig.clock.advance(60_000)
+    second = await rig.delivery().deliver()
+
+    assert (first.pending, first.retrying, first.delivered) == (200, 200, 0)
+    assert second.delivered == 1
+    assert emails() == ["ops@fine.example"]
+    assert rig.store.dropped == [fine]
+    # All still pending, rotated: the one the second run's batch left out is now first.
+    assert rig.store.pending == backlog[-1:] + backlog[:-1]
+    assert (first.ok, second.ok) == (True, True)  # the receiver's failure: not ours
+
+
+async def test_a_receivers_failure_is_counted_and_retried_but_the_run_stays_ok(
+    rig: Rig,
+) -> None:
+    with receiving(Receiver(answers=[503] * 3)) as receiver:
+        await rig.account(url=receiver.url)
+        rig.store.pending = [c := crossing()]
+        report = await rig.delivery().deliver()
+    assert report.ok
+    assert (report.retrying, len(report.failures)) == (1, 1)
+    assert not report.failures[0].ours
+    assert rig.store.pending == [c]
+    assert rig.outcomes() == ["failed"]
+
+
+async def test_our_own_failures_fail_the_run(rig: Rig) -> None:
+    """SES refusing our sender (its configuration), and no sender at all in production."""
+    await rig.account(email="ops@acme.example")
+    rig.store.pending = [crossing()]
+    unverified = SesEmailSender(ses_client(REGION, 5.0), sender="nobody@seller.example")
+    rejected = await rig.delivery(email=unverified).deliver()
+    unconfigured = await rig.delivery(email=UnconfiguredEmailSender()).deliver()
+
+    assert not rejected.ok
+    assert "SES" in rejected.failures[0].reason
+    assert not unconfigured.ok
+    assert "TIERGATE_ALERT_EMAIL_FROM" in unconfigured.failures[0].reason
+    assert len(rig.sleeps) == 2  # SES's tries backed off; the missing sender is not retried
+    assert rig.outcomes() == ["failed", "failed"]
+
+
+async def test_a_hot_store_that_cannot_requeue_fails_the_run(rig: Rig) -> None:
+    """Ours: the run raises (the scheduled runner reports it failed) and nothing is lost."""
+    await rig.account(url=refusing_url())
+    rig.store.pending = [c := crossing()]
+    faulty = FaultyStore(rig.store)
+    faulty.fail(working=["alerts", "alerts_delivered"])
+    with pytest.raises(StoreUnavailable, match="alerts_requeue"):
+        await rig.delivery(store=faulty).deliver()
+    assert rig.store.pending == [c]

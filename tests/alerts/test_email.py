@@ -48,6 +48,7 @@ async def test_an_unverified_sender_is_a_failure_to_retry(ses: None) -> None:
     with pytest.raises(DeliveryFailed, match="SES: MessageRejected") as failed:
         await sender.send(to="ops@customer.example", subject="s", text="t")
     assert not failed.value.permanent
+    assert failed.value.ours  # our SES configuration, not the recipient's doing
     assert sent_emails(REGION) == []
 
 

@@ -67,3 +67,41 @@ async def test_in_production_a_loopback_url_is_refused_for_good() -> None:
     assert report.given_up == 1
     assert "development only" in report.failures[0].reason
     assert receiver.received == []
+
+
+async def test_in_production_without_a_sender_emails_fail_loudly_not_delivered() -> None:
+    """A log line on a Lambda reaches nobody: the email is a failure of ours, the run is not
+    ok, and after the give-up time the crossing is dropped as given up, never as delivered."""
+    clock = FakeClock(PERIOD_START + 7_200_000)
+    registry = MemoryRegistry(clock)
+    await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
+    store = PendingStore(clock, [c := crossing(at_ms=clock.now_ms())])
+    job = alert_job(Settings(env="production"), store=store, registry=registry, clock=clock)
+    try:
+        first = await job.run()
+        clock.advance(24 * 3_600_000)
+        last = await job.run()
+    finally:
+        await job.aclose()
+
+    assert (first.delivered, first.retrying, first.sent["email"]) == (0, 1, 0)
+    assert [f.reason for f in first.failures] == [
+        "alert emails are not configured: set TIERGATE_ALERT_EMAIL_FROM"
+    ]
+    assert not first.ok
+    assert (last.delivered, last.given_up, last.ok) == (0, 1, False)
+    assert store.pending == []
+    assert store.dropped == [c]
+
+
+async def test_in_development_without_a_sender_the_email_is_a_log_line() -> None:
+    clock = FakeClock(PERIOD_START + 7_200_000)
+    registry = MemoryRegistry(clock)
+    await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
+    store = PendingStore(clock, [crossing()])
+    job = alert_job(Settings(env="development"), store=store, registry=registry, clock=clock)
+    try:
+        report = await job.run()
+    finally:
+        await job.aclose()
+    assert (report.delivered, report.ok, store.pending) == (1, True, [])

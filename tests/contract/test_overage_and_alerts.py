@@ -210,3 +210,17 @@ async def test_a_recorded_verdict_keeps_the_overage_cap(store: HotStore, clock: 
     again = await store.check(ask(clock, request_id="r", cost=2, retry=True))
     assert again.overage_cap == first.overage_cap == 5
     assert await store.used("acct-1", START) == 2
+
+
+async def test_alerts_requeued_go_to_the_back_in_order(store: HotStore, clock: FakeClock) -> None:
+    await seed(store, OVERAGE)
+    await store.check(ask(clock, cost=15))  # 80, 100 and the cap at once
+    first, second, third = await store.alerts()
+    await store.alerts_requeue([first, second])
+    assert await store.alerts() == [third, first, second]
+    assert await store.alerts(limit=1) == [third]
+    await store.alerts_requeue([])
+    await store.alerts_delivered([first])
+    # One no longer pending is added back (the ledger has it settled: the next run drops it).
+    await store.alerts_requeue([first])
+    assert await store.alerts() == [third, second, first]

@@ -4,11 +4,12 @@ time, and a time limit the runs stay inside."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tiergate.settings import Settings
 
-from .packaged import Packaged, scheduled_function
+from .packaged import SERVERLESS, Packaged, run, scheduled_function
 
 DLQ = {"Fn::GetAtt": ["ScheduledDeadLetterQueue", "Arn"]}
 
@@ -71,3 +72,24 @@ def test_runs_never_overlap_and_end_inside_the_functions_limit(packaged: Package
     # report before Lambda's own limit (and the run ends before the next minute's starts).
     assert Settings().scheduled_timeout + 2 <= function["Timeout"] <= 60
     assert "TIERGATE_SCHEDULED_TIMEOUT" not in function["Environment"]["Variables"]
+
+
+def test_the_alert_emails_sender_is_a_deploy_param_of_the_scheduled_runs() -> None:
+    sender = "alerts@seller.example"
+    printed = run(
+        [str(SERVERLESS), "print", "--stage", "test", "--format", "json",
+         "--param", f"alertEmailFrom={sender}"],
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    config = json.loads(printed.stdout[printed.stdout.index("{") :])
+    given = {
+        name: function["environment"].get("TIERGATE_ALERT_EMAIL_FROM")
+        for name, function in config["functions"].items()
+    }
+    assert given == {"apiFree": None, "apiPaid": None, "webhook": None, "scheduled": sender}
+
+
+def test_without_the_param_the_scheduled_runs_have_no_sender(packaged: Packaged) -> None:
+    env = packaged.functions()[scheduled_function(packaged)]["Environment"]["Variables"]
+    assert env["TIERGATE_ALERT_EMAIL_FROM"] == ""  # Settings reads it as unset
+    assert Settings(alert_email_from=env["TIERGATE_ALERT_EMAIL_FROM"]).alert_email_from is None

@@ -79,5 +79,8 @@ class FaultyStore:
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
         await self._call("alerts_delivered").alerts_delivered(crossings)
 
+    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
+        await self._call("alerts_requeue").alerts_requeue(crossings)
+
     async def aclose(self) -> None:
         await self.inner.aclose()

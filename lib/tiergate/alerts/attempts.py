@@ -58,7 +58,7 @@ class Attempts:
                 failure = exc
             else:
                 return None
-            if failure.permanent or attempt + 1 == self._attempts:
+            if failure.permanent or not failure.retry_now or attempt + 1 == self._attempts:
                 return failure
             wait_s = self._jitter() * BACKOFF_S * 4**attempt
             if failure.retry_after_s is not None:
@@ -92,4 +92,6 @@ class Attempts:
                     text=email_text(crossing),
                 )
         except TimeoutError:
-            raise DeliveryFailed(f"the email was not accepted within {timeout_s:g} s") from None
+            raise DeliveryFailed(
+                f"the email was not accepted within {timeout_s:g} s", ours=True
+            ) from None

@@ -17,15 +17,26 @@ Channel = Literal["email", "webhook"]
 class DeliveryFailed(Exception):
     """One attempt did not deliver. `permanent`: retrying cannot help (410 Gone, a URL the
     policy forbids), so the channel is given up on at once and reported. `retry_after_s`:
-    the receiver asked for that wait (Retry-After)."""
+    the receiver asked for that wait (Retry-After). `ours`: the failure is ours (SES, its
+    configuration or credentials), not the receiver's: it makes the run fail, where a
+    receiver's refusal is only counted and retried. `retry_now`: False when another try in
+    this run cannot help (a missing configuration): later runs try again."""
 
     def __init__(
-        self, reason: str, *, permanent: bool = False, retry_after_s: float | None = None
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after_s: float | None = None,
+        ours: bool = False,
+        retry_now: bool = True,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after_s = retry_after_s
+        self.ours = ours
+        self.retry_now = retry_now
 
 
 class EmailSender(Protocol):

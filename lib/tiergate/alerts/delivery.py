@@ -17,6 +17,8 @@ task), never on a customer's request: the gate records a crossing and is done wi
   contacts is logged and dropped (outcome=no-contacts).
 - **Bounded**: every attempt is bounded by what is left of `run_budget_s`; what does not fit
   stays pending for the next run, so a slow receiver delays only itself.
+- **Fair**: a crossing that failed in a run goes to the back of the pending list, so the
+  next run's batch starts with the others: a receiver down for a day holds up only itself.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from ..telemetry import (
 )
 from ..usage import AlertCrossing
 from .attempts import NO_TIME, Attempts
-from .channels import Channel, EmailSender, WebhookSender
+from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
 from .ledger import DeliveryLedger
 from .report import DeliveryReport, Failure
 
@@ -55,6 +57,8 @@ log = logging.getLogger("tiergate.alerts")
 # What became of one channel of one crossing in this run.
 Result = Literal["delivered", "settled", "given-up", "failed", "busy"]
 _DONE: frozenset[Result] = frozenset({"delivered", "settled", "given-up"})
+# What became of one crossing: dropped from the pending list, sent to its back, or left.
+Settled = Literal["done", "failed", "busy"]
 
 
 class AlertDelivery:
@@ -100,7 +104,7 @@ class AlertDelivery:
         self._emf = emf
 
     async def deliver(self) -> DeliveryReport:
-        """One run. Raises StoreUnavailable only when the pending list cannot be read."""
+        """One run. Raises StoreUnavailable when the pending list cannot be read or written."""
         if self._emf is None:
             return await self._run()
         observation = Observation(f"alerts-{uuid.uuid4().hex[:16]}", SERVICE_SCHEDULED)
@@ -121,15 +125,19 @@ class AlertDelivery:
         gate = asyncio.Semaphore(self._concurrency)
         accounts = await self._accounts({c.account_id for c in crossings}, gate)
 
-        async def one(crossing: AlertCrossing) -> bool:
+        async def one(crossing: AlertCrossing) -> Settled:
             async with gate:
                 return await self._crossing(crossing, accounts, deadline_ms, report)
 
-        done_flags = await asyncio.gather(*(one(c) for c in crossings))
-        done = [c for c, finished in zip(crossings, done_flags, strict=True) if finished]
+        settled = await asyncio.gather(*(one(c) for c in crossings))
+        done = [c for c, s in zip(crossings, settled, strict=True) if s == "done"]
+        failed = [c for c, s in zip(crossings, settled, strict=True) if s == "failed"]
         if done:
             # If this fails the ledger still says settled: the next run drops them unsent.
             await self._store.alerts_delivered(done)
+        if failed:
+            # Behind the rest: one dead receiver's backlog must not fill every run's batch.
+            await self._store.alerts_requeue(failed)
         return report
 
     async def _accounts(
@@ -152,8 +160,9 @@ class AlertDelivery:
         accounts: dict[str, Account | StoreUnavailable | None],
         deadline_ms: int,
         report: DeliveryReport,
-    ) -> bool:
-        """Deliver one crossing on its channels; True when it may leave the pending list."""
+    ) -> Settled:
+        """Deliver one crossing on its channels: "done" when it may leave the pending list,
+        "failed" when it is retried next run, "busy" when another run holds it."""
         account = accounts[crossing.account_id]
         if isinstance(account, StoreUnavailable):
             report.retrying += 1
@@ -165,7 +174,7 @@ class AlertDelivery:
                 "usage alert not delivered: the registry did not answer; retried next run",
                 extra=_fields(crossing, error=str(account)),
             )
-            return False
+            return "failed"
         channels: list[Channel] = []
         if account is not None and account.alert_email:
             channels.append("email")
@@ -179,7 +188,7 @@ class AlertDelivery:
                 " (`tiergate accounts set-alerts` sets them)",
                 extra=_fields(crossing),
             )
-            return True
+            return "done"
         results = await asyncio.gather(
             *(self._channel(crossing, account, ch, deadline_ms, report) for ch in channels)
         )
@@ -187,14 +196,15 @@ class AlertDelivery:
             report.retrying += 1
             if "failed" in results:  # not when another run holds it ("busy")
                 count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_FAILED)
-            return False
+                return "failed"
+            return "busy"
         if "given-up" in results:
             report.given_up += 1
             count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_DROPPED)
         else:
             report.delivered += 1
             count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_DELIVERED)
-        return True
+        return "done"
 
     async def _channel(
         self,
@@ -224,16 +234,23 @@ class AlertDelivery:
             tried = failure is not NO_TIME
             if failure.permanent or (tried and now - crossing.at_ms >= self._give_up_ms):
                 await self._ledger.settle(crossing.id, channel, now_ms=now)
-                return self._given_up(crossing, channel, failure.reason, report)
+                return self._given_up(crossing, channel, failure, report)
             await self._ledger.release(crossing.id, channel, until_ms=until)
         except StoreUnavailable as exc:  # the ledger: the crossing stays pending
             return self._failed(crossing, channel, f"delivery ledger: {exc}", report)
-        return self._failed(crossing, channel, failure.reason, report)
+        return self._failed(crossing, channel, failure.reason, report, ours=failure.ours)
 
     def _failed(
-        self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
+        self,
+        crossing: AlertCrossing,
+        channel: Channel,
+        reason: str,
+        report: DeliveryReport,
+        *,
+        ours: bool = True,
     ) -> Result:
-        report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, False))
+        failure = Failure(crossing.id, crossing.account_id, channel, reason, False, ours)
+        report.failures.append(failure)
         log.warning(
             "usage alert not delivered; retried next run",
             extra=_fields(crossing, channel=channel, error=reason),
@@ -241,9 +258,16 @@ class AlertDelivery:
         return "failed"
 
     def _given_up(
-        self, crossing: AlertCrossing, channel: Channel, reason: str, report: DeliveryReport
+        self,
+        crossing: AlertCrossing,
+        channel: Channel,
+        failed: DeliveryFailed,
+        report: DeliveryReport,
     ) -> Result:
-        report.failures.append(Failure(crossing.id, crossing.account_id, channel, reason, True))
+        reason = failed.reason
+        report.failures.append(
+            Failure(crossing.id, crossing.account_id, channel, reason, True, failed.ours)
+        )
         log.error(
             "usage alert given up: not delivered and dropped",
             extra=_fields(crossing, channel=channel, error=reason),

@@ -1,6 +1,8 @@
 """Usage-alert emails: through Amazon SES (v2 API) when a sender address is configured
-(TIERGATE_ALERT_EMAIL_FROM), else a log line (the embedded default, where there is no mail
-to send through and the operator reads the log).
+(TIERGATE_ALERT_EMAIL_FROM); else, in development, a log line (the embedded default, where
+there is no mail to send through and the operator reads the log), and in production a
+failure every time (an alert logged on a Lambda reaches nobody: it must not count as
+delivered). Every SES failure is ours, never the recipient's (a bad address bounces later).
 
 boto3 is synchronous: the call runs in a worker thread, with its own short timeouts and one
 retry, so that an SES outage costs a run seconds, not its whole budget.
@@ -17,9 +19,17 @@ from .channels import DeliveryFailed
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
-__all__ = ["LogEmailSender", "SesEmailSender", "ses_client"]
+__all__ = [
+    "NOT_CONFIGURED",
+    "LogEmailSender",
+    "SesEmailSender",
+    "UnconfiguredEmailSender",
+    "ses_client",
+]
 
 _log = logging.getLogger("tiergate.alerts")
+
+NOT_CONFIGURED = "alert emails are not configured: set TIERGATE_ALERT_EMAIL_FROM"
 
 
 def ses_client(region: str, timeout_s: float) -> SESV2Client:
@@ -62,10 +72,10 @@ class SesEmailSender:
             # Rejections (an unverified sender, the sandbox's unverified recipient) are the
             # operator's to fix: retried, and reported if they last.
             raise DeliveryFailed(
-                f"SES: {error.get('Code', '')}: {error.get('Message', '')}"
+                f"SES: {error.get('Code', '')}: {error.get('Message', '')}", ours=True
             ) from None
-        except BotoCoreError as exc:
-            raise DeliveryFailed(f"SES unreachable: {exc}") from None
+        except BotoCoreError as exc:  # unreachable, or no credentials
+            raise DeliveryFailed(f"SES unreachable: {exc}", ours=True) from None
 
 
 class LogEmailSender:
@@ -76,3 +86,12 @@ class LogEmailSender:
             "usage alert email (no TIERGATE_ALERT_EMAIL_FROM: logged, not sent)",
             extra={"to": to, "subject": subject, "text": text},
         )
+
+
+class UnconfiguredEmailSender:
+    """Production without TIERGATE_ALERT_EMAIL_FROM: every email fails, as ours, so the
+    crossing stays pending, the run is not ok, and after the give-up time it is dropped
+    loudly. Not retried within a run: only a deploy with the setting can help."""
+
+    async def send(self, *, to: str, subject: str, text: str) -> None:
+        raise DeliveryFailed(NOT_CONFIGURED, ours=True, retry_now=False)

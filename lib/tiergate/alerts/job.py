@@ -68,10 +68,11 @@ def alert_job(
 
 
 def _email_sender(settings: Settings) -> EmailSender:
-    from .email import LogEmailSender, SesEmailSender, ses_client
+    from .email import LogEmailSender, SesEmailSender, UnconfiguredEmailSender, ses_client
 
     if not settings.alert_email_from:
-        return LogEmailSender()
+        # A log line is an email only where the operator reads the log as it is written.
+        return UnconfiguredEmailSender() if settings.env == "production" else LogEmailSender()
     region = settings.ses_region or settings.aws_region or "us-east-1"
     client = ses_client(region, settings.alert_webhook_timeout)
     return SesEmailSender(client, sender=settings.alert_email_from)

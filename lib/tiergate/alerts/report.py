@@ -1,5 +1,10 @@
 """What one delivery run did: counts, sends by channel, and every failure (for the scheduled
-runner's log and its ok/failed verdict)."""
+runner's log and its ok/failed verdict).
+
+Only our own failures fail a run (the registry, the ledger, SES, a missing sender): a
+receiver refusing or timing out is the customer's to fix. It is counted (AlertDelivery
+failed, then dropped: what the alarms watch) and retried, but a failed run would only make
+Lambda retry it and light the dead-letter alarm for as long as one webhook stays broken."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ class Failure:
     channel: Channel | None  # None: the account could not be read
     reason: str
     given_up: bool
+    ours: bool = True  # False: the receiver's (their endpoint, their address)
 
 
 @dataclass(slots=True)
@@ -33,8 +39,8 @@ class DeliveryReport:
 
     @property
     def ok(self) -> bool:
-        """Nothing given up on and nothing left failing."""
-        return not self.failures
+        """None of our own parts failed (a receiver's failure is counted, not a failed run)."""
+        return not any(f.ours for f in self.failures)
 
     @property
     def lines(self) -> Sequence[str]:

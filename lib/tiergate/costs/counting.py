@@ -90,6 +90,9 @@ class CountedStore:
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
         await self.inner.alerts_delivered(crossings)
 
+    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
+        await self.inner.alerts_requeue(crossings)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

@@ -92,4 +92,10 @@ class HotStore(Protocol):
         """Drop these from the pending alerts (delivered, or given up on and reported)."""
         ...
 
+    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
+        """Move these to the back of the pending alerts, in order (failed this run: the
+        others are read first next run). One that is no longer pending is added back; the
+        delivery's ledger then says it was settled, and the next run drops it unsent."""
+        ...
+
     async def aclose(self) -> None: ...

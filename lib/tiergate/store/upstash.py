@@ -241,6 +241,17 @@ class UpstashStore:
         except Exception as exc:  # connection refused or dropped, bad gateway, non-JSON, ...
             raise _AnswerLost(f"Redis unreachable: {type(exc).__name__}") from None
 
+    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
+        if not crossings:
+            return
+        tx = self._redis.multi()  # all or none: an entry is never lost between LREM and RPUSH
+        for c in crossings:  # the entry gate.lua queued, rebuilt from its fields
+            fields = [c.label, c.used, c.limit, c.period_start_ms, c.period_end_ms, c.at_ms]
+            entry = "\n".join([*(str(f) for f in fields), c.tier, c.account_id])
+            tx.execute(["LREM", f"{self._ns}:al", "1", entry])
+            tx.execute(["RPUSH", f"{self._ns}:al", entry])
+        await self._bounded(tx.exec)
+
 
 def gate_script_args(
     namespace: str, check: Check, inflight_ttl_ms: int = 60_000
