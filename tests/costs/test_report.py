@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tiergate.cli import main
@@ -327,6 +328,9 @@ def test_production_without_aws_credentials_is_one_line_naming_cloudwatch(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role either
+    # boto3's default session keeps the credentials it found first (an earlier test's):
+    # a fresh one looks again, in the environment set above.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setenv("TIERGATE_ENV", "production")
     assert main(["costs", "--since", "7d", "--root", str(ROOT)]) == 2
     err = capsys.readouterr().err
