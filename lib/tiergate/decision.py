@@ -230,9 +230,10 @@ def decide(
     if used + check.cost > ceiling:
         # Blocked until the period ends. The ceiling's own alert ("100" on a flat tier, "cap"
         # with overage) is due if usage has passed every lower one: a request too large for
-        # what is left is then as good as the last one; a huge request early on is not.
+        # what is left is then as good as the last one; a huge request early on is not. At the
+        # ceiling itself the request that reached it fired it: nothing to read on a 429 flood.
         below = [units for units, _ in account.alerts if units < ceiling]
-        near = used >= max(below, default=ceiling)
+        near = max(below, default=ceiling) <= used < ceiling
         labels, mark = crossed(account.alerts, ceiling - 1, ceiling, fired) if near else ("", 0)
         denied = _with(base, Code.QUOTA, retry_after_ms=end - now_ms, alerts=labels)
         return denied, (Effects(None, 0, 0, used, False, alert_mark=mark) if mark else None)

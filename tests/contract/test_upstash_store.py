@@ -18,6 +18,7 @@ from tiergate.clock import FakeClock
 from tiergate.decision import Check, Code
 from tiergate.errors import StoreUnavailable
 from tiergate.gate import Requirement
+from tiergate.hotstate import usage_alerts
 from tiergate.keys import generate_key, key_digest
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
@@ -220,4 +221,27 @@ async def test_hot_records_are_written_with_the_hot_state_ttl(upstash: UpstashEn
         ("hotttl:k:forged", 60_000),
     ):
         assert ttl_ms - 5_000 < await redis.pttl(name) <= ttl_ms
+    await store.aclose()
+
+
+async def test_a_flood_of_429s_at_the_ceiling_reads_no_alert_mark(upstash: UpstashEndpoint) -> None:
+    """At the ceiling a denial reads the quota and the bucket and nothing more: the request
+    that reached the ceiling fired its alert, so the alert mark is not read again."""
+    redis = connect(upstash.url, upstash.token)
+    store = UpstashStore(redis, namespace="flood", timeout_s=5)
+    clock = FakeClock(NOW)
+    account = replace(ACCOUNT, limit=10, burst=1_000_000, alerts=usage_alerts(10, (80, 100), 0))
+    await seed(store, account)
+    for _ in range(10):
+        await store.check(ask(clock))
+
+    async def gets() -> int:
+        stats = str(await redis.execute(["INFO", "commandstats"]))
+        line = next(part for part in stats.split() if part.startswith("cmdstat_get:"))
+        return int(line.split("calls=")[1].split(",")[0])
+
+    before = await gets()
+    verdicts = [await store.check(ask(clock)) for _ in range(50)]
+    assert {(v.code, v.alerts) for v in verdicts} == {(Code.QUOTA, "")}
+    assert await gets() - before == 2 * 50  # the quota and the bucket, per denial
     await store.aclose()

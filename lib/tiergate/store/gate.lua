@@ -211,7 +211,8 @@ if used + cost > ceiling then
     units = tonumber(units)
     if units < ceiling then below = units end  -- ascending: the last one below wins
   end
-  if used >= below then fire(ceiling - 1, ceiling) end
+  -- At the ceiling itself the request that reached it fired it: nothing to read on a flood.
+  if below <= used and used < ceiling then fire(ceiling - 1, ceiling) end
   return verdict(10, left, full_in, used, pe - now, 0, false)
 end
 
