@@ -102,9 +102,9 @@ async def _bytes_per_account(stack: Stack, account_id: str) -> dict[str, int]:
             return reply
 
         async def entries_bytes(name: str, kind: str) -> int:
-            """What this account's entries occupy in a shared set or list: measured as the
+            """What this account's entries occupy in a shared hash or list: measured as the
             key holding only them (the namespace is this step's own)."""
-            count = await pool.execute("SCARD" if kind == "set" else "LLEN", name)
+            count = await pool.execute("HLEN" if kind == "hash" else "LLEN", name)
             if not isinstance(count, int) or count == 0:
                 raise RuntimeError(f"{name} is empty")
             return await usage(name)
@@ -113,7 +113,7 @@ async def _bytes_per_account(stack: Stack, account_id: str) -> dict[str, int]:
             "overage units (string)": await usage(f"{akey}:o:{start}:api_overage"),
             f"units by route (hash of {len(ROUTES)})": await usage(f"{akey}:u:{start}"),
             "alert mark (string)": await usage(f"{akey}:n:{start}"),
-            "meter set, holding its entry alone": await entries_bytes(f"{NS}:m", "set"),
+            "meter hash, holding its entry alone": await entries_bytes(f"{NS}:m", "hash"),
             "alert queue, holding its 3 alone": await entries_bytes(f"{NS}:al", "list"),
         }
     finally:

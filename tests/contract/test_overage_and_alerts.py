@@ -18,6 +18,7 @@ from .conftest import NOW
 from .test_hot_store import ask, codes, seed
 
 START, END = calendar_month(NOW)
+DAY = 86_400_000
 # limit 10, 5 overage units; alerts at 80 % (8), 100 % (10) and the cap (15)
 OVERAGE = AccountState(
     account_id="acct-1", tier="pro", rank=1, status="active", limit=10, burst=100_000,
@@ -224,3 +225,17 @@ async def test_alerts_requeued_go_to_the_back_in_order(store: HotStore, clock: F
     # One no longer pending is added back (the ledger has it settled: the next run drops it).
     await store.alerts_requeue([first])
     assert await store.alerts() == [third, second, first]
+
+
+async def test_a_period_whose_end_moves_is_listed_once_with_its_latest_end(
+    store: HotStore, clock: FakeClock
+) -> None:
+    """The gate rolled a subscription's period forward by its old length; then the renewal
+    webhook wrote the real end. The overage of that one period is listed once, with the end
+    the push must use (an entry with the stale end would close the period early)."""
+    start = NOW - 5 * DAY  # a subscription period with now inside it
+    await seed(store, replace(OVERAGE, period_start_ms=start, period_end_ms=start + 10 * DAY))
+    await codes(store, clock, 11)
+    await seed(store, replace(OVERAGE, period_start_ms=start, period_end_ms=start + 12 * DAY))
+    await codes(store, clock, 2)
+    assert await store.metered() == [metered(3, start, start + 12 * DAY)]

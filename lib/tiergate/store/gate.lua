@@ -236,8 +236,10 @@ if cost > 0 then
       redis.call('PEXPIRE', okey, pe - now + 7 * 86400000)
     end
     -- On every such request, not the first only: an entry lost with the counter kept (or
-    -- forgotten early) is listed again, so no counted overage goes unlisted.
-    redis.call('SADD', ns .. ':m', table.concat({int(ps), int(pe), meter, acct}, '\n'))
+    -- forgotten early) is listed again, so no counted overage goes unlisted. The period's
+    -- end is the value, so a period whose end moved (a renewal landing after the gate
+    -- rolled the period forward) is listed once, with its latest end.
+    redis.call('HSET', ns .. ':m', table.concat({int(ps), meter, acct}, '\n'), int(pe))
   end
   fire(before, used)
 end

@@ -174,8 +174,8 @@ class UpstashStore:
         return {route: units for route, units in counts.items() if units}
 
     async def metered(self) -> list[MeteredPeriod]:
-        entries = await self._bounded(lambda: self._redis.smembers(f"{self._ns}:m"))
-        periods = [_metered_entry(str(entry)) for entry in entries or []]
+        entries = await self._bounded(lambda: self._redis.hgetall(f"{self._ns}:m"))
+        periods = [_metered_entry(str(entry), str(end)) for entry, end in (entries or {}).items()]
         if not periods:
             return []
         pipe = self._redis.pipeline()
@@ -185,15 +185,8 @@ class UpstashStore:
         return [replace(p, units=int(str(n or 0))) for p, n in zip(periods, counts, strict=True)]
 
     async def forget_metered(self, period: MeteredPeriod) -> None:
-        entry = "\n".join(
-            [
-                str(period.period_start_ms),
-                str(period.period_end_ms),
-                period.meter,
-                period.account_id,
-            ]
-        )
-        await self._bounded(lambda: self._redis.srem(f"{self._ns}:m", entry))
+        entry = "\n".join([str(period.period_start_ms), period.meter, period.account_id])
+        await self._bounded(lambda: self._redis.hdel(f"{self._ns}:m", entry))
 
     async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
         if limit <= 0:  # LRANGE 0 -1 would be all of them
@@ -355,9 +348,10 @@ def _verdict_of(
     )
 
 
-def _metered_entry(entry: str) -> MeteredPeriod:
-    """An entry of <ns>:m as gate.lua adds it: period start and end, meter, account."""
-    start, end, meter, account = entry.split("\n", 3)
+def _metered_entry(entry: str, end: str) -> MeteredPeriod:
+    """A field of <ns>:m as gate.lua sets it (period start, meter, account) and its value, the
+    period's latest end."""
+    start, meter, account = entry.split("\n", 2)
     return MeteredPeriod(account, int(start), int(end), meter, 0)
 
 
