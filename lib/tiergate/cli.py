@@ -15,7 +15,7 @@ from .cli_alerts import add_alert_commands
 from .cli_costs import add_costs_command
 from .cli_keys import add_admin_commands
 from .cli_meter import add_meter_commands
-from .errors import ConfigError, TiergateError
+from .errors import ConfigError, TiergateError, validation_problems
 
 __all__ = ["main"]
 
@@ -200,8 +200,5 @@ def _local_redis(args: argparse.Namespace) -> int:
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        return validation_problems(exc, whole="settings")
     return str(exc)

@@ -26,6 +26,11 @@ and the CLI prints one line and exits 2.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "BodyTooLarge",
     "ConfigError",
@@ -41,6 +46,7 @@ __all__ = [
     "TiergateError",
     "TooManyKeys",
     "UnknownPrice",
+    "validation_problems",
 ]
 
 
@@ -102,3 +108,12 @@ class GateNotInstalled(RuntimeError):
 
 class ManyTiersWarning(UserWarning):
     """More tiers than buyers can compare at a glance."""
+
+
+def validation_problems(exc: ValidationError, where: tuple[str, ...] = (), whole: str = "") -> str:
+    """A pydantic error as one line: each problem's dotted place after `where`, or `whole`
+    when the problem is the document itself, and its message, "; " between them."""
+    return "; ".join(
+        f"{'.'.join((*where, *(str(p) for p in err['loc']))) or whole}: {err['msg']}"
+        for err in exc.errors()
+    )

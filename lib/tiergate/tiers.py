@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ManyTiersWarning, TierConfigError
+from .errors import ManyTiersWarning, TierConfigError, validation_problems
 
 __all__ = [
     "DEFAULT_ALERTS",
@@ -194,10 +194,7 @@ def _tier(origin: str, rank: int, name: str, spec: Any) -> Tier:
     try:
         parsed = _TierSpec.model_validate(spec)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'tier'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = validation_problems(exc, whole="tier")
         raise TierConfigError(f"{origin}: tier {name!r}: {problems}") from None
     for feature in parsed.features:
         if not _FEATURE.match(feature):

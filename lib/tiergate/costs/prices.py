@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, validation_problems
 from .jsontext import parse_json, read_json_file
 
 __all__ = ["PRICE_UNITS", "Price", "PriceList", "load_prices", "parse_prices"]
@@ -155,7 +155,7 @@ def _parse_raw(
     try:
         document = _Document.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_problems(exc, ())}") from None
+        raise ConfigError(f"{origin}: {validation_problems(exc)}") from None
     prices = {name: _price(origin, name, spec) for name, spec in document.prices.items()}
     missing = [name for name in PRICE_UNITS if name not in prices]
     if complete and missing:
@@ -176,15 +176,9 @@ def _price(origin: str, name: str, spec: Any) -> Price:
             return Price(name, percent.percent, unit, percent.source, percent.date, percent.note)
         rate = _RateSpec.model_validate(spec)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_problems(exc, where)}") from None
+        raise ConfigError(f"{origin}: {validation_problems(exc, where)}") from None
     if rate.per is not None and rate.per != unit:
         raise ConfigError(
             f"{origin}: prices.{name}.per: this price is per {unit!r}, not per {rate.per!r}"
         )
     return Price(name, rate.usd, unit, rate.source, rate.date, rate.note)
-
-
-def _problems(exc: ValidationError, where: tuple[str, ...]) -> str:
-    return "; ".join(
-        f"{'.'.join((*where, *(str(p) for p in err['loc'])))}: {err['msg']}" for err in exc.errors()
-    )

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, validation_problems
 from .jsontext import read_json_file
 from .measurements import RouteMeasurements, ThirdPartyCalls
 
@@ -60,11 +60,7 @@ def _row(path: str, index: int, item: Any) -> RouteMeasurements:
     try:
         row = _Row.model_validate(item)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"[{index}].{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {validation_problems(exc, (f'[{index}]',))}") from None
     return RouteMeasurements(
         route=row.route,
         tier=row.tier,
