@@ -198,11 +198,19 @@ class UpstashStore:
         if not crossings:
             return
         pipe = self._redis.pipeline()
-        for c in crossings:  # the entry gate.lua queued, rebuilt from its fields
-            fields = [c.label, c.used, c.limit, c.period_start_ms, c.period_end_ms, c.at_ms]
-            entry = "\n".join([*(str(f) for f in fields), c.tier, c.account_id])
-            pipe.execute(["LREM", f"{self._ns}:al", "1", entry])
+        for crossing in crossings:
+            pipe.execute(["LREM", f"{self._ns}:al", "1", _alert_text(crossing)])
         await self._bounded(pipe.exec)
+
+    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
+        if not crossings:
+            return
+        tx = self._redis.multi()  # all or none: an entry is never lost between LREM and RPUSH
+        for crossing in crossings:
+            entry = _alert_text(crossing)
+            tx.execute(["LREM", f"{self._ns}:al", "1", entry])
+            tx.execute(["RPUSH", f"{self._ns}:al", entry])
+        await self._bounded(tx.exec)
 
     def _overage_key(self, p: MeteredPeriod) -> str:
         return f"{self._ns}:a:{p.account_id}:o:{p.period_start_ms}:{p.meter}"
@@ -233,17 +241,6 @@ class UpstashStore:
             raise StoreUnavailable(f"Redis error: {exc}") from None
         except Exception as exc:  # connection refused or dropped, bad gateway, non-JSON, ...
             raise _AnswerLost(f"Redis unreachable: {type(exc).__name__}") from None
-
-    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
-        if not crossings:
-            return
-        tx = self._redis.multi()  # all or none: an entry is never lost between LREM and RPUSH
-        for c in crossings:  # the entry gate.lua queued, rebuilt from its fields
-            fields = [c.label, c.used, c.limit, c.period_start_ms, c.period_end_ms, c.at_ms]
-            entry = "\n".join([*(str(f) for f in fields), c.tier, c.account_id])
-            tx.execute(["LREM", f"{self._ns}:al", "1", entry])
-            tx.execute(["RPUSH", f"{self._ns}:al", entry])
-        await self._bounded(tx.exec)
 
 
 def gate_script_args(
@@ -353,6 +350,12 @@ def _metered_entry(entry: str, end: str) -> MeteredPeriod:
     period's latest end."""
     start, meter, account = entry.split("\n", 2)
     return MeteredPeriod(account, int(start), int(end), meter, 0)
+
+
+def _alert_text(c: AlertCrossing) -> str:
+    """The entry gate.lua queued for this crossing, rebuilt from its fields."""
+    fields = [c.label, c.used, c.limit, c.period_start_ms, c.period_end_ms, c.at_ms]
+    return "\n".join([*(str(f) for f in fields), c.tier, c.account_id])
 
 
 def _alert_entry(entry: str) -> AlertCrossing:
