@@ -263,6 +263,13 @@ class MemoryStore:
         done = set(crossings)
         self._alerts = [crossing for crossing in self._alerts if crossing not in done]
 
+    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
+        # As the Upstash store's LREM 1 + RPUSH: the first copy out, one at the back.
+        for crossing in crossings:
+            if crossing in self._alerts:
+                self._alerts.remove(crossing)
+            self._alerts.append(crossing)
+
     async def aclose(self) -> None:
         return None
 
@@ -309,10 +316,3 @@ class MemoryStore:
             del self._requests[rid]
         for account in [a for a, (_, end) in self._kept_bytes.items() if end <= now_ms]:
             del self._kept_bytes[account]
-
-    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
-        # As the Upstash store's LREM 1 + RPUSH: the first copy out, one at the back.
-        for crossing in crossings:
-            if crossing in self._alerts:
-                self._alerts.remove(crossing)
-            self._alerts.append(crossing)
