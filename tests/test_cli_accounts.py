@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 
@@ -21,6 +20,8 @@ from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint
+
+from .support.cli_env import stores_env
 
 TIERS = json.dumps(
     {
@@ -41,20 +42,7 @@ WEBHOOK_SECRET = "whsec_cli_test"
 def env(
     monkeypatch: pytest.MonkeyPatch, dynamodb_endpoint: str, upstash: UpstashEndpoint
 ) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_")):
-            monkeypatch.delenv(name)
-    values = {
-        "TIERGATE_TABLE": f"acc-{uuid.uuid4().hex[:8]}",
-        "TIERGATE_REDIS_NAMESPACE": f"acc{uuid.uuid4().hex[:8]}",
-        "TIERGATE_TIERS": TIERS,
-        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-        "TIERGATE_DYNAMODB_TIMEOUT": "10",  # DynamoDB Local on a busy CI machine, not AWS
-        "UPSTASH_REDIS_REST_URL": upstash.url,
-        "UPSTASH_REDIS_REST_TOKEN": upstash.token,
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
+    values = stores_env(monkeypatch, dynamodb_endpoint, upstash, "acc", TIERGATE_TIERS=TIERS)
     assert main(["table", "create"]) == 0
     return values
 

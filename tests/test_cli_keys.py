@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 
@@ -18,25 +16,14 @@ from tiergate.settings import Settings
 from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint
 
+from .support.cli_env import stores_env
+
 
 @pytest.fixture
 def env(
     monkeypatch: pytest.MonkeyPatch, dynamodb_endpoint: str, upstash: UpstashEndpoint
 ) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith(("TIERGATE_", "UPSTASH_", "STRIPE_")):
-            monkeypatch.delenv(name)
-    values = {
-        "TIERGATE_TABLE": f"cli-{uuid.uuid4().hex[:8]}",
-        "TIERGATE_REDIS_NAMESPACE": f"cli{uuid.uuid4().hex[:8]}",
-        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-        "TIERGATE_DYNAMODB_TIMEOUT": "10",  # DynamoDB Local on a busy CI machine, not AWS
-        "UPSTASH_REDIS_REST_URL": upstash.url,
-        "UPSTASH_REDIS_REST_TOKEN": upstash.token,
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+    return stores_env(monkeypatch, dynamodb_endpoint, upstash, "cli")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
