@@ -20,6 +20,7 @@ from tiergate.settings import Settings
 from tiergate.wiring import build
 
 from ..contract.registries import InterleavedMemoryRegistry
+from ..support.dns import fake_dns
 
 
 @pytest.fixture
@@ -49,8 +50,9 @@ def stored(account_id: str = "acme") -> Account:
 
 
 def test_a_url_gets_a_secret_printed_once_on_the_last_line(
-    env: str, capsys: pytest.CaptureFixture[str]
+    env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fake_dns(monkeypatch, {"hooks.acme.example": "93.184.215.14"})  # a public address
     capsys.readouterr()
     code, out, err = run(capsys, "acme", "--url", "https://hooks.acme.example/usage?t=1")
     assert (code, err) == (0, "")
@@ -97,6 +99,36 @@ def test_what_the_policy_forbids_is_refused_in_one_line_and_not_written(
     assert err.count("\n") == 1
     assert needle in err
     assert "hunter2" not in err
+    assert stored() == Account("acme", "pro")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.8/hook",
+        "https://172.16.4.4/hook",
+        "https://192.168.1.10/hook",
+        "https://[fd00::1]/hook",
+        "https://0x7f000001/hook",
+        "https://hooks.acme.example/hook",  # a name that resolves to a private address
+    ],
+)
+def test_in_production_a_url_that_reaches_inside_is_refused_and_not_written(
+    env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    fake_dns(monkeypatch, {"hooks.acme.example": "10.20.30.40"})
+    monkeypatch.setenv("TIERGATE_ENV", "production")
+    # production insists on a hot store; set-alerts never calls it (the refusal comes first)
+    monkeypatch.setenv("UPSTASH_REDIS_REST_URL", "https://redis.invalid")
+    monkeypatch.setenv("UPSTASH_REDIS_REST_TOKEN", "t")
+    capsys.readouterr()
+    code, out, err = run(capsys, "acme", "--url", url)
+    assert (code, out) == (2, [])
+    assert "not a public address" in err
+    assert err.count("\n") == 1
+    for name in ("TIERGATE_ENV", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"):
+        monkeypatch.delenv(name)
     assert stored() == Account("acme", "pro")
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from ..errors import TiergateError
 from ..registry import Account, Registry
-from .policy import check_email, check_url, new_secret
+from .destination import Resolver, resolve_destination, system_resolver
+from .policy import check_email, new_secret
 
 __all__ = ["ContactsSet", "set_alert_contacts"]
 
@@ -31,9 +32,11 @@ async def set_alert_contacts(
     url: str | None = None,
     clear: bool = False,
     allow_loopback: bool = False,
+    resolver: Resolver = system_resolver,
 ) -> ContactsSet:
     """Set the email and/or the URL (a URL with a fresh secret), or `clear` both. What is
-    not given stays as it was. Validated (policy) before anything is read or written."""
+    not given stays as it was. Validated (policy, and where the URL's host resolves to)
+    before anything is read or written; the sender checks the address again every time."""
     if clear and (email is not None or url is not None):
         raise TiergateError("--clear removes both contacts: give it alone")
     if not clear and email is None and url is None:
@@ -41,7 +44,7 @@ async def set_alert_contacts(
     if email is not None:
         check_email(email)
     if url is not None:
-        check_url(url, allow_loopback=allow_loopback)
+        await resolve_destination(url, allow_loopback=allow_loopback, resolver=resolver)
     secret = new_secret() if url is not None else None
 
     def change(account: Account) -> Account:

@@ -6,8 +6,9 @@ operator's machine, and a record may have been written by hand).
   the clear to every proxy and logged by receivers). Plain `http://` only to a loopback host
   (localhost, 127.0.0.0/8, ::1), and only in development: on the operator's own machine for
   trying a receiver out. At most 2,048 characters, no whitespace or control characters.
-  The operator sets it, not the customer, so it is trusted to name a public receiver; what
-  it resolves to is not checked (that would need a filtering proxy, see the design notes).
+  This is the text alone: where the host resolves to (public addresses only) is checked by
+  `destination.py` when the URL is set and again before every POST, which then connects to
+  the address it checked.
 - **Email**: one address, `local@domain`, at most 254 characters, nothing that could break
   out of a header (no whitespace, commas, angle brackets or control characters).
 - **Secret**: `whsec_` and the base64 of 32 random bytes (Standard Webhooks asks for 24 to

@@ -10,6 +10,12 @@ the specification advises); its answer's body is read to at most 512 bytes (for 
 raw, never decompressed; the whole attempt, connect to last byte, is bounded by
 `timeout_s` however slowly the receiver trickles. The client never reads proxies or .netrc
 from the environment (`trust_env=False`): no credentials of the host's reach a receiver.
+
+Where it connects: the URL's host is resolved and checked before every attempt, and the POST
+goes to the checked address (`destination.py`), so a URL that names or resolves to an inside
+address (cloud metadata, the VPC, loopback) is refused, however it is spelled. Connections
+are not kept alive: a kept connection is reused by address, and two receivers behind one
+address must each get their own TLS session under their own name.
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .channels import DeliveryFailed
-from .policy import InvalidContact, check_url, url_origin
+from .destination import (
+    Destination,
+    Resolver,
+    Unresolvable,
+    resolve_destination,
+    system_resolver,
+)
+from .policy import InvalidContact, url_origin
 
 if TYPE_CHECKING:
     import httpx
@@ -40,16 +53,24 @@ def webhook_client(timeout_s: float) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
-        limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=0),
         headers={"user-agent": _USER_AGENT},
     )
 
 
 class HttpWebhookSender:
-    def __init__(self, client: httpx.AsyncClient, *, allow_loopback: bool) -> None:
-        """`allow_loopback`: plain http:// to a loopback host is allowed (development)."""
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        allow_loopback: bool,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        """`allow_loopback`: loopback receivers (and plain http:// to them) are allowed
+        (development)."""
         self._client = client
         self._allow_loopback = allow_loopback
+        self._resolver = resolver
 
     async def send(
         self, *, url: str, secret: str, message_id: str, body: str, timeout_s: float
@@ -57,10 +78,6 @@ class HttpWebhookSender:
         import httpx
         from standardwebhooks import Webhook
 
-        try:
-            check_url(url, allow_loopback=self._allow_loopback)
-        except InvalidContact as exc:
-            raise DeliveryFailed(str(exc), permanent=True) from None
         if not secret:
             raise DeliveryFailed("the account has an alert URL but no secret", permanent=True)
         now_s = int(time.time())  # the receiver checks it against its own wall clock
@@ -79,7 +96,16 @@ class HttpWebhookSender:
         origin = url_origin(url)
         try:
             async with asyncio.timeout(timeout_s):
-                status, retry_after, excerpt = await self._post(url, body, headers)
+                try:
+                    where = await resolve_destination(
+                        url, allow_loopback=self._allow_loopback, resolver=self._resolver
+                    )
+                except InvalidContact as exc:
+                    # A name that does not resolve may resolve tomorrow; one that resolves
+                    # inside, or a URL the policy forbids, is refused for good.
+                    permanent = not isinstance(exc, Unresolvable)
+                    raise DeliveryFailed(str(exc), permanent=permanent) from None
+                status, retry_after, excerpt = await self._post(where, body, headers)
         except TimeoutError:
             raise DeliveryFailed(f"{origin} did not answer within {timeout_s:g} s") from None
         except httpx.HTTPError as exc:
@@ -91,9 +117,15 @@ class HttpWebhookSender:
         raise DeliveryFailed(reason, permanent=status == 410, retry_after_s=retry_after)
 
     async def _post(
-        self, url: str, body: str, headers: dict[str, str]
+        self, where: Destination, body: str, headers: dict[str, str]
     ) -> tuple[int, float | None, str]:
-        async with self._client.stream("POST", url, content=body.encode(), headers=headers) as r:
+        async with self._client.stream(
+            "POST",
+            where.connect_url,
+            content=body.encode(),
+            headers={**headers, "host": where.host_header},
+            extensions={"sni_hostname": where.host},
+        ) as r:
             excerpt = b""
             if not 200 <= r.status_code < 300:
                 async for chunk in r.aiter_raw():
