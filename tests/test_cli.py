@@ -156,3 +156,23 @@ def test_serve_over_local_redis(tmp_path: Path) -> None:
         env = dict(part.split("=", 1) for part in line.split())
         assert env["UPSTASH_REDIS_REST_TOKEN"] == "cli-test"
         serve_and_call(env, state_dir=tmp_path)
+
+
+def test_serve_never_writes_a_key_to_the_terminal(tmp_path: Path) -> None:
+    """A key sent where it must not be (the query string, the path) is refused, and nothing the
+    server prints carries it: each request's line names the key by its id."""
+    port = free_port()
+    env = {"TIERGATE_STATE_DIR": str(tmp_path)}
+    with running(["serve", "--port", str(port)], env) as process:
+        key = read_line(process, "demo key free: ").rsplit(" ", 1)[1]
+        base = f"http://127.0.0.1:{port}"
+        assert get_until_up(f"{base}/v1/hello?api_key={key}", {}).status_code == 401
+        assert get_until_up(f"{base}/v1/{key}", {}).status_code in (401, 404)
+        assert get_until_up(f"{base}/{key}?x={key}", {}).status_code in (401, 404)
+        assert get_until_up(f"{base}/v1/hello", {"X-API-Key": key}).status_code == 200
+        process.terminate()
+        printed, _ = process.communicate(timeout=10)
+    served = [line for line in printed.splitlines() if not line.startswith("demo key ")]
+    assert not [line for line in served if key[8:20] in line]  # not the key, nor a part of it
+    lines = [line for line in served if "/v1/hello" in line and '"status": 200' in line]
+    assert lines, printed  # the terminal still says what was served

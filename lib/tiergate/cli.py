@@ -95,8 +95,15 @@ def _serve(args: argparse.Namespace) -> int:
     from .wiring import build
 
     settings = Settings()
-    if "record_costs" not in settings.model_fields_set:  # TIERGATE_RECORD_COSTS=false: off
-        settings = settings.model_copy(update={"record_costs": True})
+    # On the developer's terminal: costs are recorded (TIERGATE_RECORD_COSTS=false: off), and
+    # every request gets tiergate's own access line (TIERGATE_ACCESS_LOG to change it), which
+    # names a key by its id and never prints the query string. Uvicorn's line is off: it
+    # prints the path and query as sent, a key put there by mistake included.
+    defaults = {"record_costs": True, "access_log": "all"}
+    unset = {
+        name: value for name, value in defaults.items() if name not in settings.model_fields_set
+    }
+    settings = settings.model_copy(update=unset)
     parts = build(settings)
     app = create_app(settings, parts=parts)
     # The embedded default's schedule: the meter push and alert delivery in-process.
@@ -109,7 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
         from .costs.recording import recorded_path
 
         print(f"recording costs for `tiergate costs` in {recorded_path(settings)}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 
