@@ -220,6 +220,7 @@ def local_redis(redis_addr: tuple[str, int]) -> Iterator[tuple[str, subprocess.P
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
+        assert process.stderr is not None
         line = process.stdout.readline()  # it prints the URL once it listens
         assert line.startswith("UPSTASH_REDIS_REST_URL="), line + process.stderr.read()
         yield line.split()[0].partition("=")[2], process
