@@ -44,7 +44,10 @@ class Responses:
         self._stream = stream
 
     def next(self, head_only: bool = False) -> tuple[int, dict[str, str], bytes]:
-        status_line = self._stream.readline()
+        """The next final response; interim ones (a 100 Continue) are skipped, as a client
+        must (RFC 9110 15.2), whether it waited for one or not."""
+        while (status_line := self._stream.readline()) == b"HTTP/1.1 100 Continue\r\n":
+            assert self._stream.readline() == b"\r\n"
         assert status_line.startswith(b"HTTP/1.1 "), status_line
         headers: dict[str, str] = {}
         while (line := self._stream.readline()) not in (b"\r\n", b""):

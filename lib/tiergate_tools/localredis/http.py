@@ -1,49 +1,35 @@
 """A small HTTP/1.1 server for one ASGI app: what the local Upstash server runs on.
 
-The protocol is h11's (the state machine uvicorn and httpcore use): HEAD answered without a
-body, chunked request bodies, ``Expect: 100-continue`` answered as soon as the body is
-awaited, pipelined requests in order, keep-alive, 400/413/431 for what it will not take.
-Around it, what made this faster than the same app under uvicorn: one read loop per
-connection, the app's whole answer buffered and written with one write (on loopback each
-write costs the sender the receiver's network stack too), no access log, no per-request
-tasks. The app's lifespan runs around the serving, as under uvicorn.
+Profiled behind uvicorn, the REST server spent most of its CPU per call in uvicorn's h11
+protocol and in its two socket writes per response (the head, then the body); on loopback a
+write costs the sender the receiver's network stack too. This serves the same ASGI app with
+one read loop per connection, the app's whole answer buffered and written with one write,
+and the protocol of wire.py: keep-alive, pipelined requests answered in order,
+Content-Length or chunked request bodies, ``Expect: 100-continue`` answered as soon as the
+body is awaited, HEAD answered without a body. No upgrades, no streamed responses. The
+app's lifespan runs around the serving, as under uvicorn.
 
 For anything else (the tests' Stripe stand-in, the benchmarks' wrappers) uvicorn still
-serves: this is no general-purpose server (no upgrades, no streamed responses).
+serves: this is no general-purpose server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import http
 import logging
 import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
-import h11
 from starlette.types import ASGIApp, Message
+
+from .wire import CONTINUE, MAX_HEAD, Refused, encode, read_body, read_head
 
 __all__ = ["serve"]
 
 _log = logging.getLogger(__name__)
-_MAX_HEAD = 64 * 1024  # the request line and headers; past it (and a read), 431
-_MAX_BODY = 64 * 1024 * 1024  # far above any command a client sends; bounds the memory
-_READ = 256 * 1024  # while reading a body
-_HEAD_READ = 16 * 1024  # while reading a head: the most it can pass _MAX_HEAD by
 _JSON = [(b"content-type", b"application/json")]
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _Gone(Exception):
-    """The client hung up before its request was whole."""
 
 
 async def serve(
@@ -60,7 +46,7 @@ async def serve(
     await lifespan.startup()
     try:
         server = await asyncio.start_server(
-            lambda r, w: _Connection(app, r, w).run(), sock=sock, limit=_READ
+            lambda r, w: _Connection(app, r, w).run(), sock=sock, limit=MAX_HEAD
         )
         async with server:
             started()
@@ -72,21 +58,18 @@ async def serve(
 class _Connection:
     def __init__(self, app: ASGIApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self._app, self._reader, self._writer = app, reader, writer
-        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
-        self._method = b""  # the current request's, once its head is in
         self._server = _address(writer.get_extra_info("sockname"))
         self._client = _address(writer.get_extra_info("peername"))
+        self._head_only = False  # the current request is a HEAD: its answers have no body
 
     async def run(self) -> None:
         try:
             while await self._one_request():
-                self._h11.start_next_cycle()
-        except (_Gone, ConnectionError):
+                pass
+        except (asyncio.IncompleteReadError, ConnectionError):
             # The client hung up mid-request (its own timeout, most likely): nobody to answer.
             _log.debug("client %s disconnected mid-request", self._client)
-        except h11.RemoteProtocolError as exc:
-            self._refuse(exc.error_status_hint, str(exc))
-        except _Refused as exc:
+        except Refused as exc:
             self._refuse(exc.status, str(exc))
         except Exception:  # a bug in the app: say it once, answer 500, keep serving others
             _log.exception("the app failed on a request from %s", self._client)
@@ -96,104 +79,39 @@ class _Connection:
 
     async def _one_request(self) -> bool:
         """Read, answer and write one request; whether the connection stays open."""
-        request = await self._next_event()
-        if type(request) is h11.ConnectionClosed:
-            return False  # closed between requests: the normal end of a keep-alive
-        assert type(request) is h11.Request
-        self._method = request.method
-        body = await self._body(request)
-        path, _, query = request.target.partition(b"?")
+        self._head_only = False
+        head = await read_head(self._reader)
+        if head is None:
+            return False
+        self._head_only = head.method == b"HEAD"
+        if head.expects_continue:
+            # At once, before waiting for the body: curl otherwise waits a second for this.
+            # Never for a request refused on its head (it raised above).
+            self._writer.write(CONTINUE)
+        body = await read_body(head, self._reader)
+        path, _, query = head.target.partition(b"?")
         scope = {
-            "type": "http", "asgi": {"version": "3.0"},
-            "http_version": request.http_version.decode(), "method": request.method.decode(),
-            "scheme": "http", "path": unquote(path.decode("latin-1")), "raw_path": path,
-            "query_string": query, "root_path": "", "headers": list(request.headers),
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": head.version,
+            "method": head.method.decode("ascii", "replace"), "scheme": "http",
+            "path": unquote(path.decode("latin-1")), "raw_path": path, "query_string": query,
+            "root_path": "", "headers": head.headers,
             "server": self._server, "client": self._client,
         }  # fmt: skip
         reply = _Reply()
         await self._app(scope, _receiver(body, reply.complete), reply.send)
-        head_only = self._method == b"HEAD"
-        self._writer.write(self._encode(reply.status, reply.headers, reply.body(), head_only))
+        data = encode(reply.status, reply.headers, reply.body(), keep_alive=head.keep_alive,
+                      head_only=self._head_only)  # fmt: skip
+        self._writer.write(data)
         await self._writer.drain()
-        return self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE
-
-    async def _body(self, request: h11.Request) -> bytes:
-        """The request body, whichever its framing; 413 past `_MAX_BODY`, before reading it."""
-        length = _content_length(request)
-        if length is not None and length > _MAX_BODY:
-            raise _Refused(413, f"request body over {_MAX_BODY} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = await self._next_event()
-            if type(event) is h11.EndOfMessage:
-                return b"".join(chunks)
-            assert type(event) is h11.Data
-            size += len(event.data)
-            if size > _MAX_BODY:  # chunked: the length is only known as it comes
-                raise _Refused(413, f"request body over {_MAX_BODY} bytes")
-            chunks.append(event.data)
-
-    async def _next_event(self) -> h11.Event:
-        while (event := self._h11.next_event()) is h11.NEED_DATA:
-            if self._h11.they_are_waiting_for_100_continue:
-                # Answered once the body is awaited, never for a request refused before it.
-                self._writer.write(
-                    self._h11.send(
-                        h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
-                    )
-                )
-            # h11 bounds only what it has not parsed yet: a head read whole in one large read
-            # would pass whatever its size, hence small reads until the head is in.
-            idle = self._h11.their_state is h11.IDLE
-            data = await self._reader.read(_HEAD_READ if idle else _READ)
-            if not data and (self._h11.their_state is not h11.IDLE or self._h11.trailing_data[0]):
-                raise _Gone  # mid-request; at a request's boundary, h11 says ConnectionClosed
-            self._h11.receive_data(data)
-        assert event is not h11.PAUSED  # only ever asked for within one cycle
-        return event  # type: ignore[return-value]  # NEED_DATA and PAUSED are ruled out
-
-    def _encode(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head_only: bool
-    ) -> bytes:
-        """One response's bytes, head and body, for a single write.
-
-        To HEAD, the headers a GET would get (its Content-Length too) and no body: RFC 9110
-        9.3.2, which h11 enforces (it frames a HEAD response as empty).
-        """
-        sent = [h for h in headers if h[0].lower() != b"content-length"]
-        sent.append((b"content-length", b"%d" % len(body)))
-        response = h11.Response(status_code=status, headers=sent, reason=_reason(status))
-        out = [self._h11.send(response)]
-        if not head_only:
-            out.append(self._h11.send(h11.Data(data=body)))
-        out.append(self._h11.send(h11.EndOfMessage()))
-        return b"".join(out)
+        return head.keep_alive
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer a request we will not serve, if no answer has begun; the connection closes."""
-        if self._h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return
+        """Answer a request this server will not serve; the connection then closes."""
         body = b'{"error":"ERR %s"}' % message.encode("ascii", "replace")
-        head_only = self._h11.our_state is h11.SEND_RESPONSE and self._method == b"HEAD"
-        headers = [*_JSON, (b"connection", b"close")]
-        with contextlib.suppress(h11.LocalProtocolError, ConnectionError):
-            self._writer.write(self._encode(status, headers, body, head_only))
-
-
-def _content_length(request: h11.Request) -> int | None:
-    for name, value in request.headers:
-        if name == b"content-length":
-            return int(value)  # h11 checked it is one number
-    return None
-
-
-@functools.cache
-def _reason(status: int) -> bytes:
-    try:
-        return http.HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b""
+        with contextlib.suppress(ConnectionError):
+            self._writer.write(
+                encode(status, _JSON, body, keep_alive=False, head_only=self._head_only)
+            )
 
 
 def _receiver(body: bytes, complete: asyncio.Event) -> Callable[[], Awaitable[Message]]:
@@ -206,7 +124,7 @@ def _receiver(body: bytes, complete: asyncio.Event) -> Callable[[], Awaitable[Me
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
         # The connection is not read while the app runs (a pipelined request waits its
-        # turn), so the end of this request is its answer.
+        # turn, unread), so for the app this request ends with its answer.
         await complete.wait()
         return {"type": "http.disconnect"}
 
