@@ -42,7 +42,7 @@ from .client_imports import ADDED_DISTRIBUTIONS, dist_bytes, import_ms, installe
 from .report import Finding, Outcome, Table, fmt_int
 from .upstash_calls import CONCURRENCY
 
-__all__ = ["measure"]
+__all__ = ["announced_url", "cpu_seconds", "measure"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = secrets.token_urlsafe(24)  # the parent's; children are handed it
@@ -194,13 +194,13 @@ def _server(kind: str, redis: tuple[str, int]) -> Iterator[tuple[str, int]]:
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, text=True,
         )  # fmt: skip
         try:
-            yield _announced_url(process, out), process.pid
+            yield announced_url(process, out), process.pid
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
-def _announced_url(process: subprocess.Popen[str], out: IO[str]) -> str:
+def announced_url(process: subprocess.Popen[str], out: IO[str]) -> str:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # bounded start-up polling
         out.seek(0)
@@ -214,21 +214,21 @@ def _announced_url(process: subprocess.Popen[str], out: IO[str]) -> str:
     raise RuntimeError(f"the REST server did not start: {out.read()[-2000:]}")
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     # utime and stime, fields 14 and 15 of /proc/PID/stat, after the parenthesised name.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _client_run(kind: str, url: str, calls: int, server_pid: int, site: str | None) -> ClientRun:
-    server_before = _cpu_seconds(server_pid)
+    server_before = cpu_seconds(server_pid)
     command = [sys.executable, "-m", "bench.upstash_calls", kind, url, TOKEN, str(calls)]
     if site is not None:
         command = [sys.executable, "-S", "-c", _ON_SITE.format(site=site), *command[3:]]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"the {kind} client failed:\n{done.stderr[-3000:]}")
-    server_cpu = _cpu_seconds(server_pid) - server_before
+    server_cpu = cpu_seconds(server_pid) - server_before
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # warm-up calls count too: the server served them
     served = calls * 2 + result["warmup"]

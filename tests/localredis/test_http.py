@@ -19,6 +19,9 @@ from .conftest import TOKEN
 
 AUTH = f"Authorization: Bearer {TOKEN}\r\n".encode()
 PING = b'["PING"]'
+TWO_FRAMINGS = (
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+)
 
 
 def request(body: bytes = PING, *headers: bytes, version: bytes = b"HTTP/1.1") -> bytes:
@@ -61,18 +64,26 @@ def test_close_when_asked_or_http10(rest_url: str, extra: bytes, version: bytes)
     answer = exchange(rest_url, request(PING, extra, version=version) + request())
 
     assert answer.count(b"HTTP/1.1 200 OK") == 1  # the second request is never read
-    assert b"connection: close" in answer
+    assert b"connection: close" in answer.lower()
 
 
 @pytest.mark.parametrize(
     ("data", "status"),
     [
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"501"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
         (b"GARBAGE\r\n\r\n", b"400"),
-        (b"POST / HTTP/1.1\r\nno colon\r\n\r\n", b"400"),
-        (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", b"400"),
-        (b"POST / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", b"400"),
-        (b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", b"413"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", b"400"),  # no Host (RFC 9112 3.2)
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 100_000 + b"\r\n\r\n", b"431"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", b"413"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", b"400"),
+        # read two ways: refused (RFC 9112 6.1)
+        (TWO_FRAMINGS, b"400"),
+        # 64 MiB and a byte, announced by a chunk's size: refused before it is sent
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4000001\r\n", b"413"),
     ],
 )
 def test_requests_it_does_not_take_are_answered_and_closed(

@@ -5,7 +5,8 @@ Endpoints, as Upstash serves them:
 * ``POST /`` with ``["SET", "k", "v"]`` -> ``{"result": "OK"}``
 * ``POST /pipeline`` with ``[[...], [...]]`` -> ``[{"result": ...}, {"error": ...}]``
 * ``POST /multi-exec`` -> the same shape, run inside MULTI/EXEC on one redis connection
-* ``GET|POST|PUT /set/k/v?EX=100`` -> the path form; a POST body is the last argument
+* ``GET|HEAD|POST|PUT /set/k/v?EX=100`` -> the path form; a POST body is the last argument
+  (HEAD runs the command as GET would; the HTTP server sends the answer's headers alone)
 
 Auth is ``Authorization: Bearer <token>`` (or ``?_token=``). With ``Upstash-Encoding: base64``
 every string in a result is base64-encoded except the simple-string reply ``OK``, which is
@@ -113,7 +114,7 @@ class UpstashRestApp:
                 return await self._pipeline(pool, several_commands(body), b64)
             if method == "POST" and path == "/multi-exec":
                 return await self._multi_exec(pool, several_commands(body), b64)
-            if method in ("GET", "POST", "PUT"):
+            if method in ("GET", "HEAD", "POST", "PUT"):  # what Upstash's REST API allows
                 raw_path = scope.get("raw_path") or path.encode()
                 command = path_command(raw_path, scope["query_string"], body)
                 return await self._one(pool, command, b64)
