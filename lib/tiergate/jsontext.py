@@ -1,6 +1,7 @@
 """The one strict JSON reader: every JSON document tiergate is given goes through it (signed
 Stripe webhook bodies, tiers and prices from a file or TIERGATE_TIERS / TIERGATE_PRICES,
-measurement files). Our own Redis records, read on the hot path, do not.
+measurement files, vercel.json, the JSON bodies of bounded routes such as checkout). Our own
+Redis records, read on the hot path, do not.
 
 `json.loads` alone accepts documents no sender of these means, and lets some cost too much:
 
