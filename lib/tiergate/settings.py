@@ -23,6 +23,7 @@ MIN_CRON_SECRET = 16
 
 # Lambda's level names (its advanced logging controls) in Python's spelling.
 _LAMBDA_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _plain(name: str) -> AliasChoices:
@@ -245,8 +246,12 @@ class Settings(BaseSettings):
     def _level_any_case(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        level = value.upper()
-        return _LAMBDA_LEVELS.get(level, level)
+        level = _LAMBDA_LEVELS.get(value.upper(), value.upper())
+        if level not in _LEVELS:
+            # Said here because errors do not repeat their input (hide_input_in_errors); a
+            # level is no secret, and naming it is what makes the line useful.
+            raise ValueError(f"{level[:20]!r} is not a level; one of {', '.join(_LEVELS)}")
+        return level
 
     @field_validator("cron_secret")
     @classmethod
