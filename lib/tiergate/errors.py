@@ -13,6 +13,9 @@ The tree::
     ├── StripeUnavailable           Stripe kept failing within the retry budget; 503
     ├── StripeRejected              Stripe refused a call (bad price, unknown customer)
     ├── InvalidSignature            a webhook not provably from Stripe, or not now; 400
+    ├── InvalidJSON (ValueError)    a JSON document tiergate was given is not JSON, or is
+    │                               past a bound of the one reader (jsontext.py); each
+    │                               caller says it in its words (a ConfigError line, a 400)
     ├── UnknownPrice                a subscription's price no tier sells; 503 until added
     └── BodyTooLarge                a request body over the route's bound; 413
 
@@ -35,6 +38,7 @@ __all__ = [
     "BodyTooLarge",
     "ConfigError",
     "GateNotInstalled",
+    "InvalidJSON",
     "InvalidSignature",
     "ManyTiersWarning",
     "NotFound",
@@ -88,6 +92,11 @@ class NotWrittenThrough(TiergateError):
 
 class InvalidSignature(TiergateError):
     """The webhook is not provably from Stripe, or not now: one type for every reason."""
+
+
+class InvalidJSON(TiergateError, ValueError):
+    """A JSON document is malformed, or past a bound: a name twice in one object, nesting,
+    a number (NaN, Infinity, out of range, too many digits), the size, or not UTF-8."""
 
 
 class UnknownPrice(TiergateError):

@@ -18,8 +18,12 @@ from .telemetry import NAMESPACE
 __all__ = ["Settings"]
 
 
+# What the README asks of CRON_SECRET: a bearer token short enough to guess is no lock.
+MIN_CRON_SECRET = 16
+
 # Lambda's level names (its advanced logging controls) in Python's spelling.
 _LAMBDA_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _plain(name: str) -> AliasChoices:
@@ -27,7 +31,12 @@ def _plain(name: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TIERGATE_", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a ValidationError's text otherwise carries the values it was
+    # given (the whole environment's, secrets included, for a model-level check) into the
+    # start-up traceback that Lambda and Vercel log.
+    model_config = SettingsConfigDict(
+        env_prefix="TIERGATE_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     env: Literal["development", "production"] = "development"
     tiers: str | None = Field(default=None, description="path to a tiers JSON file, or the JSON")
@@ -237,8 +246,24 @@ class Settings(BaseSettings):
     def _level_any_case(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        level = value.upper()
-        return _LAMBDA_LEVELS.get(level, level)
+        level = _LAMBDA_LEVELS.get(value.upper(), value.upper())
+        if level not in _LEVELS:
+            # Said here because errors do not repeat their input (hide_input_in_errors); a
+            # level is no secret, and naming it is what makes the line useful.
+            raise ValueError(f"{level[:20]!r} is not a level; one of {', '.join(_LEVELS)}")
+        return level
+
+    @field_validator("cron_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Empty stays "not set" (the scheduled route answers 503), as an unset one does.
+        length = len(value.get_secret_value()) if value else 0
+        if 0 < length < MIN_CRON_SECRET:
+            raise ValueError(
+                f"CRON_SECRET needs {MIN_CRON_SECRET} characters or more, a random string"
+                f" (e.g. `openssl rand -hex 32`); the one set has {length}"
+            )
+        return value
 
     @field_validator("alert_email_from")
     @classmethod

@@ -10,7 +10,6 @@ tier and every tier listed after it.
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -22,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ManyTiersWarning, TierConfigError, validation_problems
+from .jsontext import read_json
 
 __all__ = [
     "DEFAULT_ALERTS",
@@ -161,12 +161,7 @@ def load_tiers(source: str | None = None) -> Tiers:
 
 
 def parse_tiers(text: str, origin: str = "tiers") -> Tiers:
-    try:
-        document = json.loads(text, object_pairs_hook=_reject_duplicates)
-    except json.JSONDecodeError as exc:
-        raise TierConfigError(f"{origin}: not valid JSON: {exc}") from None
-    except _DuplicateKey as exc:
-        raise TierConfigError(f"{origin}: {exc}") from None
+    document = read_json(text, origin, error=TierConfigError)
     if not isinstance(document, dict) or not document:
         raise TierConfigError(f"{origin}: expected a non-empty object of tiers")
     tiers = [_tier(origin, rank, name, spec) for rank, (name, spec) in enumerate(document.items())]
@@ -239,16 +234,3 @@ def check_limits(where: str, *, limit: int, burst: int) -> None:
         raise TierConfigError(f"{where}: limit {limit} is outside 0..{MAX_LIMIT:,}")
     if not 1 <= burst <= MAX_BURST:
         raise TierConfigError(f"{where}: burst {burst} is outside 1..{MAX_BURST:,}")
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _DuplicateKey(f"duplicate name {key!r}")
-        seen[key] = value
-    return seen

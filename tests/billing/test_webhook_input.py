@@ -6,14 +6,16 @@ The webhook alone, on the in-process registry: nothing here reaches a store.
 from __future__ import annotations
 
 import json
+import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
-from tiergate.billing.signature import MAX_DEPTH, MAX_HEADER
+from tiergate.billing.signature import MAX_HEADER
 from tiergate.clock import FakeClock
+from tiergate.jsontext import MAX_DEPTH
 from tiergate.web.webhooks import WEBHOOK_BODY_LIMIT, create_webhook_app
 from tiergate.wiring import build
 
@@ -170,3 +172,60 @@ async def test_unbalanced_brackets_are_refused_before_parsing(client: httpx.Asyn
     payload = b'{"id": "evt_bad", "data": ' + b"[" * 100_000 + b"{]" + b"]" * 100_000 + b"}"
     response = await post(client, *signed(payload, at_s=NOW_S))
     assert response.status_code == 400
+
+
+# 60,000 escaped quotes, 120 KB, in a string the body never closes: the old pre-check's
+# pattern failed there and was tried again from every later quote, 45 s of one CPU with the
+# event loop blocked. thread_time counts this thread's CPU only, so other load does not.
+QUOTES = 60_000
+_HEAD = json.dumps(event("x.y", {"id": "o"}, created=NOW_S, event_id="evt_quotes")).encode()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(_HEAD[:-3] + b', "note": "' + b'\\"' * QUOTES, id="in-a-string-left-open"),
+        pytest.param(b'\\"' * QUOTES, id="bare"),
+    ],
+)
+async def test_a_signed_body_of_escaped_quotes_is_a_400_at_once(
+    client: httpx.AsyncClient, payload: bytes
+) -> None:
+    assert len(payload) >= 120_000
+    body, header = signed(payload, at_s=NOW_S)
+    started = time.thread_time()
+    response = await post(client, body, header)
+    spent = time.thread_time() - started
+    assert spent < 1.0  # a few milliseconds; tens of seconds before
+    assert response.status_code == 400
+    assert problem_type(response) == "invalid-signature"
+    assert "not valid JSON" in response.json()["detail"]
+
+
+async def test_a_signed_event_whose_string_holds_escaped_quotes_is_applied_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    payload = nested(2, inside=json.dumps('"' * QUOTES).encode())
+    started = time.thread_time()
+    response = await post(client, *signed(payload, at_s=NOW_S))
+    assert time.thread_time() - started < 1.0
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("member", "detail"),
+    [
+        # json keeps the last "type", another reader of the same bytes the first.
+        pytest.param(b', "type": "customer.subscription.deleted"', "appears twice", id="twice"),
+        pytest.param(b', "amount": NaN', "NaN is not a number", id="nan"),
+        pytest.param(b', "amount": 1e400', "out of range", id="huge"),
+    ],
+)
+async def test_a_signed_body_the_strict_reader_refuses_is_a_400(
+    client: httpx.AsyncClient, member: bytes, detail: str
+) -> None:
+    payload = _HEAD[:-1] + member + b"}"
+    response = await post(client, *signed(payload, at_s=NOW_S))
+    assert response.status_code == 400
+    assert problem_type(response) == "invalid-signature"
+    assert detail in response.json()["detail"]

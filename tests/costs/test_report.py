@@ -265,7 +265,8 @@ def test_since_and_customers_parse() -> None:
 
 DAMAGED = [
     pytest.param(b"\xff\xfe[]", "not UTF-8", id="not-utf8"),
-    pytest.param(b"[" * 100_000, "nested too deeply", id="deep"),
+    pytest.param(b"[" * 100_000, "nests deeper than 64 levels", id="deep"),
+    pytest.param(b'{"prices": {}, "prices": {}}', "the name 'prices' appears twice", id="twice"),
     pytest.param(b'{"prices": {}, "x": [1e400]}', "out of range", id="huge-number"),
     pytest.param(b'{"prices": {}, "x": NaN}', "NaN is not a number", id="nan"),
 ]

@@ -176,7 +176,8 @@ def test_an_app_that_is_not_one_is_one_line(
     [
         ("serverless.yml", "functions: [\n", "cannot read {path}: line 2, column 1: expected"),
         ("serverless.yml", "- functions\n", "{path}: not shaped as serverless.yml should be"),
-        ("vercel.json", "{", "cannot read {path}: Expecting property name"),
+        ("vercel.json", "{", "cannot read {path}: not valid JSON: Expecting property name"),
+        ("vercel.json", '{"crons": [], "crons": []}', "the name 'crons' appears twice"),
         ("vercel.json", "[]", "{path}: not shaped as vercel.json should be"),
         ("vercel.json", '{"rewrites": [{"source": "/(.*)"}]}', "KeyError('destination')"),
     ],

@@ -52,7 +52,8 @@ from api.scheduled import app
 async def main():
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://x.vercel.app") as c:
-        ran = await c.get("/internal/scheduled", headers={"Authorization": "Bearer s3cret-cron"})
+        cron = {"Authorization": "Bearer s3cret-cron-16ch"}
+        ran = await c.get("/internal/scheduled", headers=cron)
         refused = await c.get("/internal/scheduled", headers={"Authorization": "Bearer nope"})
     print(json.dumps({"status": ran.status_code, "body": ran.json(),
                       "refused": refused.status_code}))
@@ -147,7 +148,7 @@ def test_the_built_function_answers_a_gated_request(built: Path, tmp_path: Path)
 def test_the_built_scheduled_function_runs_for_its_cron_only(built: Path, tmp_path: Path) -> None:
     # VERCEL=1 as on every Vercel deployment; the jobs on main run (none fails).
     result = run_built(
-        built, tmp_path, "scheduled", INVOKE_SCHEDULED, VERCEL="1", CRON_SECRET="s3cret-cron"
+        built, tmp_path, "scheduled", INVOKE_SCHEDULED, VERCEL="1", CRON_SECRET="s3cret-cron-16ch"
     )
     assert result["status"] == 200, result
     assert result["body"]["ok"] is True

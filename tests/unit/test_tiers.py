@@ -50,7 +50,9 @@ def test_tiers_from_a_file(tmp_path: Path) -> None:
         ('{"free": {"limit": 1, "price": 0, "burst": 5, "colour": "red"}}', "colour"),
         ('{"free": {"limit": 1, "price": 0}}', "burst"),
         ('{"free": {"limit": "many", "price": 0, "burst": 5}}', "limit"),
-        ('{"free": {"limit": 1, "price": 0, "burst": 5}, "free": {}}', "duplicate name 'free'"),
+        ('{"free": {"limit": 1, "price": 0, "burst": 5}, "free": {}}', "name 'free' appears twice"),
+        ('{"free": {"limit": 1, "limit": 9, "price": 0, "burst": 5}}', "'limit' appears twice"),
+        ('{"free": ' + "[" * 100_000, "nests deeper than 64 levels"),  # a RecursionError before
         ('{"Free Tier": {"limit": 1, "price": 0, "burst": 5}}', "tier name"),
         ('{"free": {"limit": 1, "price": 0, "burst": 5, "on_error": "maybe"}}', "on_error"),
         ('{"free": {"limit": 1, "price": 0, "burst": 5, "features": ["Bad Name"]}}', "feature"),
@@ -117,9 +119,16 @@ def test_a_limit_past_what_the_gate_can_enforce_names_the_tier_and_field(
         load_tiers(json.dumps({"team": spec}))
 
 
-@pytest.mark.parametrize("price", ["Infinity", "NaN"])
-def test_a_price_must_be_finite(price: str) -> None:
-    with pytest.raises(TierConfigError, match="tier 'team': price"):
+@pytest.mark.parametrize(
+    ("price", "message"),
+    [
+        ("Infinity", "Infinity is not a number JSON allows"),
+        ("NaN", "NaN is not a number JSON allows"),
+        ("1e400", "the number '1e400' is out of range"),
+    ],
+)
+def test_a_price_must_be_finite(price: str, message: str) -> None:
+    with pytest.raises(TierConfigError, match=rf"^TIERGATE_TIERS \(inline JSON\): {message}$"):
         load_tiers(f'{{"team": {{"limit": 1, "price": {price}, "burst": 1}}}}')
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from tiergate.web.billing import CHECKOUT_BODY_LIMIT
 
@@ -61,3 +62,30 @@ async def test_without_a_key_no_byte_of_the_body_is_read(h: Harness) -> None:
     response = await checkout(h, body.stream(), None)
     assert_problem(response, 401, "missing-key")
     assert body.pulled == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        # json.loads keeps the last "tier": the body checked would not be the body applied.
+        pytest.param(
+            b'{"tier": "free", "tier": "pro"}', "the name 'tier' appears twice", id="twice"
+        ),
+        pytest.param(b'{"tier": "pro", "n": NaN}', "NaN is not a number JSON allows", id="nan"),
+        pytest.param(b'{"tier": "pro", "n": ' + b"[" * 2000, "nests deeper than 64", id="deep"),
+    ],
+)
+async def test_a_json_body_is_read_by_the_strict_reader(
+    h: Harness, body: bytes, detail: str
+) -> None:
+    key = await h.add_account()
+    response = await checkout(h, body, key)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "about:blank"  # as FastAPI's own parse errors are
+    assert detail in response.json()["detail"]
+    # A body sent as another type is FastAPI's to refuse, as before (it reads only JSON).
+    other = await checkout(
+        h, b'{"tier": "free", "tier": "pro"}', key, **{"Content-Type": "text/plain"}
+    )
+    assert other.status_code == 422

@@ -69,7 +69,7 @@ async def test_warmup_header_without_a_configured_secret_is_gated(h: Harness) ->
     ("settings", "bearer", "status"),
     [
         ({"warmup_secret": "s3cret"}, "s3cret", 204),
-        ({"cron_secret": "from-vercel"}, "from-vercel", 204),  # what a Vercel cron sends
+        ({"cron_secret": "from-vercel-cron"}, "from-vercel-cron", 204),  # what a Vercel cron sends
         ({"warmup_secret": "s3cret"}, "guess", 401),
         ({}, "", 401),  # no secret configured: nothing is accepted
     ],

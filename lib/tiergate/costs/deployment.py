@@ -9,13 +9,13 @@ Flags of `tiergate costs` override each of them.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from ..jsontext import parse_json
 
 __all__ = ["Deployment", "Platform", "read_deployment"]
 
@@ -118,7 +118,7 @@ def _vercel(path: Path) -> Deployment:
     memory = _VERCEL_DEFAULT_MB
     if path.exists():
         try:
-            document = json.loads(path.read_text("utf-8"))
+            document = parse_json(path.read_bytes())
             memory = int(document.get("functions", {}).get(_VERCEL_ENTRY, {}).get("memory", memory))
         except (OSError, ValueError, AttributeError, TypeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from None

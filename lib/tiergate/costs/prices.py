@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError, validation_problems
-from .jsontext import parse_json, read_json_file
+from ..jsontext import read_json, read_json_file
 
 __all__ = ["PRICE_UNITS", "Price", "PriceList", "load_prices", "parse_prices"]
 
@@ -144,7 +144,7 @@ def merge(
 def _parse(
     text: str, origin: str, *, complete: bool
 ) -> tuple[dt.date | None, str | None, dict[str, Price]]:
-    return _parse_raw(parse_json(text, origin), origin, complete=complete)
+    return _parse_raw(read_json(text, origin), origin, complete=complete)
 
 
 def _parse_raw(

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..jsontext import read_json
 from ..observe.costmeter import Measured
 from ..settings import Settings
-from .jsontext import parse_json
 from .totals import Totals
 
 __all__ = [
@@ -58,7 +58,7 @@ def read_recorded(path: Path) -> Totals:
     except OSError as exc:
         raise ConfigError(f"cannot read the recorded measurements {path}: {exc}") from None
     try:
-        return Totals.from_json(parse_json(data.decode("utf-8"), str(path)))
+        return Totals.from_json(read_json(data, str(path)))
     except (ConfigError, ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise ConfigError(
             f"{path} is not a measurements file tiergate wrote ({exc}); move it away"

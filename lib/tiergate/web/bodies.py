@@ -1,7 +1,9 @@
 """Request bodies read with a bound, so a large or endless POST costs at most the bound.
 
 The declared Content-Length is refused before a byte is read; a body streamed without one
-(chunked) is counted as it arrives and abandoned at the first chunk past the bound.
+(chunked) is counted as it arrives and abandoned at the first chunk past the bound. A body
+FastAPI would read as JSON is read by the strict reader first (jsontext.py): json.loads takes
+a name twice (the last wins), NaN and Infinity, which no client of ours means.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive
 
-from ..errors import BodyTooLarge
-from .problems import problem
+from ..errors import BodyTooLarge, InvalidJSON
+from ..jsontext import parse_json
+from .problems import blank_problem, problem
 
 __all__ = ["BodyTooLarge", "bounded_route", "read_body", "read_stream", "too_large"]
 
@@ -67,6 +70,7 @@ def bounded_route(limit: int) -> type[APIRoute]:
     class BoundedRoute(APIRoute):
         def get_route_handler(self) -> Handler:
             handler = super().get_route_handler()
+            takes_body = self.body_field is not None  # else FastAPI never parses the body
 
             async def bounded(request: Request) -> Response:
                 try:
@@ -75,11 +79,23 @@ def bounded_route(limit: int) -> type[APIRoute]:
                     return too_large(exc)
                 except ClientDisconnect:  # nobody is left to read an answer
                     return Response(status_code=400)
+                content_type = request.headers.get("content-type", "")
+                if takes_body and body and _read_as_json(content_type):
+                    try:
+                        parse_json(body)
+                    except InvalidJSON as exc:
+                        return blank_problem(400, f"The body is not JSON tiergate accepts: {exc}.")
                 return await handler(Request(request.scope, _replay(body, request.receive)))
 
             return bounded
 
     return BoundedRoute
+
+
+def _read_as_json(content_type: str) -> bool:
+    """Whether FastAPI parses a body of this type as JSON: none given, */json or */*+json."""
+    media = content_type.partition(";")[0].strip().lower()
+    return not media or media.endswith(("/json", "+json"))
 
 
 def _replay(body: bytes, then: Receive) -> Receive:

@@ -10,7 +10,6 @@ runs' cron reaches their own entry.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tiergate.errors import ConfigError
+from tiergate.jsontext import parse_json
 from tiergate.web.scheduled import SCHEDULED_PATH
 
 from .routes import AppRoute, api_gateway_pattern, sample_path, vercel_pattern
@@ -118,7 +118,7 @@ def check_serverless(functions: Sequence[Function], routes: Sequence[AppRoute]) 
 
 def check_vercel(path: Path, routes: Sequence[AppRoute], root: Path) -> list[str]:
     try:
-        config: dict[str, Any] = json.loads(path.read_text("utf-8"))
+        config: dict[str, Any] = parse_json(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
     try:
