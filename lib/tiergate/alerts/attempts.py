@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from ..backoff import Backoff
 from ..clock import Clock
 from ..registry import Account
 from ..usage import AlertCrossing
@@ -36,11 +37,16 @@ class Attempts:
     ) -> None:
         self._email = email
         self._webhook = webhook
-        self._clock = clock
         self._timeout_s = timeout_s
-        self._attempts = attempts
-        self._sleep = sleep
-        self._jitter = jitter
+        # On the run's clock, in seconds: the run's deadline is that clock's.
+        self._backoff = Backoff(
+            BACKOFF_S,
+            factor=4,
+            attempts=attempts,
+            sleep=sleep,
+            jitter=jitter,
+            now_s=lambda: clock.now_ms() / 1000,
+        )
 
     async def deliver(
         self, crossing: AlertCrossing, account: Account, channel: Channel, deadline_ms: int
@@ -48,8 +54,10 @@ class Attempts:
         """Up to `attempts` sends with backoff, inside the run's budget; the last failure
         (NO_TIME when the budget ran out before the first)."""
         failure = NO_TIME
-        for attempt in range(self._attempts):
-            left_s = (deadline_ms - self._clock.now_ms()) / 1000
+        backoff = self._backoff
+        deadline = deadline_ms / 1000
+        for attempt in range(backoff.attempts):
+            left_s = backoff.left_s(deadline)
             if left_s <= 0:
                 return failure
             try:
@@ -58,14 +66,10 @@ class Attempts:
                 failure = exc
             else:
                 return None
-            if failure.permanent or not failure.retry_now or attempt + 1 == self._attempts:
+            if failure.permanent or not failure.retry_now:
                 return failure
-            wait_s = self._jitter() * BACKOFF_S * 4**attempt
-            if failure.retry_after_s is not None:
-                wait_s = max(wait_s, failure.retry_after_s)
-            if self._clock.now_ms() + wait_s * 1000 >= deadline_ms:
-                return failure  # the wait would outlast the run: the next run retries
-            await self._sleep(wait_s)
+            if not await backoff.pause(attempt, deadline, at_least_s=failure.retry_after_s):
+                return failure  # no tries left, or the wait would outlast the run
         return failure
 
     async def _once(
