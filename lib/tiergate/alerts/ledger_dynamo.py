@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..lazy import Lazy
 from ..registry.dynamo.client import ConditionFailed, call_dynamodb
 from .channels import Channel
 from .ledger import Claim
@@ -31,8 +32,7 @@ _OURS = "lu = :until"
 class DynamoLedger:
     def __init__(self, client: DynamoDBClient | Callable[[], DynamoDBClient], table: str) -> None:
         """`client` is a client, or a function that makes one when it is first needed."""
-        self._connect = client if callable(client) else lambda: client
-        self._made: DynamoDBClient | None = None
+        self._client: Lazy[DynamoDBClient] = Lazy.of(client)
         self._table = table
 
     async def claim(
@@ -97,12 +97,7 @@ class DynamoLedger:
             args["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         if names:
             args["ExpressionAttributeNames"] = names
-        await call_dynamodb(lambda: self._client().update_item(**args), self._table)
-
-    def _client(self) -> DynamoDBClient:
-        if self._made is None:  # made in a worker thread; one run makes at most a spare
-            self._made = self._connect()
-        return self._made
+        await call_dynamodb(lambda: self._client.get().update_item(**args), self._table)
 
 
 def _old_item(failed: ConditionFailed) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..backoff import Backoff
 from ..errors import StripeRejected, StripeUnavailable
+from ..lazy import Lazy
 from ..settings import Settings
 from .meter_events import MeterDelivery, MeterEvent, is_duplicate_refusal
 
@@ -44,8 +45,7 @@ class StripeGateway:
         monotonic: Callable[[], float] = time.monotonic,  # seconds; moves with `sleep`
         close: Callable[[], Awaitable[None]] | None = None,  # the client's connections
     ) -> None:
-        self._connect = client  # makes the client on first use
-        self._made: stripe.StripeClient | None = None
+        self._made: Lazy[stripe.StripeClient] = Lazy(client)  # made on first use
         self._budget_s = budget_s
         self._backoff = Backoff(
             first_delay_s, attempts=attempts, sleep=sleep, jitter=jitter, now_s=monotonic
@@ -54,13 +54,11 @@ class StripeGateway:
 
     @property
     def _client(self) -> stripe.StripeClient:
-        if self._made is None:
-            self._made = self._connect()
-        return self._made
+        return self._made.get()
 
     async def aclose(self) -> None:
         """Close the client's connections, if it was ever made."""
-        if self._made is not None and self._close is not None:
+        if self._made.made and self._close is not None:
             await self._close()
 
     async def subscription(self, subscription_id: str) -> Mapping[str, Any]:
