@@ -49,6 +49,7 @@ from .attempts import NO_TIME, Attempts
 from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
 from .ledger import DeliveryLedger
 from .report import DeliveryReport, Failure
+from .senders import channel_table
 
 __all__ = ["AlertDelivery", "DeliveryReport", "Failure"]
 
@@ -88,9 +89,9 @@ class AlertDelivery:
         self._registry = registry
         self._ledger = ledger
         self._clock = clock
+        self._senders = channel_table(email=email, webhook=webhook)
         self._attempts = Attempts(
-            email=email,
-            webhook=webhook,
+            senders=self._senders,
             clock=clock,
             timeout_s=attempt_timeout_s,
             attempts=attempts,
@@ -116,7 +117,7 @@ class AlertDelivery:
                     self._emf.flush(observation)
 
     async def _run(self) -> DeliveryReport:
-        report = DeliveryReport()
+        report = DeliveryReport(sent={s.channel: 0 for s in self._senders})
         crossings = await self._store.alerts(self._batch)
         report.pending = len(crossings)
         if not crossings:
@@ -176,10 +177,8 @@ class AlertDelivery:
             )
             return "failed"
         channels: list[Channel] = []
-        if account is not None and account.alert_email:
-            channels.append("email")
-        if account is not None and account.alert_url:
-            channels.append("webhook")
+        if account is not None:
+            channels = [s.channel for s in self._senders if s.wanted(account)]
         if account is None or not channels:
             report.no_contacts += 1
             count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_NO_CONTACTS)
