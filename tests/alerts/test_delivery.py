@@ -20,6 +20,7 @@ from standardwebhooks import Webhook
 
 from tiergate.alerts import AlertDelivery, DeliveryLedger, EmailSender, MemoryLedger, new_secret
 from tiergate.alerts.email import SesEmailSender, UnconfiguredEmailSender, ses_client
+from tiergate.alerts.senders import channel_table
 from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
 from tiergate.clock import Clock, FakeClock, SystemClock
 from tiergate.errors import StoreUnavailable
@@ -74,8 +75,10 @@ class Rig:
         return AlertDelivery(
             store=store or self.store,
             registry=self.registry,
-            email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
-            webhook=self.sender,
+            senders=channel_table(
+                email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
+                webhook=self.sender,
+            ),
             ledger=self.ledger,
             clock=clock or self.clock,
             emf=EmfWriter("tiergate", write=self.metrics.append, clock_ms=self.clock.now_ms)

@@ -27,7 +27,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from ..clock import Clock
@@ -46,10 +46,10 @@ from ..telemetry import (
 )
 from ..usage import AlertCrossing
 from .attempts import NO_TIME, Attempts
-from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+from .channels import Channel, DeliveryFailed
 from .ledger import DeliveryLedger
 from .report import DeliveryReport, Failure
-from .senders import channel_table
+from .senders import ChannelSender
 
 __all__ = ["AlertDelivery", "DeliveryReport", "Failure"]
 
@@ -68,8 +68,7 @@ class AlertDelivery:
         *,
         store: HotStore,
         registry: Registry,
-        email: EmailSender,
-        webhook: WebhookSender,
+        senders: Sequence[ChannelSender],
         ledger: DeliveryLedger,
         clock: Clock,
         run_budget_s: float = 40.0,
@@ -82,14 +81,15 @@ class AlertDelivery:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        """`sleep` and `jitter`: the backoff's, injected so tests need not wait. `emf`: where
-        the run's metrics go, flushed at its end; None counts them into the observation the
-        caller bound (the scheduled runner's, which flushes it), if any."""
+        """`senders`: the channel table (senders.channel_table). `sleep` and `jitter`: the
+        backoff's, injected so tests need not wait. `emf`: where the run's metrics go, flushed
+        at its end; None counts them into the observation the caller bound (the scheduled
+        runner's, which flushes it), if any."""
         self._store = store
         self._registry = registry
         self._ledger = ledger
         self._clock = clock
-        self._senders = channel_table(email=email, webhook=webhook)
+        self._senders = tuple(senders)
         self._attempts = Attempts(
             senders=self._senders,
             clock=clock,

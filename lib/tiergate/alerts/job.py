@@ -16,6 +16,7 @@ from ..store import HotStore
 from .channels import EmailSender
 from .delivery import AlertDelivery, DeliveryReport
 from .ledger import DeliveryLedger, MemoryLedger
+from .senders import channel_table
 
 if TYPE_CHECKING:
     import httpx
@@ -55,8 +56,10 @@ def alert_job(
     delivery = AlertDelivery(
         store=store,
         registry=registry,
-        email=_email_sender(settings),
-        webhook=HttpWebhookSender(client, allow_loopback=settings.env == "development"),
+        senders=channel_table(
+            email=_email_sender(settings),
+            webhook=HttpWebhookSender(client, allow_loopback=settings.env == "development"),
+        ),
         ledger=_ledger(settings),
         clock=clock,
         run_budget_s=settings.alert_run_budget,
