@@ -20,6 +20,7 @@ from standardwebhooks import Webhook
 
 from tiergate.alerts import AlertDelivery, DeliveryLedger, EmailSender, MemoryLedger, new_secret
 from tiergate.alerts.email import SesEmailSender, UnconfiguredEmailSender, ses_client
+from tiergate.alerts.queue import AlertQueue
 from tiergate.alerts.senders import channel_table
 from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
 from tiergate.clock import Clock, FakeClock, SystemClock
@@ -27,7 +28,6 @@ from tiergate.errors import StoreUnavailable
 from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account
 from tiergate.registry.memory import MemoryRegistry
-from tiergate.store import HotStore
 
 from ..support.faults import FaultyStore
 from .support import PERIOD_START, PendingStore, Receiver, crossing, receiving, sent_emails
@@ -65,7 +65,7 @@ class Rig:
         *,
         own_metrics: bool = True,
         email: EmailSender | None = None,
-        store: HotStore | None = None,
+        store: AlertQueue | None = None,
         **options: float,
     ) -> AlertDelivery:
         async def sleep(seconds: float) -> None:
@@ -73,7 +73,7 @@ class Rig:
             self.clock.advance(int(seconds * 1000))
 
         return AlertDelivery(
-            store=store or self.store,
+            queue=store or self.store,
             registry=self.registry,
             senders=channel_table(
                 email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),

@@ -34,7 +34,6 @@ from ..clock import Clock
 from ..errors import StoreUnavailable
 from ..observe import EmfWriter, Observation, bind, count
 from ..registry import Account, Registry
-from ..store import HotStore
 from ..telemetry import (
     ALERT_DELIVERED,
     ALERT_DELIVERY,
@@ -48,6 +47,7 @@ from ..usage import AlertCrossing
 from .attempts import NO_TIME, Attempts
 from .channels import Channel, DeliveryFailed
 from .ledger import DeliveryLedger
+from .queue import AlertQueue
 from .report import DeliveryReport, Failure
 from .senders import ChannelSender
 
@@ -66,7 +66,7 @@ class AlertDelivery:
     def __init__(
         self,
         *,
-        store: HotStore,
+        queue: AlertQueue,
         registry: Registry,
         senders: Sequence[ChannelSender],
         ledger: DeliveryLedger,
@@ -85,7 +85,7 @@ class AlertDelivery:
         backoff's, injected so tests need not wait. `emf`: where the run's metrics go, flushed
         at its end; None counts them into the observation the caller bound (the scheduled
         runner's, which flushes it), if any."""
-        self._store = store
+        self._queue = queue
         self._registry = registry
         self._ledger = ledger
         self._clock = clock
@@ -118,7 +118,7 @@ class AlertDelivery:
 
     async def _run(self) -> DeliveryReport:
         report = DeliveryReport(sent={s.channel: 0 for s in self._senders})
-        crossings = await self._store.alerts(self._batch)
+        crossings = await self._queue.alerts(self._batch)
         report.pending = len(crossings)
         if not crossings:
             return report
@@ -135,10 +135,10 @@ class AlertDelivery:
         failed = [c for c, s in zip(crossings, settled, strict=True) if s == "failed"]
         if done:
             # If this fails the ledger still says settled: the next run drops them unsent.
-            await self._store.alerts_delivered(done)
+            await self._queue.alerts_delivered(done)
         if failed:
             # Behind the rest: one dead receiver's backlog must not fill every run's batch.
-            await self._store.alerts_requeue(failed)
+            await self._queue.alerts_requeue(failed)
         return report
 
     async def _accounts(

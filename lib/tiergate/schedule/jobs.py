@@ -54,7 +54,9 @@ def _meter_push(parts: Parts, settings: Settings) -> Run | None:
 def _alerts(parts: Parts, settings: Settings) -> Run:
     from ..alerts.job import alert_job  # the job's own clients (httpx, SES) load only here
 
-    return alert_job(settings, store=parts.store, registry=parts.registry, clock=parts.clock).run
+    return alert_job(
+        settings, queue=parts.alert_queue, registry=parts.registry, clock=parts.clock
+    ).run
 
 
 JOBS: tuple[JobRow, ...] = (
