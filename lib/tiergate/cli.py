@@ -88,10 +88,11 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .schedule.runner import job_runner
     from .settings import Settings
     from .telemetry import SERVICE_API
     from .web.example import create_app
-    from .web.scheduled import job_runner, run_in_background
+    from .web.scheduled import run_in_background
     from .wiring import build
 
     settings = Settings()

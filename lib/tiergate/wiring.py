@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from .admin import Admin
+    from .alerts.queue import AlertQueue
     from .billing import StripeApi
     from .billing.meter import MeterPusher
     from .billing.webhook import WebhookProcessor
@@ -44,6 +45,7 @@ class Parts:
     key_env: KeyEnv
     store: HotStore
     registry: Registry
+    alert_queue: AlertQueue  # the alert room's: the crossings the gate queued
     publisher: Publisher
     stripe: StripeApi | None  # None without STRIPE_SECRET_KEY (Checkout then answers 503)
     gate: Gate
@@ -121,9 +123,11 @@ def build(
     clock: Clock | None = None,
     store: HotStore | None = None,
     registry: Registry | None = None,
+    alert_queue: AlertQueue | None = None,
 ) -> Parts:
-    """Every part, from `settings`. `clock`, `store` and `registry` replace the configured
-    ones (tests: a frozen clock, a store that fails, a registry that records its calls)."""
+    """Every part, from `settings`. `clock`, `store`, `registry` and `alert_queue` replace the
+    configured ones (tests: a frozen clock, a store that fails, a registry that records its
+    calls). An in-process `store` given alone comes with its own alert queue."""
     settings.require_production_stores()
     injected = clock
     clock = clock or SystemClock()
@@ -131,6 +135,8 @@ def build(
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
     store = store if store is not None else hot_store(settings, clock=injected)
     registry = registry if registry is not None else _registry(settings, clock)
+    if alert_queue is None:
+        alert_queue = _alert_queue(settings, store)
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
     path_store = _counted(store) if settings.measure else store
@@ -152,9 +158,32 @@ def build(
         key_env=key_env,
         store=store,
         registry=registry,
+        alert_queue=alert_queue,
         publisher=publisher,
         stripe=build_stripe(settings),
         gate=gate,
+    )
+
+
+def _alert_queue(settings: Settings, store: HotStore) -> AlertQueue:
+    """The alert room's queue over the same Redis (or the in-process store's own list) that
+    the gate queues crossings in."""
+    if isinstance(store, MemoryStore):
+        from .alerts.queue_memory import MemoryAlertQueue
+
+        return MemoryAlertQueue(store.fired)
+    from .alerts.queue_upstash import UpstashAlertQueue
+    from .store.upstash import connect
+
+    url, token = settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
+    if not url or token is None:  # a store of the caller's own (a test's), and no Upstash
+        from .alerts.queue import NoAlertQueue
+
+        return NoAlertQueue()
+    return UpstashAlertQueue(
+        connect(url, token.get_secret_value()),
+        namespace=settings.redis_namespace,
+        timeout_s=max(settings.redis_timeout, settings.redis_retry_budget),
     )
 
 

@@ -20,13 +20,14 @@ from standardwebhooks import Webhook
 
 from tiergate.alerts import AlertDelivery, DeliveryLedger, EmailSender, MemoryLedger, new_secret
 from tiergate.alerts.email import SesEmailSender, UnconfiguredEmailSender, ses_client
+from tiergate.alerts.queue import AlertQueue
+from tiergate.alerts.senders import channel_table
 from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
 from tiergate.clock import Clock, FakeClock, SystemClock
 from tiergate.errors import StoreUnavailable
 from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account
 from tiergate.registry.memory import MemoryRegistry
-from tiergate.store import HotStore
 
 from ..support.faults import FaultyStore
 from .support import PERIOD_START, PendingStore, Receiver, crossing, receiving, sent_emails
@@ -64,7 +65,7 @@ class Rig:
         *,
         own_metrics: bool = True,
         email: EmailSender | None = None,
-        store: HotStore | None = None,
+        store: AlertQueue | None = None,
         **options: float,
     ) -> AlertDelivery:
         async def sleep(seconds: float) -> None:
@@ -72,10 +73,12 @@ class Rig:
             self.clock.advance(int(seconds * 1000))
 
         return AlertDelivery(
-            store=store or self.store,
+            queue=store or self.store,
             registry=self.registry,
-            email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
-            webhook=self.sender,
+            senders=channel_table(
+                email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
+                webhook=self.sender,
+            ),
             ledger=self.ledger,
             clock=clock or self.clock,
             emf=EmfWriter("tiergate", write=self.metrics.append, clock_ms=self.clock.now_ms)

@@ -46,7 +46,7 @@ async def test_fifty_concurrent_requests_cross_80_percent_and_one_alert_arrives(
         redis_retry_budget=10,
     )
     parts = build(settings)
-    job = alert_job(settings, store=parts.store, registry=parts.registry, clock=parts.clock)
+    job = alert_job(settings, queue=parts.alert_queue, registry=parts.registry, clock=parts.clock)
     app = create_app(settings, parts=parts)
     try:
         key = (await parts.admin().create_key("acme", "free")).key
@@ -61,7 +61,7 @@ async def test_fifty_concurrent_requests_cross_80_percent_and_one_alert_arrives(
                 )
             assert [a.status_code for a in answers] == [200] * 50
 
-            [pending] = await parts.store.alerts()
+            [pending] = await parts.alert_queue.alerts()
             assert (pending.account_id, pending.label) == ("acme", "80")
 
             first = await job.run()

@@ -35,7 +35,7 @@ async def test_ses_in_its_region_and_the_ledger_in_the_table(aws: None) -> None:
     registry = MemoryRegistry(clock)
     await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
     store = PendingStore(clock, [c := crossing()])
-    job = alert_job(settings, store=store, registry=registry, clock=clock)
+    job = alert_job(settings, queue=store, registry=registry, clock=clock)
     try:
         report = await job.run()
     finally:
@@ -59,7 +59,7 @@ async def test_in_production_a_loopback_url_is_refused_for_good() -> None:
             Account("acme", "pro", alert_url=receiver.url, alert_secret=new_secret())
         )
         store = PendingStore(clock, [crossing()])
-        job = alert_job(Settings(env="production"), store=store, registry=registry, clock=clock)
+        job = alert_job(Settings(env="production"), queue=store, registry=registry, clock=clock)
         try:
             report = await job.run()
         finally:
@@ -76,7 +76,7 @@ async def test_in_production_without_a_sender_emails_fail_loudly_not_delivered()
     registry = MemoryRegistry(clock)
     await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
     store = PendingStore(clock, [c := crossing(at_ms=clock.now_ms())])
-    job = alert_job(Settings(env="production"), store=store, registry=registry, clock=clock)
+    job = alert_job(Settings(env="production"), queue=store, registry=registry, clock=clock)
     try:
         first = await job.run()
         clock.advance(24 * 3_600_000)
@@ -99,7 +99,7 @@ async def test_in_development_without_a_sender_the_email_is_a_log_line() -> None
     registry = MemoryRegistry(clock)
     await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
     store = PendingStore(clock, [crossing()])
-    job = alert_job(Settings(env="development"), store=store, registry=registry, clock=clock)
+    job = alert_job(Settings(env="development"), queue=store, registry=registry, clock=clock)
     try:
         report = await job.run()
     finally:

@@ -1,39 +1,30 @@
-"""The delivery ledger's contract, on every backend: in process, DynamoDB on moto, and the
-real DynamoDB Local (its conditional writes and ALL_OLD answers as AWS gives them)."""
+"""The delivery ledger's contract, on every claim/settle ledger backend (tests/contract/
+ledgers.py: in process, DynamoDB on moto, and the real DynamoDB Local, its conditional writes
+and ALL_OLD answers as AWS gives them)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from tiergate.alerts import DeliveryLedger, MemoryLedger
-from tiergate.alerts.ledger_dynamo import DynamoLedger
-from tiergate.registry.dynamo import connect
-from tiergate.registry.dynamo.table import create_table
+from tiergate.alerts import DeliveryLedger
+from tiergate.alerts.ledger import LEASE_RULES, LeaseLedger
+from tiergate.alerts.ledger_dynamo import LEASE_CODEC
+
+from ..contract.ledgers import ALL_LEDGERS, Opener
 
 # Now: DynamoDB Local honours TTL, and an item whose TTL (a week past T) is already past the
 # wall clock would be gone.
 T = time.time_ns() // 1_000_000
 
 
-@pytest.fixture(params=["memory", "dynamo-moto", "dynamodb-local"])
+@pytest.fixture(params=ALL_LEDGERS)
 def ledger(request: pytest.FixtureRequest) -> Iterator[DeliveryLedger]:
-    if request.param == "memory":
-        yield MemoryLedger()
-    elif request.param == "dynamo-moto":
-        request.getfixturevalue("aws_credentials")
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            create_table(client, "registry")
-            yield DynamoLedger(client, "registry")
-    else:
-        table = request.getfixturevalue("dynamodb_table")
-        endpoint = request.getfixturevalue("dynamodb_endpoint")
-        yield DynamoLedger(connect("us-east-1", endpoint, 5.0), table)
+    opener: Opener = request.param
+    with opener(request, LEASE_RULES, LEASE_CODEC) as leases:
+        yield LeaseLedger(leases)
 
 
 async def test_one_run_holds_a_channel_until_its_lease_runs_out(ledger: DeliveryLedger) -> None:

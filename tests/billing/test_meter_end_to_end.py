@@ -22,7 +22,7 @@ from tiergate.observe import EmfWriter
 from tiergate.outcomes import Admitted
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
-from tiergate.scheduled import JobRunner, scheduled_jobs
+from tiergate.schedule import JobRunner, scheduled_jobs
 from tiergate.settings import Settings
 from tiergate.telemetry import SERVICE_SCHEDULED
 from tiergate.web.example import create_app

@@ -5,6 +5,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tiergate.alerts.queue import AlertQueue
+from tiergate.alerts.queue_memory import MemoryAlertQueue
+from tiergate.alerts.queue_upstash import UpstashAlertQueue
 from tiergate.clock import FakeClock
 from tiergate.store import HotStore
 from tiergate.store.memory import MemoryStore
@@ -24,22 +27,50 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def reference(clock: FakeClock) -> HotStore:
+def memory_reference(clock: FakeClock) -> MemoryStore:
     return MemoryStore(clock, inflight_ttl_ms=LONG_TTL_MS, hot_state_ttl_ms=LONG_TTL_MS)
 
 
+@pytest.fixture
+def reference(memory_reference: MemoryStore) -> HotStore:
+    return memory_reference
+
+
+@pytest.fixture
+def reference_queue(memory_reference: MemoryStore) -> AlertQueue:
+    return MemoryAlertQueue(memory_reference.fired)
+
+
 @pytest.fixture(params=["memory", "upstash"])
-async def store(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[HotStore]:
+async def backend(
+    request: pytest.FixtureRequest, clock: FakeClock
+) -> AsyncIterator[tuple[HotStore, AlertQueue]]:
+    """The hot store and the alert room's queue over the same backend (the gate queues the
+    crossings the queue reads)."""
     if request.param == "memory":
-        yield MemoryStore(clock, inflight_ttl_ms=LONG_TTL_MS, hot_state_ttl_ms=LONG_TTL_MS)
+        memory = MemoryStore(clock, inflight_ttl_ms=LONG_TTL_MS, hot_state_ttl_ms=LONG_TTL_MS)
+        yield memory, MemoryAlertQueue(memory.fired)
         return
     endpoint: UpstashEndpoint = request.getfixturevalue("upstash")
     # A namespace per test keeps tests apart on one shared redis-server.
+    namespace = f"t{next(_namespaces)}"
     store = UpstashStore(
         connect(endpoint.url, endpoint.token),
-        namespace=f"t{next(_namespaces)}",
+        namespace=namespace,
         timeout_s=5,
         inflight_ttl_ms=LONG_TTL_MS,
     )
-    yield store
+    redis = connect(endpoint.url, endpoint.token)
+    yield store, UpstashAlertQueue(redis, namespace=namespace, timeout_s=5)
     await store.aclose()
+    await redis.close()
+
+
+@pytest.fixture
+def store(backend: tuple[HotStore, AlertQueue]) -> HotStore:
+    return backend[0]
+
+
+@pytest.fixture
+def queue(backend: tuple[HotStore, AlertQueue]) -> AlertQueue:
+    return backend[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+from tiergate.alerts.queue import AlertQueue
 from tiergate.clock import FakeClock
 from tiergate.decision import Code
 from tiergate.hotstate import AccountState, usage_alerts
@@ -30,8 +31,8 @@ def metered(units: int, start: int = START, end: int = END) -> MeteredPeriod:
     return MeteredPeriod("acct-1", start, end, "api_overage", units)
 
 
-async def labels(store: HotStore) -> list[tuple[str, int]]:
-    return [(a.label, a.used) for a in await store.alerts()]
+async def labels(queue: AlertQueue) -> list[tuple[str, int]]:
+    return [(a.label, a.used) for a in await queue.alerts()]
 
 
 async def test_an_overage_tier_admits_past_its_limit_up_to_the_cap(
@@ -117,17 +118,19 @@ async def test_overage_is_kept_per_period_until_the_push_forgets_it(
     assert await store.used("acct-1", nxt) == 11
 
 
-async def test_alerts_fire_once_per_threshold_and_period(store: HotStore, clock: FakeClock) -> None:
+async def test_alerts_fire_once_per_threshold_and_period(
+    store: HotStore, queue: AlertQueue, clock: FakeClock
+) -> None:
     await seed(store, OVERAGE)
     fired = [(await store.check(ask(clock))).alerts for _ in range(16)]
     assert [(n + 1, f) for n, f in enumerate(fired) if f] == [(8, "80"), (10, "100"), (15, "cap")]
-    assert await labels(store) == [("80", 8), ("100", 10), ("cap", 15)]
-    crossing = (await store.alerts())[0]
+    assert await labels(queue) == [("80", 8), ("100", 10), ("cap", 15)]
+    crossing = (await queue.alerts())[0]
     assert crossing == AlertCrossing("acct-1", "pro", "80", 8, 10, START, END, NOW)
 
 
 async def test_a_refund_and_a_second_crossing_do_not_fire_again(
-    store: HotStore, clock: FakeClock
+    store: HotStore, queue: AlertQueue, clock: FakeClock
 ) -> None:
     await seed(store, OVERAGE)
     for _ in range(7):
@@ -136,7 +139,7 @@ async def test_a_refund_and_a_second_crossing_do_not_fire_again(
     await store.refund("r", None)
     again = await store.check(ask(clock))
     assert (crossing.alerts, again.alerts, again.used) == ("80", "", 8)
-    assert await labels(store) == [("80", 8)]
+    assert await labels(queue) == [("80", 8)]
 
 
 async def test_one_request_may_cross_several_thresholds(store: HotStore, clock: FakeClock) -> None:
@@ -145,18 +148,18 @@ async def test_one_request_may_cross_several_thresholds(store: HotStore, clock: 
 
 
 async def test_a_request_refused_near_the_ceiling_fires_the_ceilings_alert(
-    store: HotStore, clock: FakeClock
+    store: HotStore, queue: AlertQueue, clock: FakeClock
 ) -> None:
     await seed(store, OVERAGE)
     await store.check(ask(clock, cost=13))  # past 80 % and 100 %: both fire
     refused = await store.check(ask(clock, cost=3))  # 16 > 15: blocked till the period ends
     assert (refused.code, refused.alerts) == (Code.QUOTA, "cap")
-    assert await labels(store) == [("80", 13), ("100", 13), ("cap", 13)]
+    assert await labels(queue) == [("80", 13), ("100", 13), ("cap", 13)]
     assert (await store.check(ask(clock, cost=3))).alerts == ""  # once
 
 
 async def test_a_huge_request_early_in_the_period_fires_nothing(
-    store: HotStore, clock: FakeClock
+    store: HotStore, queue: AlertQueue, clock: FakeClock
 ) -> None:
     await seed(store, OVERAGE)
     await store.check(ask(clock, cost=1))
@@ -164,26 +167,26 @@ async def test_a_huge_request_early_in_the_period_fires_nothing(
     assert (refused.code, refused.alerts) == (Code.QUOTA, "")
     for _ in range(7):  # the real crossings still fire when usage gets there
         await store.check(ask(clock))
-    assert await labels(store) == [("80", 8)]
+    assert await labels(queue) == [("80", 8)]
 
 
 async def test_alerts_start_again_next_period_and_drain_when_delivered(
-    store: HotStore, clock: FakeClock
+    store: HotStore, queue: AlertQueue, clock: FakeClock
 ) -> None:
     await seed(store, OVERAGE)
     await store.check(ask(clock, cost=8))
     clock.set(END)
     await store.check(ask(clock, cost=8))
-    pending = await store.alerts()
+    pending = await queue.alerts()
     assert [(a.label, a.period_start_ms) for a in pending] == [("80", START), ("80", END)]
     assert len({a.id for a in pending}) == 2
-    await store.alerts_delivered(pending[:1])
-    assert await store.alerts() == pending[1:]
-    assert [a.label for a in await store.alerts(limit=0)] == []
+    await queue.alerts_delivered(pending[:1])
+    assert await queue.alerts() == pending[1:]
+    assert [a.label for a in await queue.alerts(limit=0)] == []
 
 
 async def test_concurrent_clients_at_the_boundaries_are_exact(
-    store: HotStore, clock: FakeClock
+    store: HotStore, queue: AlertQueue, clock: FakeClock
 ) -> None:
     """64 clients race past 80 %, the limit and the cap: the ceiling admits exactly, the meter
     counts exactly the cap, and each alert fires exactly once."""
@@ -202,7 +205,7 @@ async def test_concurrent_clients_at_the_boundaries_are_exact(
     assert sorted(r for r in results if r != "denied") == ["100", "80", "cap"]
     assert await store.metered() == [MeteredPeriod("acct-1", START, END, "api_overage", 50)]
     assert await store.routes("acct-1", START) == {"/v1/a": 150}
-    assert [a.label for a in await store.alerts()] == ["80", "100", "cap"]
+    assert [a.label for a in await queue.alerts()] == ["80", "100", "cap"]
 
 
 async def test_a_recorded_verdict_keeps_the_overage_cap(store: HotStore, clock: FakeClock) -> None:
@@ -213,18 +216,20 @@ async def test_a_recorded_verdict_keeps_the_overage_cap(store: HotStore, clock: 
     assert await store.used("acct-1", START) == 2
 
 
-async def test_alerts_requeued_go_to_the_back_in_order(store: HotStore, clock: FakeClock) -> None:
+async def test_alerts_requeued_go_to_the_back_in_order(
+    store: HotStore, queue: AlertQueue, clock: FakeClock
+) -> None:
     await seed(store, OVERAGE)
     await store.check(ask(clock, cost=15))  # 80, 100 and the cap at once
-    first, second, third = await store.alerts()
-    await store.alerts_requeue([first, second])
-    assert await store.alerts() == [third, first, second]
-    assert await store.alerts(limit=1) == [third]
-    await store.alerts_requeue([])
-    await store.alerts_delivered([first])
+    first, second, third = await queue.alerts()
+    await queue.alerts_requeue([first, second])
+    assert await queue.alerts() == [third, first, second]
+    assert await queue.alerts(limit=1) == [third]
+    await queue.alerts_requeue([])
+    await queue.alerts_delivered([first])
     # One no longer pending is added back (the ledger has it settled: the next run drops it).
-    await store.alerts_requeue([first])
-    assert await store.alerts() == [third, second, first]
+    await queue.alerts_requeue([first])
+    assert await queue.alerts() == [third, second, first]
 
 
 async def test_a_period_whose_end_moves_is_listed_once_with_its_latest_end(

@@ -15,7 +15,7 @@ import pytest
 import stripe
 
 from tiergate.registry import Account
-from tiergate.scheduled_handler import ScheduledRunFailed
+from tiergate.schedule.lambda_handler import ScheduledRunFailed
 from tiergate.telemetry import METER_PUSH, METER_SENT
 
 from ..support.jobs import Done, TestJob
@@ -176,7 +176,7 @@ def scheduled_module(monkeypatch: pytest.MonkeyPatch, *jobs: TestJob) -> ModuleT
             monkeypatch.delenv(name)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "scheduled")
     monkeypatch.setattr(
-        "tiergate.web.scheduled.scheduled_jobs",
+        "tiergate.schedule.runner.scheduled_jobs",
         lambda parts, settings: [j.scheduled() for j in jobs],
     )
     return importlib.reload(importlib.import_module("api.scheduled"))

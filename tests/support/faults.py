@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from tiergate.alerts.queue import AlertQueue
 from tiergate.decision import Check, Verdict
 from tiergate.errors import StoreUnavailable
 from tiergate.hotstate import AccountState, KeyState
@@ -73,14 +74,19 @@ class FaultyStore:
     async def forget_metered(self, period: MeteredPeriod) -> None:
         await self._call("forget_metered").forget_metered(period)
 
+    # The alert queue's calls, for an inner store that is also an alert queue (the alert
+    # tests' PendingStore): a fault can be injected there as well.
     async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
-        return await self._call("alerts").alerts(limit)
+        queue: AlertQueue = self._call("alerts")  # type: ignore[assignment]
+        return await queue.alerts(limit)
 
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
-        await self._call("alerts_delivered").alerts_delivered(crossings)
+        queue: AlertQueue = self._call("alerts_delivered")  # type: ignore[assignment]
+        await queue.alerts_delivered(crossings)
 
     async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
-        await self._call("alerts_requeue").alerts_requeue(crossings)
+        queue: AlertQueue = self._call("alerts_requeue")  # type: ignore[assignment]
+        await queue.alerts_requeue(crossings)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

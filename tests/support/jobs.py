@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from tiergate.observe import count
-from tiergate.scheduled import ScheduledJob
+from tiergate.schedule import ScheduledJob
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from tiergate.observe import EmfWriter, Observation, bind
-from tiergate.scheduled import JobRunner, RunReport
+from tiergate.schedule import JobRunner, RunReport
 from tiergate.telemetry import ALERT_DELIVERED, ALERT_DELIVERY, DIM_OUTCOME, METER_PUSH, METER_SENT
 
 from ..support.jobs import Done, TestJob
@@ -112,3 +112,17 @@ async def test_a_timeout_of_the_jobs_own_is_its_error_not_the_runs_bound() -> No
     slow_client = TestJob("alerts", raises=TimeoutError("the webhook did not answer"))
     (job,) = (await runner(slow_client, timeout_s=30).run()).jobs
     assert job.lines == ("raised TimeoutError: the webhook did not answer",)
+
+
+def test_a_new_job_is_one_row_of_the_table_and_a_row_may_be_absent() -> None:
+    from tiergate.schedule import JOBS, JobRow, scheduled_jobs
+
+    extra = TestJob("reports")
+    table = (
+        JobRow("absent", lambda parts, settings: None),  # what it needs is not configured
+        JobRow("reports", lambda parts, settings: extra),
+    )
+    jobs = scheduled_jobs(None, None, table)  # type: ignore[arg-type]
+    assert [job.name for job in jobs] == ["reports"]
+    assert jobs[0].run is extra
+    assert [row.name for row in JOBS] == ["meter-push", "alerts"]

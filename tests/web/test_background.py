@@ -13,10 +13,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tiergate.background import BackgroundRuns
 from tiergate.clock import FakeClock
 from tiergate.observe import EmfWriter
-from tiergate.scheduled import JobRunner
+from tiergate.schedule import JobRunner
+from tiergate.schedule.background import BackgroundRuns
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.web.scheduled import run_in_background
@@ -180,7 +180,7 @@ def test_tiergate_serve_runs_the_scheduled_jobs_in_its_apps_lifespan(
 
     job = TestJob("meter-push", Done(True, ("sent 5 units",)))
     monkeypatch.setattr(
-        "tiergate.web.scheduled.scheduled_jobs", lambda parts, settings: [job.scheduled()]
+        "tiergate.schedule.runner.scheduled_jobs", lambda parts, settings: [job.scheduled()]
     )
     monkeypatch.setenv("TIERGATE_BACKGROUND_INTERVAL", "12")
     monkeypatch.setenv("TIERGATE_LOG_JSON", "false")

@@ -46,7 +46,7 @@ async def client(
 ) -> AsyncIterator[Callable[..., Any]]:
     """Makes a client for an app (create_scheduled_app by default) whose jobs are the two above."""
     monkeypatch.setattr(
-        "tiergate.web.scheduled.scheduled_jobs",
+        "tiergate.schedule.runner.scheduled_jobs",
         lambda parts, settings: [meter.scheduled(), alerts.scheduled()],
     )
     made: list[httpx.AsyncClient] = []

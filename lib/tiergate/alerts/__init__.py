@@ -5,7 +5,8 @@ Standard-Webhooks-signed POST, at least once, deduplicated by the crossing's id.
 - `delivery`: one run (AlertDelivery.deliver); `attempts`: one channel with retries and
   backoff inside the budget; `report`: what a run did
 - `job`: the delivery built from settings, once per container (what the schedule runs)
-- `channels`: what a sender is; `email` (SES, or a log line) and `webhook` (httpx) are they
+- `senders`: the channels as a table of senders (a new channel is one class and one row);
+  `channels`: the clients behind them, `email` (SES, or a log line) and `webhook` (httpx)
 - `ledger`, `ledger_dynamo`: what was delivered per crossing and channel
 - `message`: what an alert says; `policy`: what an alert email, URL and secret may be
 

@@ -5,15 +5,14 @@ bounded by what is left of the run's budget, none begun that the budget cannot h
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
+from ..backoff import Backoff
 from ..clock import Clock
 from ..registry import Account
 from ..usage import AlertCrossing
-from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
-from .message import alert_body, email_subject, email_text
-from .policy import InvalidContact, check_email
+from .channels import Channel, DeliveryFailed
+from .senders import ChannelSender
 
 __all__ = ["BACKOFF_S", "NO_TIME", "Attempts"]
 
@@ -26,21 +25,24 @@ class Attempts:
     def __init__(
         self,
         *,
-        email: EmailSender,
-        webhook: WebhookSender,
+        senders: Sequence[ChannelSender],
         clock: Clock,
         timeout_s: float,
         attempts: int,
         sleep: Callable[[float], Awaitable[None]],
         jitter: Callable[[], float],
     ) -> None:
-        self._email = email
-        self._webhook = webhook
-        self._clock = clock
+        self._senders = {s.channel: s for s in senders}
         self._timeout_s = timeout_s
-        self._attempts = attempts
-        self._sleep = sleep
-        self._jitter = jitter
+        # On the run's clock, in seconds: the run's deadline is that clock's.
+        self._backoff = Backoff(
+            BACKOFF_S,
+            factor=4,
+            attempts=attempts,
+            sleep=sleep,
+            jitter=jitter,
+            now_s=lambda: clock.now_ms() / 1000,
+        )
 
     async def deliver(
         self, crossing: AlertCrossing, account: Account, channel: Channel, deadline_ms: int
@@ -48,50 +50,20 @@ class Attempts:
         """Up to `attempts` sends with backoff, inside the run's budget; the last failure
         (NO_TIME when the budget ran out before the first)."""
         failure = NO_TIME
-        for attempt in range(self._attempts):
-            left_s = (deadline_ms - self._clock.now_ms()) / 1000
+        backoff = self._backoff
+        deadline = deadline_ms / 1000
+        for attempt in range(backoff.attempts):
+            left_s = backoff.left_s(deadline)
             if left_s <= 0:
                 return failure
             try:
-                await self._once(crossing, account, channel, min(self._timeout_s, left_s))
+                await self._senders[channel].send(crossing, account, min(self._timeout_s, left_s))
             except DeliveryFailed as exc:
                 failure = exc
             else:
                 return None
-            if failure.permanent or not failure.retry_now or attempt + 1 == self._attempts:
+            if failure.permanent or not failure.retry_now:
                 return failure
-            wait_s = self._jitter() * BACKOFF_S * 4**attempt
-            if failure.retry_after_s is not None:
-                wait_s = max(wait_s, failure.retry_after_s)
-            if self._clock.now_ms() + wait_s * 1000 >= deadline_ms:
-                return failure  # the wait would outlast the run: the next run retries
-            await self._sleep(wait_s)
+            if not await backoff.pause(attempt, deadline, at_least_s=failure.retry_after_s):
+                return failure  # no tries left, or the wait would outlast the run
         return failure
-
-    async def _once(
-        self, crossing: AlertCrossing, account: Account, channel: Channel, timeout_s: float
-    ) -> None:
-        if channel == "webhook":
-            await self._webhook.send(
-                url=account.alert_url,
-                secret=account.alert_secret,
-                message_id=crossing.id,
-                body=alert_body(crossing),
-                timeout_s=timeout_s,
-            )
-            return
-        try:
-            check_email(account.alert_email)  # as the CLI did: a record may be hand-written
-        except InvalidContact as exc:
-            raise DeliveryFailed(str(exc), permanent=True) from None
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._email.send(
-                    to=account.alert_email,
-                    subject=email_subject(crossing),
-                    text=email_text(crossing),
-                )
-        except TimeoutError:
-            raise DeliveryFailed(
-                f"the email was not accepted within {timeout_s:g} s", ours=True
-            ) from None

@@ -1,5 +1,5 @@
-"""The two ways an alert leaves: what the delivery asks of an email sender and of a webhook
-sender, and the one failure either reports.
+"""What the delivery asks of an email sender and of a webhook sender (the clients behind the
+channels of `senders.channel_table`), and the one failure every sender reports.
 
 A sender makes one attempt and either returns (delivered) or raises DeliveryFailed; retries,
 backoff, budgets and the record of what was delivered are the delivery's (`delivery`).
@@ -7,11 +7,12 @@ backoff, budgets and the record of what was delivered are the delivery's (`deliv
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
 __all__ = ["Channel", "DeliveryFailed", "EmailSender", "WebhookSender"]
 
-Channel = Literal["email", "webhook"]
+# A channel's name ("email", "webhook"): the rows of `senders.channel_table` are the channels.
+Channel = str
 
 
 class DeliveryFailed(Exception):

@@ -27,14 +27,13 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from ..clock import Clock
 from ..errors import StoreUnavailable
 from ..observe import EmfWriter, Observation, bind, count
 from ..registry import Account, Registry
-from ..store import HotStore
 from ..telemetry import (
     ALERT_DELIVERED,
     ALERT_DELIVERY,
@@ -46,9 +45,11 @@ from ..telemetry import (
 )
 from ..usage import AlertCrossing
 from .attempts import NO_TIME, Attempts
-from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+from .channels import Channel, DeliveryFailed
 from .ledger import DeliveryLedger
+from .queue import AlertQueue
 from .report import DeliveryReport, Failure
+from .senders import ChannelSender
 
 __all__ = ["AlertDelivery", "DeliveryReport", "Failure"]
 
@@ -65,10 +66,9 @@ class AlertDelivery:
     def __init__(
         self,
         *,
-        store: HotStore,
+        queue: AlertQueue,
         registry: Registry,
-        email: EmailSender,
-        webhook: WebhookSender,
+        senders: Sequence[ChannelSender],
         ledger: DeliveryLedger,
         clock: Clock,
         run_budget_s: float = 40.0,
@@ -81,16 +81,17 @@ class AlertDelivery:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        """`sleep` and `jitter`: the backoff's, injected so tests need not wait. `emf`: where
-        the run's metrics go, flushed at its end; None counts them into the observation the
-        caller bound (the scheduled runner's, which flushes it), if any."""
-        self._store = store
+        """`senders`: the channel table (senders.channel_table). `sleep` and `jitter`: the
+        backoff's, injected so tests need not wait. `emf`: where the run's metrics go, flushed
+        at its end; None counts them into the observation the caller bound (the scheduled
+        runner's, which flushes it), if any."""
+        self._queue = queue
         self._registry = registry
         self._ledger = ledger
         self._clock = clock
+        self._senders = tuple(senders)
         self._attempts = Attempts(
-            email=email,
-            webhook=webhook,
+            senders=self._senders,
             clock=clock,
             timeout_s=attempt_timeout_s,
             attempts=attempts,
@@ -116,8 +117,8 @@ class AlertDelivery:
                     self._emf.flush(observation)
 
     async def _run(self) -> DeliveryReport:
-        report = DeliveryReport()
-        crossings = await self._store.alerts(self._batch)
+        report = DeliveryReport(sent={s.channel: 0 for s in self._senders})
+        crossings = await self._queue.alerts(self._batch)
         report.pending = len(crossings)
         if not crossings:
             return report
@@ -134,10 +135,10 @@ class AlertDelivery:
         failed = [c for c, s in zip(crossings, settled, strict=True) if s == "failed"]
         if done:
             # If this fails the ledger still says settled: the next run drops them unsent.
-            await self._store.alerts_delivered(done)
+            await self._queue.alerts_delivered(done)
         if failed:
             # Behind the rest: one dead receiver's backlog must not fill every run's batch.
-            await self._store.alerts_requeue(failed)
+            await self._queue.alerts_requeue(failed)
         return report
 
     async def _accounts(
@@ -176,10 +177,8 @@ class AlertDelivery:
             )
             return "failed"
         channels: list[Channel] = []
-        if account is not None and account.alert_email:
-            channels.append("email")
-        if account is not None and account.alert_url:
-            channels.append("webhook")
+        if account is not None:
+            channels = [s.channel for s in self._senders if s.wanted(account)]
         if account is None or not channels:
             report.no_contacts += 1
             count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_NO_CONTACTS)

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from ..clock import Clock
 from ..registry import Registry
-from ..store import HotStore
 from .channels import EmailSender
 from .delivery import AlertDelivery, DeliveryReport
 from .ledger import DeliveryLedger, MemoryLedger
+from .queue import AlertQueue
+from .senders import channel_table
 
 if TYPE_CHECKING:
     import httpx
@@ -42,21 +43,23 @@ class AlertJob:
 def alert_job(
     settings: Settings,
     *,
-    store: HotStore,
+    queue: AlertQueue,
     registry: Registry,
     clock: Clock,
     emf: EmfWriter | None = None,
 ) -> AlertJob:
-    """The job on the configured parts: pass the same store and registry the gate uses
-    (`wiring.build(settings)`'s), so the pending list is the one the gate fills."""
+    """The job on the configured parts: pass the alert queue and registry of the parts the
+    gate uses (`wiring.build(settings)`'s), so the pending list is the one the gate fills."""
     from .webhook import HttpWebhookSender, webhook_client
 
     client = webhook_client(settings.alert_webhook_timeout)
     delivery = AlertDelivery(
-        store=store,
+        queue=queue,
         registry=registry,
-        email=_email_sender(settings),
-        webhook=HttpWebhookSender(client, allow_loopback=settings.env == "development"),
+        senders=channel_table(
+            email=_email_sender(settings),
+            webhook=HttpWebhookSender(client, allow_loopback=settings.env == "development"),
+        ),
         ledger=_ledger(settings),
         clock=clock,
         run_budget_s=settings.alert_run_budget,

@@ -33,8 +33,8 @@ class DeliveryReport:
     given_up: int = 0  # a channel given up on (reported): dropped
     no_contacts: int = 0  # nowhere to send: logged, dropped
     retrying: int = 0  # left pending for the next run
-    # successful sends this run, by channel
-    sent: dict[Channel, int] = field(default_factory=lambda: {"email": 0, "webhook": 0})
+    # successful sends this run, by channel (every channel of the table, 0 when none)
+    sent: dict[Channel, int] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -48,7 +48,7 @@ class DeliveryReport:
         head = (
             f"{self.pending} pending: {self.delivered} delivered, {self.retrying} retrying,"
             f" {self.given_up} given up, {self.no_contacts} without contacts"
-            f" (sent {self.sent['email']} emails, {self.sent['webhook']} webhooks)"
+            f" (sent {', '.join(f'{n} {channel}s' for channel, n in self.sent.items())})"
         )
         return [head] + [
             f"{f.crossing_id} {f.account_id} {f.channel or 'registry'}:"

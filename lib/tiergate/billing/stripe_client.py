@@ -17,7 +17,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..backoff import Backoff
 from ..errors import StripeRejected, StripeUnavailable
+from ..lazy import Lazy
 from ..settings import Settings
 from .meter_events import MeterDelivery, MeterEvent, is_duplicate_refusal
 
@@ -43,25 +45,20 @@ class StripeGateway:
         monotonic: Callable[[], float] = time.monotonic,  # seconds; moves with `sleep`
         close: Callable[[], Awaitable[None]] | None = None,  # the client's connections
     ) -> None:
-        self._connect = client  # makes the client on first use
-        self._made: stripe.StripeClient | None = None
+        self._made: Lazy[stripe.StripeClient] = Lazy(client)  # made on first use
         self._budget_s = budget_s
-        self._attempts = attempts
-        self._first_delay_s = first_delay_s
-        self._sleep = sleep
-        self._jitter = jitter
-        self._monotonic = monotonic
+        self._backoff = Backoff(
+            first_delay_s, attempts=attempts, sleep=sleep, jitter=jitter, now_s=monotonic
+        )
         self._close = close
 
     @property
     def _client(self) -> stripe.StripeClient:
-        if self._made is None:
-            self._made = self._connect()
-        return self._made
+        return self._made.get()
 
     async def aclose(self) -> None:
         """Close the client's connections, if it was ever made."""
-        if self._made is not None and self._close is not None:
+        if self._made.made and self._close is not None:
             await self._close()
 
     async def subscription(self, subscription_id: str) -> Mapping[str, Any]:
@@ -145,10 +142,11 @@ class StripeGateway:
         import stripe
 
         key = f"tiergate-{uuid.uuid4()}"
-        deadline = self._monotonic() + self._budget_s
+        backoff = self._backoff
+        deadline = backoff.deadline(self._budget_s)
         problem = "no attempt made"
-        for attempt in range(self._attempts):
-            left = deadline - self._monotonic()
+        for attempt in range(backoff.attempts):
+            left = backoff.left_s(deadline)
             if left <= 0:
                 break
             try:
@@ -164,11 +162,11 @@ class StripeGateway:
                     raise StripeRejected(
                         f"Stripe refused to {what}: {exc.user_message or exc}"
                     ) from exc
-            delay = self._first_delay_s * 2**attempt * self._jitter()  # full jitter
-            if attempt + 1 == self._attempts or self._monotonic() + delay >= deadline:
+            delay = backoff.wait_s(attempt, deadline)
+            if delay is None:
                 break
             log.info("Stripe could not %s (%s); retrying in %.2f s", what, problem, delay)
-            await self._sleep(delay)
+            await backoff.sleep(delay)
         raise StripeUnavailable(f"could not {what} within {self._budget_s:g} s: {problem}")
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..decision import Check, Verdict
     from ..hotstate import AccountState, KeyState
     from ..store import Charge, HotStore
-    from ..usage import AlertCrossing, MeteredPeriod
+    from ..usage import MeteredPeriod
 
 __all__ = ["CountedStore", "CountedStripe", "count_dynamodb_units", "write_commands"]
 
@@ -83,15 +83,6 @@ class CountedStore:
 
     async def forget_metered(self, period: MeteredPeriod) -> None:
         await self.inner.forget_metered(period)
-
-    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
-        return await self.inner.alerts(limit)
-
-    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
-        await self.inner.alerts_delivered(crossings)
-
-    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
-        await self.inner.alerts_requeue(crossings)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

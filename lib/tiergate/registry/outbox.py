@@ -15,6 +15,10 @@ commit, as DynamoDB checks a condition:
 
 A crash between any two steps leaves a state the next push resumes from: a pending batch is
 resent with its own identifier (Stripe deduplicates it), never claimed again.
+
+The records live in a claim/settle ledger (tiergate/ledger/): `OUTBOX_RULES` are these rules
+as the in-process ledger runs them, registry/dynamo/outbox.py the same as DynamoDB conditions,
+and `LedgerOutbox` the outbox's reads and changes over either.
 """
 
 from __future__ import annotations
@@ -22,11 +26,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..ledger import Ledger
 
 __all__ = [
+    "OUTBOX_RULES",
     "Batch",
     "Claim",
+    "Decided",
+    "LedgerOutbox",
     "MeterChange",
     "MeterKey",
     "MeterOutbox",
@@ -35,6 +45,7 @@ __all__ = [
     "Skip",
     "applied",
     "holds",
+    "meter_pk",
 ]
 
 
@@ -113,6 +124,55 @@ def applied(record: MeterRecord, change: MeterChange) -> MeterRecord:
     if change.sent:
         return dataclasses.replace(record, sent=record.sent + units, pending=None)
     return dataclasses.replace(record, missed=record.missed + units, pending=None)
+
+
+def meter_pk(key: MeterKey) -> str:
+    """The record's key in the ledger. The account comes last: meters and period starts hold
+    no '#', account ids may."""
+    return f"MTR#{key.meter}#{key.period_start_ms}#{key.account_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A change and the record it was decided on (its condition compares the two)."""
+
+    read: MeterRecord
+    change: MeterChange
+
+    def empty(self) -> MeterRecord:
+        return MeterRecord(self.read.key, self.read.period_end_ms)
+
+
+class _OutboxRules:
+    def holds(self, stored: MeterRecord | None, change: Decided) -> bool:
+        return holds(stored or change.empty(), change.read, change.change)
+
+    def applied(self, stored: MeterRecord | None, change: Decided) -> MeterRecord:
+        return applied(stored or change.empty(), change.change)
+
+
+OUTBOX_RULES = _OutboxRules()
+
+
+class LedgerOutbox:
+    """The outbox's records over a claim/settle ledger (in process or DynamoDB)."""
+
+    def __init__(self, ledger: Ledger[MeterRecord, Decided]) -> None:
+        self._ledger = ledger
+
+    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
+        return await self._ledger.read(meter_pk(key)) or MeterRecord(key, period_end_ms)
+
+    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
+        found = await self._ledger.read_many([meter_pk(key) for key, _ in wanted])
+        return [found.get(meter_pk(key)) or MeterRecord(key, end) for key, end in wanted]
+
+    async def change_meter(
+        self, read: MeterRecord, change: MeterChange
+    ) -> tuple[bool, MeterRecord]:
+        decided = Decided(read, change)
+        done, record = await self._ledger.change(meter_pk(read.key), decided)
+        return done, record or decided.empty()
 
 
 class MeterOutbox(Protocol):

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from ..decision import Check, Verdict
 from ..hotstate import AccountState, KeyState
-from ..usage import AlertCrossing, MeteredPeriod
+from ..usage import MeteredPeriod
 
 __all__ = ["Charge", "HotStore"]
 
@@ -82,20 +82,6 @@ class HotStore(Protocol):
 
     async def forget_metered(self, period: MeteredPeriod) -> None:
         """Stop listing `period` (the meter push has sent all of it, and it has ended)."""
-        ...
-
-    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
-        """Usage alerts fired and not yet delivered, oldest first, at most `limit`."""
-        ...
-
-    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
-        """Drop these from the pending alerts (delivered, or given up on and reported)."""
-        ...
-
-    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
-        """Move these to the back of the pending alerts, in order (failed this run: the
-        others are read first next run). One that is no longer pending is added back; the
-        delivery's ledger then says it was settled, and the next run drops it unsent."""
         ...
 
     async def aclose(self) -> None: ...

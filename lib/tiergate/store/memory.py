@@ -92,7 +92,10 @@ class MemoryStore:
         # (account, period start, meter) -> overage units: kept past the period's end, until
         # the meter push forgets it (the units are still due then)
         self._metered: dict[tuple[str, int, str], MeteredPeriod] = {}
-        self._alerts: list[AlertCrossing] = []  # fired, not yet delivered
+        # Alerts fired, not yet delivered: the alert room's queue reads and trims this list
+        # (alerts/queue_memory.py), as the delivery does gate.lua's <ns>:al.
+        self.fired: list[AlertCrossing] = []
+        self._alerts = self.fired
         self._calls = 0
         self._swept_ms = clock.now_ms()
 
@@ -255,20 +258,6 @@ class MemoryStore:
 
     async def forget_metered(self, period: MeteredPeriod) -> None:
         self._metered.pop((period.account_id, period.period_start_ms, period.meter), None)
-
-    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
-        return self._alerts[: max(0, limit)]
-
-    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
-        done = set(crossings)
-        self._alerts = [crossing for crossing in self._alerts if crossing not in done]
-
-    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
-        # As the Upstash store's LREM 1 + RPUSH: the first copy out, one at the back.
-        for crossing in crossings:
-            if crossing in self._alerts:
-                self._alerts.remove(crossing)
-            self._alerts.append(crossing)
 
     async def aclose(self) -> None:
         return None

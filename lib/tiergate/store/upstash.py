@@ -25,7 +25,7 @@ from ..clock import Clock
 from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
-from ..usage import AlertCrossing, MeteredPeriod
+from ..usage import MeteredPeriod
 from . import Charge
 from .deadline import answer_within
 from .scripts import COMPLETE, GATE, REFUND, Script
@@ -188,30 +188,6 @@ class UpstashStore:
         entry = "\n".join([str(period.period_start_ms), period.meter, period.account_id])
         await self._bounded(lambda: self._redis.hdel(f"{self._ns}:m", entry))
 
-    async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
-        if limit <= 0:  # LRANGE 0 -1 would be all of them
-            return []
-        entries = await self._bounded(lambda: self._redis.lrange(f"{self._ns}:al", 0, limit - 1))
-        return [_alert_entry(str(entry)) for entry in entries or []]
-
-    async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
-        if not crossings:
-            return
-        pipe = self._redis.pipeline()
-        for crossing in crossings:
-            pipe.execute(["LREM", f"{self._ns}:al", "1", _alert_text(crossing)])
-        await self._bounded(pipe.exec)
-
-    async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
-        if not crossings:
-            return
-        tx = self._redis.multi()  # all or none: an entry is never lost between LREM and RPUSH
-        for crossing in crossings:
-            entry = _alert_text(crossing)
-            tx.execute(["LREM", f"{self._ns}:al", "1", entry])
-            tx.execute(["RPUSH", f"{self._ns}:al", entry])
-        await self._bounded(tx.exec)
-
     def _overage_key(self, p: MeteredPeriod) -> str:
         return f"{self._ns}:a:{p.account_id}:o:{p.period_start_ms}:{p.meter}"
 
@@ -350,15 +326,3 @@ def _metered_entry(entry: str, end: str) -> MeteredPeriod:
     period's latest end."""
     start, meter, account = entry.split("\n", 2)
     return MeteredPeriod(account, int(start), int(end), meter, 0)
-
-
-def _alert_text(c: AlertCrossing) -> str:
-    """The entry gate.lua queued for this crossing, rebuilt from its fields."""
-    fields = [c.label, c.used, c.limit, c.period_start_ms, c.period_end_ms, c.at_ms]
-    return "\n".join([*(str(f) for f in fields), c.tier, c.account_id])
-
-
-def _alert_entry(entry: str) -> AlertCrossing:
-    """An entry of <ns>:al as gate.lua queues it; the account, free-form, last."""
-    label, used, limit, start, end, at, tier, account = entry.split("\n", 7)
-    return AlertCrossing(account, tier, label, int(used), int(limit), int(start), int(end), int(at))

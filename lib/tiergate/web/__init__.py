@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.routing import BaseRoute
 
+from ..schedule.runner import job_runner
 from ..settings import Settings
 from ..telemetry import SERVICE_API
 from ..tiers import Tiers
@@ -16,7 +17,7 @@ from .middleware import GateMiddleware
 from .observability import observe
 from .openapi import declare_api
 from .requirements import all_routes, requirement_of, requires
-from .scheduled import job_runner, scheduled_router, serves_scheduled_route
+from .scheduled import scheduled_router, serves_scheduled_route
 from .service import health_router, usage_router, warmup_router
 from .webhooks import webhook_router
 

@@ -23,9 +23,8 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..background import BackgroundRuns
-from ..observe import EmfWriter
-from ..scheduled import JobRunner, scheduled_jobs
+from ..schedule.background import BackgroundRuns
+from ..schedule.runner import JobRunner, job_runner
 from ..settings import Settings
 from ..telemetry import SERVICE_SCHEDULED
 from ..wiring import Parts, build
@@ -37,7 +36,6 @@ from .service import health_router
 __all__ = [
     "SCHEDULED_PATH",
     "create_scheduled_app",
-    "job_runner",
     "run_in_background",
     "scheduled_router",
     "serves_scheduled_route",
@@ -46,16 +44,6 @@ __all__ = [
 log = logging.getLogger("tiergate")
 
 SCHEDULED_PATH = "/internal/scheduled"
-
-
-def job_runner(parts: Parts, settings: Settings, *, service: str = SERVICE_SCHEDULED) -> JobRunner:
-    """The deployment's jobs (tiergate.scheduled.scheduled_jobs) and how a run of them is made."""
-    return JobRunner(
-        scheduled_jobs(parts, settings),
-        timeout_s=settings.scheduled_timeout,
-        service=settings.service or service,
-        writer=EmfWriter(settings.metrics_namespace),
-    )
 
 
 def serves_scheduled_route(settings: Settings) -> bool:

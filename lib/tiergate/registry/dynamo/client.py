@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import StoreUnavailable
+from ...lazy import Lazy
 from .items import Item
 
 if TYPE_CHECKING:
@@ -86,18 +86,12 @@ class TableCalls:
 
     def __init__(self, client: DynamoDBClient | Callable[[], DynamoDBClient], table: str) -> None:
         """`client` is a client, or a function that makes one when it is first needed."""
-        self._connect = client if callable(client) else lambda: client
-        self._made: DynamoDBClient | None = None
-        self._lock = threading.Lock()
+        self._client: Lazy[DynamoDBClient] = Lazy.of(client)
         self.table = table
 
     @property
     def client(self) -> DynamoDBClient:
-        if self._made is None:
-            with self._lock:  # worker threads may ask at once; make one client
-                if self._made is None:
-                    self._made = self._connect()
-        return self._made
+        return self._client.get()
 
     async def get(self, key: Item) -> Item | None:
         response = await self._call(

@@ -1,6 +1,5 @@
-"""The meter outbox (registry/outbox.py) as DynamoDB items, and its changes as conditional
-UpdateItems: one write per change, and a failed condition answers with the item as stored
-(ReturnValuesOnConditionCheckFailure=ALL_OLD), so a push that lost a race needs no re-read.
+"""The meter outbox's rules (registry/outbox.py) as DynamoDB items and conditional
+UpdateItems: the codec the DynamoDB claim/settle ledger (tiergate/ledger/dynamo.py) sends.
 
     MTR#<meter>#<period start>#<account>   a account, m meter, ps/pe period (ms), wm units
         batched (the watermark), st sent, ms missed, sq last batch's number; the pending
@@ -13,10 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..outbox import Batch, Claim, MeterChange, MeterKey, MeterRecord, Settle, Skip
+from ..outbox import (
+    Batch,
+    Claim,
+    Decided,
+    MeterChange,
+    MeterKey,
+    MeterRecord,
+    Settle,
+    Skip,
+)
 from .items import Item
 
-__all__ = ["BATCH_FREE", "BATCH_PENDING", "NEW_OUTBOX", "meter_key", "meter_update", "record_from"]
+__all__ = ["BATCH_FREE", "BATCH_PENDING", "NEW_OUTBOX", "OUTBOX_CODEC", "meter_update"]
 
 NEW_OUTBOX = "attribute_not_exists(pk)"
 BATCH_FREE = "wm = :wm AND attribute_not_exists(pq)"  # the watermark read, nothing pending
@@ -28,12 +36,20 @@ _KEEP_S = 60 * 86_400
 _PENDING = ("pq", "pu", "pi", "pc")
 
 
-def meter_key(key: MeterKey) -> Item:
-    return {"pk": {"S": f"MTR#{key.meter}#{key.period_start_ms}#{key.account_id}"}}
+class _OutboxCodec:
+    def update(self, change: Decided) -> dict[str, Any]:
+        return meter_update(change.read, change.change)
+
+    def record(self, item: Item) -> MeterRecord | None:
+        return record_from(item)
+
+
+OUTBOX_CODEC = _OutboxCodec()
 
 
 def meter_update(read: MeterRecord, change: MeterChange) -> dict[str, Any]:
-    """The UpdateItem arguments (without the table) that commit `change` over `read`."""
+    """The UpdateItem arguments (without the table and the key) that commit `change` over
+    `read`."""
     values: dict[str, Any] = {":zero": _n(0)}
     if isinstance(change, Settle):
         pending = read.pending
@@ -41,7 +57,6 @@ def meter_update(read: MeterRecord, change: MeterChange) -> dict[str, Any]:
         total = "st" if change.sent else "ms"
         values.update({":seq": _n(change.seq), ":units": _n(units)})
         return {
-            "Key": meter_key(read.key),
             "UpdateExpression": f"SET {total} = if_not_exists({total}, :zero) + :units"
             f" REMOVE {', '.join(_PENDING)}",
             "ConditionExpression": BATCH_PENDING,
@@ -81,7 +96,6 @@ def meter_update(read: MeterRecord, change: MeterChange) -> dict[str, Any]:
     else:
         condition = NEW_OUTBOX
     return {
-        "Key": meter_key(read.key),
         "UpdateExpression": "SET " + ", ".join(sets),
         "ConditionExpression": condition,
         "ExpressionAttributeNames": {"#ttl": "ttl"},  # TTL is a reserved word
@@ -89,9 +103,12 @@ def meter_update(read: MeterRecord, change: MeterChange) -> dict[str, Any]:
     }
 
 
-def record_from(key: MeterKey, period_end_ms: int, item: Item | None) -> MeterRecord:
-    if not item or "wm" not in item:
-        return MeterRecord(key, period_end_ms)
+def record_from(item: Item) -> MeterRecord | None:
+    """The record an item holds: every stored one was first written by a claim or a skip,
+    which set its account, meter and period."""
+    if "wm" not in item:
+        return None
+    key = MeterKey(item["a"]["S"], _int(item["ps"]), item["m"]["S"])
     pending = None
     if "pq" in item:
         pending = Batch(
@@ -102,7 +119,7 @@ def record_from(key: MeterKey, period_end_ms: int, item: Item | None) -> MeterRe
         )
     return MeterRecord(
         key,
-        _int(item["pe"]) if "pe" in item else period_end_ms,
+        _int(item["pe"]),
         batched=_int(item["wm"]),
         sent=_int(item["st"]) if "st" in item else 0,
         missed=_int(item["ms"]) if "ms" in item else 0,

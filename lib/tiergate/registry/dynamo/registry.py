@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ...clock import Clock
+from ...ledger.dynamo import DynamoLedger
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot
-from ..outbox import MeterChange, MeterKey, MeterRecord
+from ..outbox import LedgerOutbox, MeterChange, MeterKey, MeterRecord
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 from .client import TableCalls
@@ -30,7 +31,7 @@ from .items import (
     key_key,
     stored_from,
 )
-from .outbox import meter_key, meter_update, record_from
+from .outbox import OUTBOX_CODEC
 from .transaction import NEW_ITEM, transact_items
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class DynamoRegistry(RegistryBase):
         """`client` is a client, or a function that makes one when it is first needed."""
         super().__init__(clock)
         self._calls = TableCalls(client, table)
+        self._outbox = LedgerOutbox(DynamoLedger(self._calls, OUTBOX_CODEC))
 
     async def hot_state(self, digest: str) -> tuple[KeyRecord, Account] | None:
         item = await self._calls.get(key_key(digest))
@@ -103,12 +105,10 @@ class DynamoRegistry(RegistryBase):
     # -- the meter outbox (registry/outbox.py) ------------------------------------------
 
     async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
-        return record_from(key, period_end_ms, await self._calls.get(meter_key(key)))
+        return await self._outbox.meter_record(key, period_end_ms)
 
     async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
-        items = await self._calls.get_many([meter_key(key) for key, _ in dict(wanted).items()])
-        by_pk = {item["pk"]["S"]: item for item in items}
-        return [record_from(k, end, by_pk.get(meter_key(k)["pk"]["S"])) for k, end in wanted]
+        return await self._outbox.meter_records(wanted)
 
     async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
         items = await self._calls.get_many([account_key(a) for a in dict.fromkeys(account_ids)])
@@ -117,5 +117,4 @@ class DynamoRegistry(RegistryBase):
     async def change_meter(
         self, read: MeterRecord, change: MeterChange
     ) -> tuple[bool, MeterRecord]:
-        done, item = await self._calls.update_if(meter_update(read, change))
-        return done, record_from(read.key, read.period_end_ms, item)
+        return await self._outbox.change_meter(read, change)

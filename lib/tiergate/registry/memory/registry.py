@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...clock import Clock
+from ...ledger.memory import MemoryLedger
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot, StoredAccount
-from ..outbox import MeterChange, MeterKey, MeterRecord, applied, holds
+from ..outbox import OUTBOX_RULES, LedgerOutbox, MeterChange, MeterKey, MeterRecord
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 
@@ -27,7 +28,7 @@ class MemoryRegistry(RegistryBase):
         self._accounts: dict[str, StoredAccount] = {}
         self._customers: dict[str, str] = {}
         self._events: dict[str, EventRecord] = {}
-        self._meters: dict[MeterKey, MeterRecord] = {}
+        self._outbox = LedgerOutbox(MemoryLedger(OUTBOX_RULES))
         self.reads = 0  # hot-state reads served, so tests can see the steady state makes none
 
     async def hot_state(self, digest: str) -> tuple[KeyRecord, Account] | None:
@@ -89,10 +90,10 @@ class MemoryRegistry(RegistryBase):
     # -- the meter outbox (registry/outbox.py), checked at commit as DynamoDB does ---------
 
     async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
-        return self._meters.get(key) or MeterRecord(key, period_end_ms)
+        return await self._outbox.meter_record(key, period_end_ms)
 
     async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
-        return [await self.meter_record(key, end) for key, end in wanted]
+        return await self._outbox.meter_records(wanted)
 
     async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
         found = (self._accounts.get(a) for a in account_ids)
@@ -101,8 +102,4 @@ class MemoryRegistry(RegistryBase):
     async def change_meter(
         self, read: MeterRecord, change: MeterChange
     ) -> tuple[bool, MeterRecord]:
-        stored = self._meters.get(read.key) or MeterRecord(read.key, read.period_end_ms)
-        if not holds(stored, read, change):
-            return False, stored
-        self._meters[read.key] = record = applied(stored, change)
-        return True, record
+        return await self._outbox.change_meter(read, change)

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from .scheduled import JobRunner
+from .runner import JobRunner
 
 __all__ = ["BackgroundRuns"]
 

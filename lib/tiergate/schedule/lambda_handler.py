@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from .scheduled import JobRunner
+from .runner import JobRunner
 
 __all__ = ["ScheduledRunFailed", "scheduled_handler"]
 

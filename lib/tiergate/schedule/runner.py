@@ -1,62 +1,33 @@
-"""The scheduled runs: what pushes overage to Stripe and delivers usage alerts, and how a run
-of them is made, whatever starts it (EventBridge on AWS, Vercel's cron, `tiergate serve`'s
-background task).
+"""How a run of the scheduled jobs is made, whatever starts it (EventBridge on AWS, Vercel's
+cron, `tiergate serve`'s background task): `job_runner` is the one runner every entry point
+uses, over the job table (`schedule.jobs.JOBS`).
 
-A job is an async callable with no arguments that returns a report: an `ok` flag (everything
-due was done) and printable lines (what it did, what failed). `scheduled_jobs` names the jobs
-of a deployment; `JobRunner.run` runs them side by side, each under a time bound, turns a job
-that raises or overruns into a failed report instead of losing the others' work, logs what
-failed, and flushes the metrics the jobs counted (`observe.metrics.count`) when no request is
-there to do it. No FastAPI here: the web layer and the Lambda handler both call this.
+`JobRunner.run` runs the jobs side by side, each under a time bound, turns a job that raises
+or overruns into a failed report instead of losing the others' work, logs what failed, and
+flushes the metrics the jobs counted (`observe.metrics.count`) when no request is there to do
+it. No FastAPI here: the web layer and the Lambda handler both call this.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from .observe import EmfWriter, Observation, bind, current
-from .observe.requestid import new_request_id
+from ..observe import EmfWriter, Observation, bind, current
+from ..observe.requestid import new_request_id
+from ..telemetry import SERVICE_SCHEDULED
+from .jobs import ScheduledJob, scheduled_jobs
 
 if TYPE_CHECKING:
-    from .settings import Settings
-    from .wiring import Parts
+    from ..settings import Settings
+    from ..wiring import Parts
 
-__all__ = ["JobOutcome", "JobRunner", "Report", "RunReport", "ScheduledJob", "scheduled_jobs"]
+__all__ = ["JobOutcome", "JobRunner", "RunReport", "job_runner"]
 
 log = logging.getLogger("tiergate")
-
-
-class Report(Protocol):
-    """What a job returns (MeterPusher.push's and AlertDelivery.deliver's reports)."""
-
-    @property
-    def ok(self) -> bool: ...
-
-    @property
-    def lines(self) -> Sequence[str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledJob:
-    name: str  # short and stable: it names the job in logs and in the endpoint's answer
-    run: Callable[[], Awaitable[Report]]
-
-
-def scheduled_jobs(parts: Parts, settings: Settings) -> list[ScheduledJob]:
-    """The jobs every scheduled run makes, built from one container's parts."""
-    from .alerts.job import alert_job  # the job's own clients (httpx, SES) load only here
-
-    alerts = alert_job(settings, store=parts.store, registry=parts.registry, clock=parts.clock)
-    # Each made once here from `parts` and `settings`, so a warm container reuses its clients.
-    jobs = [ScheduledJob("alerts", alerts.run)]
-    pusher = parts.meter_pusher(settings)
-    if pusher is not None:  # without STRIPE_SECRET_KEY there is no meter to push to
-        jobs.insert(0, ScheduledJob("meter-push", pusher.push))
-    return jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +118,13 @@ class JobRunner:
             log.exception("scheduled job %s raised", job.name)
             return JobOutcome(job.name, False, (f"raised {type(exc).__name__}: {exc}",))
         return JobOutcome(job.name, bool(report.ok), tuple(str(line) for line in report.lines))
+
+
+def job_runner(parts: Parts, settings: Settings, *, service: str = SERVICE_SCHEDULED) -> JobRunner:
+    """The deployment's jobs (the table's rows that apply) and how a run of them is made."""
+    return JobRunner(
+        scheduled_jobs(parts, settings),
+        timeout_s=settings.scheduled_timeout,
+        service=settings.service or service,
+        writer=EmfWriter(settings.metrics_namespace),
+    )
