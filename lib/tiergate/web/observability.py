@@ -26,6 +26,7 @@ from ..settings import Settings
 from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_KEY_IN_QUERY, TIER_NONE
 from .costs import cost_meter, on_shutdown
 from .querykey import key_in_query, key_in_query_problem
+from .routing import route_path
 from .stamp import StampedReply
 
 __all__ = ["OUTCOME", "ROUTE", "ObserveMiddleware", "observe"]
@@ -101,7 +102,7 @@ class ObserveMiddleware:
         # between copies the scope.
         state: dict[str, Any] = scope.setdefault("state", {})
         reply = StampedReply(send, observation.request_id, rewrite=scope["method"] != "HEAD")
-        gated = self._gated(scope["path"])
+        gated = self._gated(route_path(scope))
         refused = key_in_query(
             scope.get("query_string", b""), gated=gated, has_header=b"x-api-key" in headers
         )

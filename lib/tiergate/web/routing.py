@@ -21,7 +21,7 @@ from starlette.types import Scope
 from ..gate import Requirement
 from .requirements import all_routes, requirement_of
 
-__all__ = ["GatedRoute", "RouteTable"]
+__all__ = ["GatedRoute", "RouteTable", "route_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class RouteTable:
 
     def gated(self, scope: Scope) -> GatedRoute | None:
         """The route that will serve this request, when it is under the gated prefix."""
-        path: str = scope["path"]
+        path = route_path(scope)
         if scope["method"] == "OPTIONS":
             return None
         if path != self._prefix and not path.startswith(self._prefix + "/"):
@@ -73,6 +73,18 @@ class RouteTable:
             if route.matches(scope)[0] == Match.FULL:
                 return _gated(route)
         return None  # no such route: the app answers 404/405 without charging anyone
+
+
+def route_path(scope: Scope) -> str:
+    """The path Starlette routes on: `path` less the ASGI `root_path` (uvicorn's --root-path,
+    or the prefix of a Mount this app sits under), as Starlette's router computes it. Deciding
+    on `path` itself would look for the prefix in the wrong place: under a root path, a route
+    without `requires()` was served with no key at all."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
 
 
 def _first_full(scope: Scope, entries: Sequence[_Entry]) -> _Entry | None:
