@@ -30,11 +30,11 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from tiergate.costs.measurements import RouteMeasurements
-from tiergate.costs.recorded import dump_measurements
+from tiergate.observe.measurements import RouteMeasurements
 from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
+from tiergate_tools.costs.recorded import dump_measurements
 from tiergate_tools.localredis.background import serve_rest_in_thread
 from tiergate_tools.localredis.binary import spawn_redis_server
 from tiergate_tools.localredis.server import create_app as create_rest_app

@@ -29,10 +29,10 @@ from typing import Annotated, Any
 import httpx
 from fastapi import FastAPI
 
-from tiergate.costs.recording import MemoryRecorder
 from tiergate.observe import Observation
 from tiergate.observe.context import bind
 from tiergate.observe.costmeter import CostMeter
+from tiergate.observe.recording import MemoryRecorder
 from tiergate.observe.resources import spent_on_redis
 from tiergate.outcomes import Admitted
 from tiergate.settings import Settings

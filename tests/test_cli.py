@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tiergate.cli import main
-from tiergate.costs.recording import read_recorded
+from tiergate.observe.recording import read_recorded
 from tiergate_tools.localredis.binary import free_port
 
 

@@ -114,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)
     if settings.record_costs and settings.measure:
-        from .costs.recording import recorded_path
+        from .observe.recording import recorded_path
 
         print(f"recording costs for `tiergate costs` in {recorded_path(settings)}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)

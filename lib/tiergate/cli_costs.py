@@ -1,29 +1,14 @@
-"""`tiergate costs`: what each route costs to serve, and whether each tier makes money.
-
-The measurements come from a file (`--measurements FILE`) or from the recorded ones
-(`costs.sources`: CloudWatch over `--since`, what `tiergate serve` kept, or `--profile`);
-the unit prices from the packaged list with TIERGATE_PRICES over it; the platform, memory
-and warm instances from serverless.yml or vercel.json under `--root`.
+"""`tiergate costs`: the command's arguments. The report itself (its model, prices, the
+CloudWatch reader, text and HTML) is a tool, `tiergate_tools.costs`, which ships with the
+distribution but not in the deployed function: it is imported when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import re
-import time
-from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-
-__all__ = ["add_costs_command", "parse_customers", "parse_since"]
-
-_SINCE = re.compile(r"^(\d{1,12})([mhd])$")
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
-MAX_SINCE_MS = 455 * 86_400_000  # CloudWatch's retention (hourly data); the recording's is less
-_CUSTOMER = re.compile(r"^([a-z][a-z0-9_-]{0,31})=(\d{1,9})$")
+__all__ = ["add_costs_command"]
 
 
 def add_costs_command(commands: Any) -> None:  # argparse's subparsers action is private
@@ -56,79 +41,7 @@ def add_costs_command(commands: Any) -> None:  # argparse's subparsers action is
     costs.set_defaults(run=_costs)
 
 
-def parse_customers(text: str | None) -> dict[str, int]:
-    if not text:
-        return {}
-    out: dict[str, int] = {}
-    for item in text.split(","):
-        match = _CUSTOMER.match(item.strip())
-        if not match or int(match.group(2)) < 1:
-            raise ConfigError(f"--customers: {item.strip()!r} is not TIER=N with N at least 1")
-        out[match.group(1)] = int(match.group(2))
-    return out
-
-
-def parse_since(text: str | None, now_ms: int) -> int | None:
-    if text is None:
-        return None
-    match = _SINCE.match(text)
-    if not match:
-        raise ConfigError(f"--since {text!r}: expected a number and m, h or d, e.g. 7d")
-    age_ms = int(match.group(1)) * _UNIT_MS[match.group(2)]
-    if age_ms > MAX_SINCE_MS:
-        raise ConfigError(
-            f"--since {text!r}: at most 455d, the longest CloudWatch keeps its metrics"
-        )
-    return now_ms - age_ms
-
-
 def _costs(args: argparse.Namespace) -> int:
-    from .costs.deployment import read_deployment
-    from .costs.prices import load_prices
-    from .costs.recorded import load_measurements
-    from .costs.report import build_report
-    from .settings import Settings
-    from .tiers import load_tiers
+    from tiergate_tools.costs.command import run
 
-    settings = Settings()
-    tiers = load_tiers(settings.tiers)
-    prices = load_prices(settings.prices)
-    customers = parse_customers(args.customers)
-    for name in customers:
-        tiers.require(name)
-    deployment = read_deployment(
-        Path(args.root),
-        platform=args.platform,
-        stage=args.stage,
-        memory_mb=args.memory,
-        provisioned=args.provisioned,
-        arch=args.arch,
-    )
-    if args.measurements:
-        if args.since or args.profile:
-            raise ConfigError("--measurements FILE is the measurements: no --since or --profile")
-        rows = load_measurements(args.measurements)
-    else:
-        from .costs.sources import measurements
-
-        since_ms = parse_since(args.since, int(time.time() * 1000))
-        rows = asyncio.run(measurements(settings, since_ms=since_ms, profile=args.profile))
-    if not rows:
-        raise ConfigError("no measurements: record some traffic, or run with --profile")
-    report = build_report(tiers, rows, prices, deployment, customers)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    elif args.html:
-        from .costs.html import render_html
-
-        try:
-            Path(args.html).write_text(render_html(report), "utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write {args.html!r}: {exc.strerror}") from None
-        print(f"wrote {args.html}: {len(report['routes'])} routes, {len(report['tiers'])} tiers")
-    else:
-        from .costs.text import render_text
-
-        print(render_text(report))
-    # --strict makes the 3x rule a check a CI job can run on a change of tiers or prices.
-    return 1 if args.strict and report["warnings"] else 0
+    return run(args)

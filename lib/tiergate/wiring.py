@@ -188,7 +188,7 @@ def _alert_queue(settings: Settings, store: HotStore) -> AlertQueue:
 
 
 def _counted(store: HotStore) -> HotStore:
-    from .costs.counting import CountedStore
+    from .observe.counting import CountedStore
 
     return CountedStore(store)
 
@@ -237,7 +237,7 @@ def _registry(settings: Settings, clock: Clock) -> Registry:
 def _measured(client: DynamoDBClient, settings: Settings) -> DynamoDBClient:
     if not settings.measure:
         return client
-    from .costs.counting import count_dynamodb_units
+    from .observe.counting import count_dynamodb_units
 
     return count_dynamodb_units(client)
 
@@ -261,6 +261,6 @@ def build_stripe(settings: Settings) -> StripeApi | None:
     stripe = build(settings)
     if stripe is None or not settings.measure:
         return stripe
-    from .costs.counting import CountedStripe
+    from .observe.counting import CountedStripe
 
     return CountedStripe(stripe)

@@ -1,6 +1,6 @@
-"""tiergate's development tools: the local Upstash REST server and the deployment check.
+"""tiergate's tools: the local Upstash REST server, the deployment check and the cost report.
 
-They ship with the `tiergate` distribution (the `tiergate local-redis` and `tiergate infra
-check` commands) but live outside the `tiergate` package, so the deployed function (the
+They ship with the `tiergate` distribution (the `tiergate local-redis`, `tiergate infra
+check` and `tiergate costs` commands) but live outside the `tiergate` package, so the deployed function (the
 Lambda package, which copies `tiergate/` alone) carries none of their code.
 """

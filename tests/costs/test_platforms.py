@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tiergate.costs.deployment import read_deployment
-from tiergate.costs.economics import provisioned_month
-from tiergate.costs.measurements import RouteMeasurements, ThirdPartyCalls
-from tiergate.costs.model import route_cost
-from tiergate.costs.prices import load_prices
 from tiergate.errors import ConfigError
+from tiergate.observe.measurements import RouteMeasurements, ThirdPartyCalls
+from tiergate_tools.costs.deployment import read_deployment
+from tiergate_tools.costs.economics import provisioned_month
+from tiergate_tools.costs.model import route_cost
+from tiergate_tools.costs.prices import load_prices
 
 ROOT = Path(__file__).parents[2]
 

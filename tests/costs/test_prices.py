@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tiergate.cli import main
-from tiergate.costs.prices import PRICE_UNITS, load_prices
 from tiergate.errors import ConfigError
+from tiergate_tools.costs.prices import PRICE_UNITS, load_prices
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "cost-measurements.json"
 

@@ -14,13 +14,13 @@ import boto3
 import pytest
 
 from tiergate.cli import main
-from tiergate.costs.deployment import read_deployment
-from tiergate.costs.economics import economics
-from tiergate.costs.model import route_cost
-from tiergate.costs.prices import load_prices
-from tiergate.costs.recorded import load_measurements
-from tiergate.costs.report import build_report
 from tiergate.tiers import load_tiers
+from tiergate_tools.costs.deployment import read_deployment
+from tiergate_tools.costs.economics import economics
+from tiergate_tools.costs.model import route_cost
+from tiergate_tools.costs.prices import load_prices
+from tiergate_tools.costs.recorded import load_measurements
+from tiergate_tools.costs.report import build_report
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "cost-measurements.json"
@@ -248,8 +248,8 @@ def test_an_all_tiers_row_is_not_counted_twice() -> None:
 
 
 def test_since_and_customers_parse() -> None:
-    from tiergate.cli_costs import parse_customers, parse_since
     from tiergate.errors import ConfigError
+    from tiergate_tools.costs.command import parse_customers, parse_since
 
     now = 1_800_000_000_000
     assert parse_since("7d", now) == now - 7 * 86_400_000
@@ -310,7 +310,7 @@ def test_a_damaged_prices_file_is_one_line_and_exit_2(
 def test_since_is_refused_past_cloudwatchs_retention(
     since: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tiergate.cli_costs import parse_since
+    from tiergate_tools.costs.command import parse_since
 
     assert parse_since("455d", 0) == -455 * 86_400_000
     assert main(["costs", "--since", since, "--root", str(ROOT)]) == 2
@@ -343,9 +343,9 @@ def test_production_without_aws_credentials_is_one_line_naming_cloudwatch(
 def test_a_cloudwatch_refusal_is_a_config_error(loop: Any) -> None:
     from botocore.exceptions import ClientError
 
-    from tiergate.costs.sources import measurements
     from tiergate.errors import ConfigError
     from tiergate.settings import Settings
+    from tiergate_tools.costs.sources import measurements
 
     class Denied:
         def get_paginator(self, name: str) -> Any:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 import tiergate
 from tiergate.clock import FakeClock
-from tiergate.costs.counting import write_commands
+from tiergate.observe.counting import write_commands
 from tiergate.outcomes import Admitted
 from tiergate.settings import Settings
 from tiergate.web import install, requires

@@ -19,15 +19,15 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
-from tiergate.costs.cloudwatch import period_for
-from tiergate.costs.measurements import RouteMeasurements
-from tiergate.costs.recording import FileRecorder, read_recorded, recorded_path
-from tiergate.costs.sources import measurements
-from tiergate.costs.totals import FIELDS
 from tiergate.errors import ConfigError
 from tiergate.observe.costmeter import Measured
+from tiergate.observe.measurements import RouteMeasurements
+from tiergate.observe.recording import FileRecorder, read_recorded, recorded_path
 from tiergate.observe.resources import Spent
+from tiergate.observe.totals import FIELDS
 from tiergate.settings import Settings
+from tiergate_tools.costs.cloudwatch import period_for
+from tiergate_tools.costs.sources import measurements
 
 from ..observe.conftest import read_stdout
 from .test_emf_costs import ROOMY, app_with_calls, call
@@ -226,7 +226,7 @@ def measured(route: str = "/v1/hello", tier: str = "free") -> Measured:
 def test_the_recording_is_written_in_a_thread_of_its_own_never_in_the_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tiergate.costs.recording as recording
+    import tiergate.observe.recording as recording
 
     read_in: list[threading.Thread] = []
     written = threading.Event()

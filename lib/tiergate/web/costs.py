@@ -35,7 +35,7 @@ def cost_meter(
         meter = CostMeter(settings.metrics_namespace, service, flush_s=settings.measure_flush)
         _PENDING[meter] = writer
         if settings.record_costs:
-            from ..costs.recording import FileRecorder  # `tiergate serve` only
+            from ..observe.recording import FileRecorder  # `tiergate serve` only
 
             meter.sinks.append(FileRecorder.at(settings))
     app.state.tiergate_costs = meter

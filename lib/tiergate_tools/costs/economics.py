@@ -30,9 +30,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..tiers import Tier, Tiers
+from tiergate.observe.measurements import RouteMeasurements
+from tiergate.tiers import Tier, Tiers
+
 from .deployment import Deployment
-from .measurements import RouteMeasurements
 from .model import RouteCost, combine, route_cost
 from .prices import PriceList
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..observe.resources import spent, spent_on_redis, spent_on_stripe
+from .resources import spent, spent_on_redis, spent_on_stripe
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

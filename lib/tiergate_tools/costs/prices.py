@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError, validation_problems
-from ..jsontext import read_json, read_json_file
+from tiergate.errors import ConfigError, validation_problems
+from tiergate.jsontext import read_json, read_json_file
 
 __all__ = ["PRICE_UNITS", "Price", "PriceList", "load_prices", "parse_prices"]
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..tiers import Tiers
+from tiergate.observe.measurements import RouteMeasurements
+from tiergate.tiers import Tiers
+
 from .deployment import Deployment
 from .economics import HOURS_PER_MONTH, MARKUP, TierEconomics, economics, provisioned_month
-from .measurements import RouteMeasurements
 from .model import Part, RouteCost, combine, route_cost
 from .prices import PriceList
 from .text import money

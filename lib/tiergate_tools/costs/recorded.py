@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError, validation_problems
-from ..jsontext import read_json_file
-from .measurements import RouteMeasurements, ThirdPartyCalls
+from tiergate.errors import ConfigError, validation_problems
+from tiergate.jsontext import read_json_file
+from tiergate.observe.measurements import RouteMeasurements, ThirdPartyCalls
 
 __all__ = ["dump_measurements", "load_measurements"]
 

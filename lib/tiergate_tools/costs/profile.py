@@ -24,14 +24,14 @@ from contextlib import redirect_stdout
 import httpx
 from fastapi import FastAPI
 
-from ..clock import FakeClock, SystemClock
-from ..costs.measurements import RouteMeasurements
-from ..costs.recording import MemoryRecorder
-from ..observe.costmeter import CostMeter
-from ..observe.cpu import CpuShares
-from ..settings import Settings
-from ..wiring import Parts, build
-from .requirements import all_routes, requirement_of
+from tiergate.clock import FakeClock, SystemClock
+from tiergate.observe.costmeter import CostMeter
+from tiergate.observe.cpu import CpuShares
+from tiergate.observe.measurements import RouteMeasurements
+from tiergate.observe.recording import MemoryRecorder
+from tiergate.settings import Settings
+from tiergate.web.requirements import all_routes, requirement_of
+from tiergate.wiring import Parts, build
 
 __all__ = ["profile"]
 
@@ -43,7 +43,7 @@ AppFactory = Callable[[Settings, Parts], FastAPI]
 
 
 def _example(settings: Settings, parts: Parts) -> FastAPI:
-    from .example import create_app
+    from tiergate.web.example import create_app
 
     return create_app(settings, parts=parts)
 

@@ -1,10 +1,10 @@
 """Where `tiergate costs` gets its measurements: one function, three sources.
 
 - production (TIERGATE_ENV=production): CloudWatch, from the EMF metrics the functions
-  wrote (costs/cloudwatch.py), over `since_ms` to now (default: the last 7 days);
+  wrote (cloudwatch.py), over `since_ms` to now (default: the last 7 days);
 - the embedded default: what `tiergate serve` recorded under TIERGATE_STATE_DIR
-  (costs/recording.py), since `since_ms` (default: everything);
-- `profile=True`: the example app driven in-process now (web/profile.py), whatever was
+  (tiergate/observe/recording.py), since `since_ms` (default: everything);
+- `profile=True`: the example app driven in-process now (profile.py), whatever was
   recorded.
 
 An empty list means nothing was measured in the range; the command says so and suggests
@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..errors import ConfigError
-from ..settings import Settings
-from ..telemetry import SERVICE_API
-from .measurements import RouteMeasurements
+from tiergate.errors import ConfigError
+from tiergate.observe.measurements import RouteMeasurements
+from tiergate.settings import Settings
+from tiergate.telemetry import SERVICE_API
 
 __all__ = ["DEFAULT_SINCE_MS", "measurements"]
 
@@ -32,7 +32,7 @@ async def measurements(
     """`since_ms`: the start of the range, epoch milliseconds (None: the default).
     `cloudwatch`: a boto3 CloudWatch client (default: one for AWS_REGION)."""
     if profile:
-        from ..web.profile import profile as run_profile
+        from .profile import profile as run_profile
 
         return await run_profile(settings)
     if settings.env == "production" or cloudwatch is not None:
@@ -53,7 +53,7 @@ async def measurements(
             # No credentials, no permission (cloudwatch:ListMetrics, GetMetricData), no
             # network: the command's error, in AWS's words.
             raise ConfigError(f"cannot read the measurements from CloudWatch: {exc}") from None
-    from .recording import read_recorded, recorded_path
+    from tiergate.observe.recording import read_recorded, recorded_path
 
     return read_recorded(recorded_path(settings)).measurements(since_ms)
 

@@ -30,8 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tiergate.observe.measurements import RouteMeasurements, ThirdPartyCalls
+
 from .deployment import Deployment
-from .measurements import RouteMeasurements, ThirdPartyCalls
 from .prices import PriceList
 
 __all__ = ["GIB", "Part", "RouteCost", "combine", "route_cost"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..observe.costmeter import Measured
+from .costmeter import Measured
 from .measurements import RouteMeasurements, ThirdPartyCalls
 
 __all__ = ["HOUR_MS", "Totals"]

@@ -23,7 +23,9 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..telemetry import (
+from tiergate.observe.measurements import RouteMeasurements
+from tiergate.observe.totals import FIELDS, means
+from tiergate.telemetry import (
     COST_METRICS,
     COST_THIRD_PARTY_CALLS,
     COST_THIRD_PARTY_USD,
@@ -33,8 +35,6 @@ from ..telemetry import (
     DIM_SERVICE,
     DIM_TIER,
 )
-from .measurements import RouteMeasurements
-from .totals import FIELDS, means
 
 __all__ = ["cloudwatch_measurements", "period_for"]
 

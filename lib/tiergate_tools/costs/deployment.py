@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError
-from ..jsontext import parse_json
+from tiergate.errors import ConfigError
+from tiergate.jsontext import parse_json
 
 __all__ = ["Deployment", "Platform", "read_deployment"]
 

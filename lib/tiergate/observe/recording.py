@@ -23,8 +23,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..jsontext import read_json
-from ..observe.costmeter import Measured
 from ..settings import Settings
+from .costmeter import Measured
 from .totals import Totals
 
 __all__ = [

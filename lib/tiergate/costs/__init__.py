@@ -1,1 +1,0 @@
-"""Unit economics: what each request costs to serve, and whether each tier makes money."""
