@@ -8,7 +8,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from tiergate.observe.measurements import RouteMeasurements
 from tiergate.observe.recording import FileRecorder, read_recorded, recorded_path
 from tiergate.observe.resources import Spent
 from tiergate.observe.totals import FIELDS
+from tiergate.schedule import Report
 from tiergate.settings import Settings
 from tiergate_tools.costs.cloudwatch import period_for
 from tiergate_tools.costs.sources import measurements
@@ -223,32 +224,41 @@ def measured(route: str = "/v1/hello", tier: str = "free") -> Measured:
     return Measured(route, tier, 1.0, 0.5, 100, Spent())
 
 
-def test_the_recording_is_written_in_a_thread_of_its_own_never_in_the_request(
+async def first(run: Awaitable[Report]) -> Report:
+    return await run
+
+
+def test_the_recording_is_written_by_its_scheduled_job_never_in_the_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tiergate.observe.recording as recording
+    from tiergate.schedule import scheduled_jobs
+    from tiergate.wiring import build
 
     read_in: list[threading.Thread] = []
-    written = threading.Event()
     real = recording.read_recorded
 
     def reading(path: Path) -> Any:
         read_in.append(threading.current_thread())
-        written.set()
         return real(path)
 
     monkeypatch.setattr(recording, "read_recorded", reading)
-    now = [0.0]
-    recorder = FileRecorder(tmp_path / "m.json", flush_s=2.0, monotonic=lambda: now[0])
-    recorder.add(measured())
-    assert read_in == []  # not due yet
-    now[0] = 2.0
-    recorder.add(measured())  # due: handed to the writer thread
-    assert written.wait(5)
-    assert read_in[0] is not threading.current_thread()
-    recorder.flush()  # waits for the writer, then has nothing left
-    [hello] = read_recorded(tmp_path / "m.json").measurements()
-    assert hello.requests == 2
+    settings = Settings(tiers=ROOMY, record_costs=True, state_dir=str(tmp_path))
+    recorder = FileRecorder.at(settings)
+    assert FileRecorder.at(settings) is recorder  # the meter's and the job's: one recorder
+    for _ in range(3):
+        recorder.add(measured())
+    assert read_in == []  # a request only adds to memory
+    parts = build(settings)
+    [job] = [job for job in scheduled_jobs(parts, settings) if job.name == "recording"]
+    report = asyncio.run(first(job.run()))
+    assert (report.ok, list(report.lines)) == (True, [])
+    assert read_in
+    assert read_in[0] is not threading.current_thread()  # off the event loop
+    [hello] = read_recorded(recorded_path(settings)).measurements()
+    assert hello.requests == 3
+    off = Settings(tiers=ROOMY, state_dir=str(tmp_path))  # TIERGATE_RECORD_COSTS off: no job
+    assert "recording" not in [job.name for job in scheduled_jobs(build(off), off)]
 
 
 def test_the_recording_keeps_35_days(tmp_path: Path) -> None:

@@ -125,4 +125,4 @@ def test_a_new_job_is_one_row_of_the_table_and_a_row_may_be_absent() -> None:
     jobs = scheduled_jobs(None, None, table)  # type: ignore[arg-type]
     assert [job.name for job in jobs] == ["reports"]
     assert jobs[0].run is extra
-    assert [row.name for row in JOBS] == ["meter-push", "alerts"]
+    assert [row.name for row in JOBS] == ["meter-push", "alerts", "recording"]

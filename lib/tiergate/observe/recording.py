@@ -2,23 +2,25 @@
 route and tier in a small JSON file under TIERGATE_STATE_DIR, which `tiergate costs` reads.
 
 A file rather than memory because the report is another process (the command), run while
-the server runs or after it stopped; and sums rather than lines so it stays small. The
-server merges what it collected into the file at most every `flush_s` seconds, in a
-thread of its own (a read and an atomic replace of the whole file, never in a request),
-dropping hours older than RETENTION_MS so the file stays small, and once more at exit. Two
-servers sharing a state directory can lose each
-other's last few seconds (read, merge, replace is not locked): give each its own.
+the server runs or after it stopped; and sums rather than lines so it stays small. A request
+only adds to memory; merging that into the file (a read and an atomic replace of the whole
+file, dropping hours older than RETENTION_MS so the file stays small) is a scheduled job, the
+"recording" row of schedule/jobs.py, which `tiergate serve`'s background runs make every
+TIERGATE_BACKGROUND_INTERVAL seconds in a worker thread; and once more at shutdown and at
+exit. Two servers sharing a state directory can lose each other's last few seconds (read,
+merge, replace is not locked): give each its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -31,6 +33,7 @@ __all__ = [
     "FILE_NAME",
     "RETENTION_MS",
     "FileRecorder",
+    "Flushed",
     "MemoryRecorder",
     "read_recorded",
     "recorded_path",
@@ -76,60 +79,57 @@ class MemoryRecorder:
         self.totals.add(measured, self._clock_ms())
 
 
+class Flushed:
+    """What the recording job reports (schedule/jobs.py's Report): always ok, with no lines. A
+    recording is never worth failing a run; the recorder logs a failure itself, once."""
+
+    __slots__ = ()
+    ok = True
+    lines: Sequence[str] = ()
+
+
 class FileRecorder:
     def __init__(
         self,
         path: Path,
         *,
-        flush_s: float = 2.0,
         clock_ms: Callable[[], int] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
         retention_ms: int = RETENTION_MS,
     ) -> None:
         self.path = path
         self._pending = Totals()
-        self._flush_s = flush_s
         self._clock_ms = clock_ms or _wall_ms
-        self._monotonic = monotonic
-        self._flushed_at = monotonic()
         self._retention_ms = retention_ms
         self._lock = threading.Lock()  # guards _pending: added on the loop, taken by the writer
         self._writing = threading.Lock()  # one read, merge and replace of the file at a time
-        self._due = threading.Event()
-        self._writer: threading.Thread | None = None
         self._failed = False  # a failure is logged once, not every flush
 
     @classmethod
     def at(cls, settings: Settings) -> FileRecorder:
-        recorder = cls(recorded_path(settings))
-        atexit.register(recorder.flush)
+        """The process's one recorder of the file TIERGATE_STATE_DIR names: the app's cost
+        meter adds to it and the recording job flushes it, so both must get the same one."""
+        path = recorded_path(settings)
+        recorder = _RECORDERS.get(path)
+        if recorder is None:
+            recorder = _RECORDERS[path] = cls(path)
+            atexit.register(recorder.flush)
         return recorder
 
     def add(self, measured: Measured) -> None:
-        """Called in the request: adds to memory only. The file work, when due, is the
-        writer thread's."""
+        """Called in the request: adds to memory only. The file is the scheduled job's."""
         with self._lock:
             self._pending.add(measured, self._clock_ms())
-        if self._monotonic() - self._flushed_at >= self._flush_s:
-            self._flushed_at = self._monotonic()
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write_when_due, name="tiergate-recording", daemon=True
-                )
-                self._writer.start()
-            self._due.set()
 
-    def _write_when_due(self) -> None:
-        while True:
-            self._due.wait()
-            self._due.clear()
-            self.flush()
+    async def scheduled(self) -> Flushed:
+        """The recording job: a flush, in a worker thread (never on the event loop)."""
+        await asyncio.to_thread(self.flush)
+        return _FLUSHED
 
     def flush(self) -> None:
         """Merge what was collected into the file, forgetting hours past the retention, in
-        the calling thread (the writer's; at exit, the main one). A failure keeps what was
-        collected for the next try and is logged once: a recording is never worth failing
-        a request, nor the exit."""
+        the calling thread (the job's worker; at shutdown and exit, the server's). A failure
+        keeps what was collected for the next try and is logged once: a recording is never
+        worth failing a request, nor the exit."""
         with self._writing:
             with self._lock:
                 pending, self._pending = self._pending, Totals()
@@ -152,6 +152,11 @@ class FileRecorder:
                 with self._lock:
                     pending.merge(self._pending)
                     self._pending = pending
+
+
+_FLUSHED = Flushed()
+# One recorder per file in a process (FileRecorder.at).
+_RECORDERS: dict[Path, FileRecorder] = {}
 
 
 def _wall_ms() -> int:

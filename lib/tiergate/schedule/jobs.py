@@ -59,9 +59,20 @@ def _alerts(parts: Parts, settings: Settings) -> Run:
     ).run
 
 
+def _recording(parts: Parts, settings: Settings) -> Run | None:
+    """What `tiergate serve` recorded for `tiergate costs`, merged into its file (only where
+    TIERGATE_RECORD_COSTS is on: `tiergate serve`)."""
+    if not (settings.measure and settings.record_costs):
+        return None
+    from ..observe.recording import FileRecorder
+
+    return FileRecorder.at(settings).scheduled
+
+
 JOBS: tuple[JobRow, ...] = (
     JobRow("meter-push", _meter_push),
     JobRow("alerts", _alerts),
+    JobRow("recording", _recording),
 )
 
 
