@@ -8,6 +8,7 @@ each of them is given only what it uses (`Parts.admin`, `Parts.webhook_processor
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,21 +16,23 @@ from .clock import Clock, SystemClock
 from .gate import Gate
 from .keys import KeyEnv
 from .publisher import Publisher
-from .registry import Registry
-from .registry.memory import MemoryRegistry
 from .settings import Settings
-from .store import HotStore
-from .store.memory import MemoryStore
 from .tiers import Tiers, load_tiers
 
+# What a request does not need loads only where it is used: the in-process store and
+# registry (a deployment with Upstash and a table never loads them), the admin commands,
+# the webhook's processor, the meter push, the stores' clients.
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from upstash_redis.asyncio import Redis
 
     from .admin import Admin
     from .alerts.queue import AlertQueue
     from .billing import StripeApi
     from .billing.meter import MeterPusher
     from .billing.webhook import WebhookProcessor
+    from .registry import Registry
+    from .store import HotStore
 
 __all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
@@ -133,10 +136,13 @@ def build(
     clock = clock or SystemClock()
     tiers = load_tiers(settings.tiers)
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
-    store = store if store is not None else hot_store(settings, clock=injected)
+    redis = None
+    if store is None:
+        redis = _upstash_client(settings)
+        store = hot_store(settings, clock=injected, redis=redis)
     registry = registry if registry is not None else _registry(settings, clock)
     if alert_queue is None:
-        alert_queue = _alert_queue(settings, store)
+        alert_queue = _alert_queue(settings, store, redis)
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
     path_store = _counted(store) if settings.measure else store
@@ -165,26 +171,40 @@ def build(
     )
 
 
-def _alert_queue(settings: Settings, store: HotStore) -> AlertQueue:
+def _alert_queue(settings: Settings, store: HotStore, redis: Redis | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
-    the gate queues crossings in."""
-    if isinstance(store, MemoryStore):
+    the gate queues crossings in; `redis`: the hot store's client, when wiring made it."""
+    # A store is in-process only if its module was loaded: one that never was is not asked.
+    memory = sys.modules.get("tiergate.store.memory")
+    if memory is not None and isinstance(store, memory.MemoryStore):
         from .alerts.queue_memory import MemoryAlertQueue
 
         return MemoryAlertQueue(store.fired)
     from .alerts.queue_upstash import UpstashAlertQueue
-    from .store.upstash import connect
 
-    url, token = settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
-    if not url or token is None:  # a store of the caller's own (a test's), and no Upstash
+    if redis is None:
+        redis = _upstash_client(settings)
+    if redis is None:  # a store of the caller's own (a test's), and no Upstash
         from .alerts.queue import NoAlertQueue
 
         return NoAlertQueue()
     return UpstashAlertQueue(
-        connect(url, token.get_secret_value()),
+        redis,
         namespace=settings.redis_namespace,
         timeout_s=max(settings.redis_timeout, settings.redis_retry_budget),
     )
+
+
+def _upstash_client(settings: Settings) -> Redis | None:
+    """A client of the configured Upstash database, or None without one. One per container:
+    the hot store and the alert queue share it (each client loads its own TLS context: tens
+    of milliseconds of a cold start)."""
+    url, token = settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
+    if not url or token is None:
+        return None
+    from .store.upstash import connect  # only deployments with Upstash pay for it
+
+    return connect(url, token.get_secret_value())
 
 
 def _counted(store: HotStore) -> HotStore:
@@ -193,13 +213,20 @@ def _counted(store: HotStore) -> HotStore:
     return CountedStore(store)
 
 
-def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
+def hot_store(
+    settings: Settings, *, clock: Clock | None = None, redis: Redis | None = None
+) -> HotStore:
     """The configured hot store. `clock`: one the caller (a test) chose; Redis then decides
-    at its time rather than on its own clock, which no test can move."""
+    at its time rather than on its own clock, which no test can move. `redis`: the Upstash
+    client to use (default: a new one)."""
     ttl_ms = settings.idempotency_ttl * 1000
     inflight_ms = settings.idempotency_inflight_ttl * 1000
     hot_ms = settings.hot_state_ttl * 1000
-    if not settings.upstash_redis_rest_url:
+    if redis is None:
+        redis = _upstash_client(settings)
+    if redis is None:
+        from .store.memory import MemoryStore
+
         return MemoryStore(
             clock or SystemClock(),
             idempotency_ttl_ms=ttl_ms,
@@ -207,12 +234,10 @@ def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
             hot_state_ttl_ms=hot_ms,
             idempotency_budget=settings.idempotency_budget,
         )
-    from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
+    from .store.upstash import UpstashStore
 
-    token = settings.upstash_redis_rest_token
-    assert token is not None  # Settings refuses a URL without a token
     return UpstashStore(
-        connect(settings.upstash_redis_rest_url, token.get_secret_value()),
+        redis,
         namespace=settings.redis_namespace,
         timeout_s=settings.redis_timeout,
         retry_budget_s=settings.redis_retry_budget,
@@ -226,6 +251,8 @@ def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
 
 def _registry(settings: Settings, clock: Clock) -> Registry:
     if not settings.table:
+        from .registry.memory import MemoryRegistry
+
         return MemoryRegistry(clock)
     from .registry.dynamo import DynamoRegistry  # the client (boto3) is made on first use
 

@@ -6,7 +6,6 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.routing import BaseRoute
 
-from ..schedule.runner import job_runner
 from ..settings import Settings
 from ..telemetry import SERVICE_API
 from ..tiers import Tiers
@@ -47,6 +46,8 @@ def install(app: FastAPI, settings: Settings | None = None, *, parts: Parts | No
     )
     app.include_router(webhook_router(parts.webhook_processor(settings)))
     if serves_scheduled_route(settings):  # Vercel's cron, or a scheduler with CRON_SECRET
+        from ..schedule.runner import job_runner  # elsewhere a request never loads the schedule
+
         runner = job_runner(parts, settings, service=SERVICE_API)
         app.include_router(scheduled_router(runner, settings.cron_secret))
     _check_requirements(app.router.routes, parts.tiers)

@@ -16,15 +16,13 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..schedule.background import BackgroundRuns
-from ..schedule.runner import JobRunner, job_runner
 from ..settings import Settings
 from ..telemetry import SERVICE_SCHEDULED
 from ..wiring import Parts, build
@@ -32,6 +30,10 @@ from .handlers import install_problem_handlers
 from .observability import observe
 from .problems import problem
 from .service import health_router
+
+if TYPE_CHECKING:  # the schedule loads where runs are made, not with the API's routes
+    from ..schedule.background import BackgroundRuns
+    from ..schedule.runner import JobRunner
 
 __all__ = [
     "SCHEDULED_PATH",
@@ -88,6 +90,8 @@ def _authorised(header: str, expected: bytes) -> bool:
 def run_in_background(app: FastAPI, runner: JobRunner, *, interval_s: float) -> BackgroundRuns:
     """Run the jobs every `interval_s` while `app` is being served (its lifespan), after
     whatever lifespan the app already has. Returns the runs, also ``app.state.tiergate_runs``."""
+    from ..schedule.background import BackgroundRuns
+
     runs = BackgroundRuns(runner, interval_s=interval_s)
     inner = app.router.lifespan_context
 
@@ -106,6 +110,8 @@ def create_scheduled_app(
 ) -> FastAPI:
     """The scheduled runs' endpoint alone, deployable as its own function (a longer time
     limit than the API's): /internal/scheduled and /healthz."""
+    from ..schedule.runner import job_runner
+
     settings = settings or Settings()
     parts = parts or build(settings)
     runner = job_runner(parts, settings)
