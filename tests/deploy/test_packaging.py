@@ -23,9 +23,10 @@ def test_a_fresh_copy_packages_with_no_other_step(packaged: Packaged) -> None:
     )
     assert {"fastapi", "mangum", "pydantic_core", "stripe", "upstash_redis"} <= tops
     assert not tops & {"boto3", "botocore", "uvicorn", "yaml"}  # the runtime has boto3
-    # The dev tools (local Upstash server, infra check) are not deployed.
+    # The tools (local Upstash server, infra check, the cost report) are not deployed.
     assert "tiergate_tools" not in tops
-    assert not [n for n in names if n.startswith(("tiergate/localredis/", "tiergate/infra/"))]
+    tools = ("tiergate/localredis/", "tiergate/infra/", "tiergate/costs/")
+    assert not [n for n in names if n.startswith(tools) or n.endswith("prices.json")]
     compiled = [n for n in names if n.endswith(".so")]
     assert any(n.startswith("pydantic_core/") for n in compiled)
     # Built for Lambda's python3.12 on Graviton, whatever this machine is.

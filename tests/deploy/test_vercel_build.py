@@ -69,11 +69,27 @@ def python312() -> str:
         pytest.fail(f"vercel build needs a Python 3.12: {missing}")
 
 
+def uploaded(project: Path) -> Path:
+    """The copy as `vercel deploy` uploads it, to be built remotely: without what .vercelignore
+    names. (A local `vercel build` reads the folder as it is.) Our .vercelignore names plain
+    paths, and globs only for caches a fresh copy does not have."""
+    for line in (project / ".vercelignore").read_text().splitlines():
+        name = line.strip()
+        if not name or name.startswith("#") or any(c in name for c in "*?["):
+            continue
+        target = project / name.rstrip("/")
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    return project
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not VERCEL.exists():
         pytest.fail(f"{VERCEL} is missing: `python3 dev.py test` installs it")
-    project = fresh_copy(tmp_path_factory.mktemp("vercel") / "project")
+    project = uploaded(fresh_copy(tmp_path_factory.mktemp("vercel") / "project"))
     (project / ".vercel").mkdir(parents=True)
     (project / ".vercel" / "project.json").write_text(json.dumps(PROJECT))
     path = os.pathsep.join([str(Path(python312()).parent), str(Path(sys.executable).parent),
@@ -100,6 +116,9 @@ def test_both_entries_build_as_python_312_functions(built: Path) -> None:
         assert (config["runtime"], config["maxDuration"]) == ("python3.12", duration)
         tops = {path.split("/")[0] for path in config["filePathMap"]}
         assert not tops & {"tests", "bench", "docs", ".tools", ".venv"}, tops
+        # The tools (local Upstash server, infra check, cost report) are not deployed.
+        tools = [p for p in config["filePathMap"] if "tiergate_tools" in p]
+        assert tools == [], tools[:5]
     routes = json.loads((built / ".vercel" / "output" / "config.json").read_text())
     assert {"src": "^/webhooks/stripe$", "dest": "/api/webhooks", "check": True} in routes["routes"]
     assert {"src": "^/internal/scheduled$", "dest": "/api/scheduled", "check": True} in routes[
