@@ -9,6 +9,10 @@ modules (built for this machine's architecture by `dev.py lambda --here`): what 
 import, not what this venv happens to hold (httpx, for one, pulls in its CLI's rich and
 click when they are installed).
 
+`python -m bench.coldstart [--runs N] [--against REV]` runs this table alone; `--against REV`
+adds the API handler as of git revision REV (its `lib/tiergate` and `api/` over the same
+dependencies), timed in the same interleaved rounds: a before/after of a change.
+
 A third handler shows the floor the design sets: the bare one plus what every request needs
 and `../shared/design.md` names, a pydantic-settings class and an `upstash-redis` client (so
 httpx, httpcore and a TLS context loaded with certifi's bundle). The API handler's cost above
@@ -17,10 +21,13 @@ that floor is what tiergate itself adds.
 
 from __future__ import annotations
 
+import argparse
+import io
 import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -74,20 +81,27 @@ _PRODUCTION = {
 }
 
 
-def measure(runs: int) -> Outcome:
+AGAINST = "api.index@"  # the key of the API handler as of another revision
+
+
+def measure(runs: int, *, against: str | None = None, package_size: bool = True) -> Outcome:
     package = _build_here()
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "bare_handler.py").write_text(_BARE)
         (Path(scratch) / "floor_handler.py").write_text(_FLOOR)
         env = {**os.environ, **_PRODUCTION, "PYTHONPATH": f"{scratch}{os.pathsep}{package}"}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # Lambda runs from compiled bytecode too
-        modules = ("bare_handler", "floor_handler", "api.index", "api.webhooks")
-        for module in modules:  # compile once, so no run pays for writing .pyc files
-            _import_ms(module, env)
-        times: dict[str, list[float]] = {m: [] for m in modules}
+        envs = dict.fromkeys(("bare_handler", "floor_handler", "api.index", "api.webhooks"), env)
+        if against is not None:
+            old = _revision(against, Path(scratch) / "against")
+            # First on the path: its tiergate and api/ shadow the package's own.
+            envs[AGAINST] = {**env, "PYTHONPATH": os.pathsep.join((scratch, old, str(package)))}
+        for key, module_env in envs.items():  # compile once: no run pays for writing .pyc
+            _import_ms(key.split("@")[0], module_env)
+        times: dict[str, list[float]] = {key: [] for key in envs}
         for _ in range(runs):  # interleaved, so machine noise falls on all alike
-            for module in modules:
-                times[module].append(_import_ms(module, env))
+            for key, module_env in envs.items():
+                times[key].append(_import_ms(key.split("@")[0], module_env))
     median = {m: statistics.median(t) for m, t in times.items()}
 
     def ratio(module: str, to: str) -> float:
@@ -116,6 +130,14 @@ def measure(runs: int) -> Outcome:
                 to_floor <= target if target else None,
             )
         )  # fmt: skip
+    if against is not None:
+        to_floor = ratio(AGAINST, "floor_handler")
+        table.add(f"API handler as of {against} (ms)", "-", f"{median[AGAINST]:.0f}", "-")
+        table.add(f"API handler as of {against}: ratio to floor", "-", f"{to_floor:.2f}x", "-")
+        findings.append(
+            Finding(f"cold import, API handler / floor, as of {against}", f"{to_floor:.2f}x",
+                    "floor 1.00x", "-", None)
+        )  # fmt: skip
     findings.append(
         Finding("cold import, the design's floor", f"{floor:.2f}x", "bare 1.00x", "-", None)
     )
@@ -128,6 +150,8 @@ def measure(runs: int) -> Outcome:
         "the floor is what design.md's stack costs before any tiergate code: when it is over"
         " the API target, no handler on that stack can meet it"
     )
+    if not package_size:
+        return Outcome(tables=[table], findings=findings)
     size = _package_mib()
     sizes = Table("Lambda package (python3.12, arm64)")
     sizes.add("unzipped (MiB)", f"{size:.1f}", "-", "< 30")
@@ -135,6 +159,18 @@ def measure(runs: int) -> Outcome:
     findings.append(Finding("Lambda package, unzipped", f"{size:.1f} MiB", "-", "< 30 MB",
                             size * 2**20 < 30e6))  # fmt: skip
     return Outcome(tables=[table, sizes], findings=findings)
+
+
+def _revision(rev: str, into: Path) -> str:
+    """`lib/tiergate` and `api/` as of git revision `rev`, as the Lambda package lays them out."""
+    archive = subprocess.run(
+        ["git", "archive", rev, "lib/tiergate", "api"], cwd=ROOT, capture_output=True,
+        check=True, timeout=60,
+    ).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "lib" / "tiergate").rename(into / "tiergate")
+    return str(into)
 
 
 def _import_ms(module: str, env: dict[str, str]) -> float:
@@ -167,3 +203,20 @@ def _package_mib() -> float:
     )  # fmt: skip
     folder = ROOT / ".build" / "lambda"
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .report import render
+
+    parser = argparse.ArgumentParser(prog="python -m bench.coldstart")
+    parser.add_argument("--runs", type=int, default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--against", metavar="REV", help="also the API handler as of git REV")
+    args = parser.parse_args(argv)
+    outcome = measure(args.runs, against=args.against, package_size=False)
+    for table in outcome.tables:
+        print(render(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
