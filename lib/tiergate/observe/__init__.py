@@ -3,6 +3,11 @@ metrics it counted), JSON log lines that carry it, and CloudWatch EMF metric lin
 
 The web layer binds a context per request (tiergate.web.observability); the rest of tiergate
 only calls ``metrics.count`` and logs to the ``tiergate`` logger, and never imports FastAPI.
+
+What a request measures for the cost report is here too, each module loaded where it is
+used: the cost meter (``costmeter``, ``cpu``, ``resources``), the counted store and clients
+(``counting``), the measurement type (``measurements``, ``totals``) and `tiergate serve`'s
+recording (``recording``). The report itself is a tool: ``tiergate_tools.costs``.
 """
 
 from __future__ import annotations
