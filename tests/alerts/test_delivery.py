@@ -386,3 +386,11 @@ async def test_a_hot_store_that_cannot_requeue_fails_the_run(rig: Rig) -> None:
     with pytest.raises(StoreUnavailable, match="alerts_requeue"):
         await rig.delivery(store=faulty).deliver()
     assert rig.store.pending == [c]
+
+
+async def test_a_run_with_nothing_pending_has_nothing_to_say(rig: Rig) -> None:
+    # The server's background loop logs a job's lines each interval: none when idle.
+    report = await rig.delivery(own_metrics=False).deliver()
+    assert report.ok
+    assert report.pending == 0
+    assert list(report.lines) == []
