@@ -21,6 +21,7 @@ fallback below never brings old contacts back).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,11 @@ _NEW = "attribute_not_exists(pk)"
 _SAME_VERSION = "v = :v"
 _EXISTS = "attribute_exists(pk)"
 _NAMES = {"#as": "as"}  # AS is a reserved word
-_FIELDS = (("email", "ae"), ("url", "au"), ("secret", "#as"))  # the one field-to-name table
+# Each AlertContacts field and its attribute: the first three keep the names they had on the
+# account item (so the legacy fallback reads them alike); a field added later is stored under
+# its own name, so a new channel's address needs nothing here.
+_SHORT = {"email": "ae", "url": "au", "secret": "as"}
+_FIELDS = tuple((f.name, _SHORT.get(f.name, f.name)) for f in dataclasses.fields(AlertContacts))
 _LEGACY = "attribute_exists(ae) OR attribute_exists(au) OR attribute_exists(#as)"
 _LEGACY_COPY = (
     "attribute_exists(acct.ae) OR attribute_exists(acct.au) OR attribute_exists(acct.#as)"
@@ -77,7 +82,7 @@ class DynamoContacts:
         missing = [a for a in ids if a not in found]
         if missing:  # written before the contacts had their own item: the account's
             for item in await self._table.get_many([_account_key(a) for a in missing]):
-                found[item["pk"]["S"].removeprefix("ACCT#")] = _contacts(item)
+                found[item["pk"]["S"].removeprefix("ACCT#")] = _contacts(item, legacy=True)
         return {a: found.get(a, NO_CONTACTS) for a in account_ids}
 
     async def update(
@@ -87,7 +92,8 @@ class DynamoContacts:
         for _ in range(_ATTEMPTS):
             if item is None:
                 legacy = await self._table.get(_account_key(account_id))
-                current, version = (NO_CONTACTS if legacy is None else _contacts(legacy)), 0
+                old = NO_CONTACTS if legacy is None else _contacts(legacy, legacy=True)
+                current, version = old, 0
             else:
                 current, version = _contacts(item), int(item["v"]["N"])
             contacts = change(current)
@@ -104,7 +110,8 @@ class DynamoContacts:
         copied = kept = cleaned = 0
         for item in await self._scan(f"begins_with(pk, :acct) AND ({_LEGACY})", ":acct", "ACCT#"):
             account_id = item["pk"]["S"].removeprefix("ACCT#")
-            ok, _ = await self._table.update_if(_write(account_id, _contacts(item), 0))
+            old = _contacts(item, legacy=True)
+            ok, _ = await self._table.update_if(_write(account_id, old, 0))
             copied, kept = copied + ok, kept + (not ok)
             await self._remove(item, "REMOVE ae, au, #as")
             cleaned += 1
@@ -142,9 +149,10 @@ class DynamoContacts:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _contacts(item: Item) -> AlertContacts:
-    """The contacts on an item: a contacts item, or (legacy) an account item."""
-    return AlertContacts(**{f: item[a]["S"] for f, n in _FIELDS if (a := n.lstrip("#")) in item})
+def _contacts(item: Item, *, legacy: bool = False) -> AlertContacts:
+    """The contacts on a contacts item, or (`legacy`) the old ones on an account item."""
+    fields = [(f, n) for f, n in _FIELDS if not legacy or f in _SHORT]
+    return AlertContacts(**{field: item[name]["S"] for field, name in fields if name in item})
 
 
 def _write(account_id: str, contacts: AlertContacts, version: int) -> dict[str, Any]:
@@ -152,13 +160,13 @@ def _write(account_id: str, contacts: AlertContacts, version: int) -> dict[str, 
     at `version` (0: there is no item yet)."""
     sets, removes = ["v = :next"], []
     values: Item = {":next": {"N": str(version + 1)}}
-    for field, name in _FIELDS:
+    for field, _ in _FIELDS:  # names as placeholders: any may be a reserved word
         value: str = getattr(contacts, field)
         if value:
-            sets.append(f"{name} = :{field}")
+            sets.append(f"#{field} = :{field}")
             values[f":{field}"] = {"S": value}
         else:
-            removes.append(name)
+            removes.append(f"#{field}")
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     if version:
         values[":v"] = {"N": str(version)}
@@ -166,6 +174,6 @@ def _write(account_id: str, contacts: AlertContacts, version: int) -> dict[str, 
         "Key": contacts_key(account_id),
         "UpdateExpression": update,
         "ConditionExpression": _SAME_VERSION if version else _NEW,
-        "ExpressionAttributeNames": _NAMES,
+        "ExpressionAttributeNames": {f"#{field}": name for field, name in _FIELDS},
         "ExpressionAttributeValues": values,
     }
