@@ -19,6 +19,7 @@ from tiergate.cli import main
 from tiergate.clock import FakeClock
 from tiergate.errors import NotFound, StoreUnavailable
 from tiergate.registry import Account
+from tiergate.registry.dynamo import connect
 from tiergate.settings import Settings
 from tiergate.wiring import build
 
@@ -186,3 +187,25 @@ async def test_the_account_is_not_written_and_a_concurrent_change_is_kept() -> N
     with pytest.raises(NotFound):
         await set_alert_contacts(registry, contacts, "nobody", email="ops@acme.example")
     assert await contacts.get_many(["nobody"]) == {"nobody": NO_CONTACTS}
+
+
+def test_migrate_alerts_moves_contacts_an_earlier_version_kept_on_the_account(
+    env: str, capsys: pytest.CaptureFixture[str], dynamodb_endpoint: str
+) -> None:
+    client = connect("us-east-1", dynamodb_endpoint, 5.0)
+    client.update_item(  # as an earlier version wrote them: on the account item itself
+        TableName=env,
+        Key={"pk": {"S": "ACCT#acme"}},
+        UpdateExpression="SET ae = :e",
+        ExpressionAttributeValues={":e": {"S": "ops@acme.example"}},
+    )
+    assert stored() == AlertContacts(email="ops@acme.example")  # read before the move, too
+    capsys.readouterr()
+    assert main(["accounts", "migrate-alerts"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("alert contacts: 1 accounts moved to their own item, 0 had one")
+    item = client.get_item(TableName=env, Key={"pk": {"S": "ACCT#acme"}})["Item"]
+    assert "ae" not in item
+    assert stored() == AlertContacts(email="ops@acme.example")
+    assert main(["accounts", "migrate-alerts"]) == 0  # again: nothing left to move
+    assert "0 accounts moved" in capsys.readouterr().out
