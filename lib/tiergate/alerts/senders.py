@@ -1,6 +1,7 @@
 """The alert channels as a table: each row knows whether an account has an address on its
 channel and how to make one attempt there. The delivery and its attempts go over the table
-and name no channel, so a new channel is one class here and one row in `channel_table`.
+and name no channel, so a new channel is one class here and one row in `channel_table`; its
+address is one field of `contacts_store.AlertContacts` (both backends store it as it is).
 
 A row's `send` makes one attempt, bounded by `timeout_s`, and either returns (delivered) or
 raises DeliveryFailed; retries, backoff and the ledger are the delivery's.
