@@ -14,6 +14,14 @@ from tiergate_tools.localredis.binary import spawn_redis_server
 
 from .support.dynamodb_local import running_dynamodb_local
 from .support.moto_server import running_moto_server
+from .support.tools import require
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`pytest.mark.needs(tool, ...)`: skipped without the tool, failed under CI (tools.py)."""
+    for mark in item.iter_markers("needs"):
+        for tool in mark.args:
+            require(tool)
 
 
 @pytest.fixture
@@ -62,6 +70,7 @@ def aws_credentials() -> Iterator[None]:
 def dynamodb_endpoint(aws_credentials: None) -> Iterator[str]:
     """Amazon's DynamoDB Local, in memory on a free loopback port: real DynamoDB semantics
     (conditions, transactions, their cancellation reasons) over real HTTP."""
+    require("java")
     with running_dynamodb_local() as url:
         yield url
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from upstash_redis.asyncio import Redis
 
     from .admin import Admin
+    from .alerts.contacts_store import ContactsStore
     from .alerts.queue import AlertQueue
     from .billing import StripeApi
     from .billing.meter import MeterPusher
@@ -49,6 +50,7 @@ class Parts:
     store: HotStore
     registry: Registry
     alert_queue: AlertQueue  # the alert room's: the crossings the gate queued
+    alert_contacts: ContactsStore  # the alert room's: where each account's alerts go
     publisher: Publisher
     stripe: StripeApi | None  # None without STRIPE_SECRET_KEY (Checkout then answers 503)
     gate: Gate
@@ -127,10 +129,12 @@ def build(
     store: HotStore | None = None,
     registry: Registry | None = None,
     alert_queue: AlertQueue | None = None,
+    alert_contacts: ContactsStore | None = None,
 ) -> Parts:
-    """Every part, from `settings`. `clock`, `store`, `registry` and `alert_queue` replace the
-    configured ones (tests: a frozen clock, a store that fails, a registry that records its
-    calls). An in-process `store` given alone comes with its own alert queue."""
+    """Every part, from `settings`. `clock`, `store`, `registry`, `alert_queue` and
+    `alert_contacts` replace the configured ones (tests: a frozen clock, a store that fails, a
+    registry that records its calls). An in-process `store` given alone comes with its own
+    alert queue."""
     settings.require_production_stores()
     injected = clock
     clock = clock or SystemClock()
@@ -165,6 +169,7 @@ def build(
         store=store,
         registry=registry,
         alert_queue=alert_queue,
+        alert_contacts=alert_contacts or _alert_contacts(settings),
         publisher=publisher,
         stripe=build_stripe(settings),
         gate=gate,
@@ -205,6 +210,17 @@ def _upstash_client(settings: Settings) -> Redis | None:
     from .store.upstash import connect  # only deployments with Upstash pay for it
 
     return connect(url, token.get_secret_value())
+
+
+def _alert_contacts(settings: Settings) -> ContactsStore:
+    """The alert room's contacts: in the registry's table when there is one."""
+    if not settings.table:
+        from .alerts.contacts_memory import MemoryContacts
+
+        return MemoryContacts()
+    from .alerts.contacts_dynamo import DynamoContacts  # the client is made on first use
+
+    return DynamoContacts(lambda: dynamodb_client(settings), settings.table)
 
 
 def _counted(store: HotStore) -> HotStore:

@@ -1,4 +1,4 @@
-"""Alert delivery runs: real SES (moto), a real receiver on loopback, the in-process registry
+"""Alert delivery runs: real SES (moto), a real receiver on loopback, the in-process contacts
 and ledger; the pending list is a plain list (tests.alerts.support.PendingStore). The clock
 is a FakeClock that the backoff's sleep moves, so no test waits for a backoff."""
 
@@ -10,7 +10,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass
 
 import boto3
@@ -19,6 +19,8 @@ from moto import mock_aws
 from standardwebhooks import Webhook
 
 from tiergate.alerts import AlertDelivery, DeliveryLedger, EmailSender, MemoryLedger, new_secret
+from tiergate.alerts.contacts_memory import MemoryContacts
+from tiergate.alerts.contacts_store import AlertContacts
 from tiergate.alerts.email import SesEmailSender, UnconfiguredEmailSender, ses_client
 from tiergate.alerts.queue import AlertQueue
 from tiergate.alerts.senders import channel_table
@@ -26,8 +28,6 @@ from tiergate.alerts.webhook import HttpWebhookSender, webhook_client
 from tiergate.clock import Clock, FakeClock, SystemClock
 from tiergate.errors import StoreUnavailable
 from tiergate.observe import EmfWriter, Observation, bind
-from tiergate.registry import Account
-from tiergate.registry.memory import MemoryRegistry
 
 from ..support.faults import FaultyStore
 from .support import PERIOD_START, PendingStore, Receiver, crossing, receiving, sent_emails
@@ -53,7 +53,7 @@ def emails() -> list[str]:
 class Rig:
     clock: FakeClock
     store: PendingStore
-    registry: MemoryRegistry
+    contacts: MemoryContacts
     ledger: DeliveryLedger
     sender: HttpWebhookSender
     metrics: list[str]
@@ -74,7 +74,7 @@ class Rig:
 
         return AlertDelivery(
             queue=store or self.store,
-            registry=self.registry,
+            contacts=self.contacts,
             senders=channel_table(
                 email=email or SesEmailSender(ses_client(REGION, 5.0), sender=SENDER),
                 webhook=self.sender,
@@ -91,8 +91,8 @@ class Rig:
 
     async def account(self, account_id: str = "acme", *, email: str = "", url: str = "") -> str:
         secret = new_secret() if url else ""
-        await self.registry.put_account(
-            Account(account_id, "pro", alert_email=email, alert_url=url, alert_secret=secret)
+        await self.contacts.update(
+            account_id, lambda _: AlertContacts(email=email, url=url, secret=secret)
         )
         return secret
 
@@ -115,7 +115,7 @@ async def rig(ses: None) -> AsyncIterator[Rig]:
     yield Rig(
         clock,
         PendingStore(clock),
-        MemoryRegistry(clock),
+        MemoryContacts(),
         MemoryLedger(),
         HttpWebhookSender(client, allow_loopback=True),
         [],
@@ -214,7 +214,7 @@ async def test_an_account_without_contacts_is_logged_and_dropped(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
     await rig.account("quiet")
-    rig.store.pending = [crossing("quiet"), crossing("gone")]  # "gone": no such account
+    rig.store.pending = [crossing("quiet"), crossing("gone")]  # "gone": never set any
     with caplog.at_level(logging.INFO, logger="tiergate"):
         report = await rig.delivery().deliver()
     assert report.no_contacts == 2
@@ -276,22 +276,27 @@ async def test_the_report_says_what_failed_and_counts_go_to_the_callers_observat
     assert rig.metrics == []
 
 
-class SlowRegistry(MemoryRegistry):
-    """Each account read takes a minute of the (fake) clock: the run's budget is gone."""
+class SlowContacts(MemoryContacts):
+    """Each read takes a minute of the (fake) clock: the run's budget is gone."""
 
     def __init__(self, clock: FakeClock) -> None:
-        super().__init__(clock)
+        super().__init__()
         self.fake_clock = clock
         self.slow = True
 
-    async def get_account(self, account_id: str) -> Account | None:
+    async def get_many(self, account_ids: Collection[str]) -> dict[str, AlertContacts]:
         if self.slow:
             self.fake_clock.advance(60_000)
-        return await super().get_account(account_id)
+        return await super().get_many(account_ids)
+
+
+class DownContacts(MemoryContacts):
+    async def get_many(self, account_ids: Collection[str]) -> dict[str, AlertContacts]:
+        raise StoreUnavailable("DynamoDB unreachable: refused")
 
 
 async def test_an_old_alert_is_not_given_up_on_without_an_attempt(rig: Rig) -> None:
-    rig.registry = SlowRegistry(rig.clock)
+    rig.contacts = SlowContacts(rig.clock)
     with receiving(Receiver(answers=[500] * 3)) as receiver:
         await rig.account(url=receiver.url)
         rig.store.pending = [crossing(at_ms=rig.clock.now_ms() - 25 * HOUR)]
@@ -299,7 +304,8 @@ async def test_an_old_alert_is_not_given_up_on_without_an_attempt(rig: Rig) -> N
         assert (starved.retrying, starved.given_up, len(receiver.received)) == (1, 0, 0)
         assert "budget ran out" in starved.failures[0].reason
 
-        rig.registry.slow = False
+        assert isinstance(rig.contacts, SlowContacts)
+        rig.contacts.slow = False
         tried = await rig.delivery().deliver()
     assert tried.given_up == 1
     assert len(receiver.received) == 3
@@ -307,8 +313,8 @@ async def test_an_old_alert_is_not_given_up_on_without_an_attempt(rig: Rig) -> N
 
 
 async def test_an_address_the_policy_forbids_is_given_up_on_and_never_sent(rig: Rig) -> None:
-    await rig.registry.put_account(  # written by hand, around the CLI's check
-        Account("acme", "pro", alert_email="ops@acme.example\nBcc: everyone@acme.example")
+    await rig.contacts.update(  # written by hand, around the CLI's check
+        "acme", lambda _: AlertContacts(email="ops@acme.example\nBcc: everyone@acme.example")
     )
     rig.store.pending = [crossing()]
     report = await rig.delivery().deliver()
@@ -386,3 +392,22 @@ async def test_a_hot_store_that_cannot_requeue_fails_the_run(rig: Rig) -> None:
     with pytest.raises(StoreUnavailable, match="alerts_requeue"):
         await rig.delivery(store=faulty).deliver()
     assert rig.store.pending == [c]
+
+
+async def test_a_run_with_nothing_pending_has_nothing_to_say(rig: Rig) -> None:
+    # The server's background loop logs a job's lines each interval: none when idle.
+    report = await rig.delivery(own_metrics=False).deliver()
+    assert report.ok
+    assert report.pending == 0
+    assert list(report.lines) == []
+
+
+async def test_contacts_that_cannot_be_read_fail_the_run_and_stay_pending(rig: Rig) -> None:
+    rig.contacts = DownContacts()
+    rig.store.pending = [a := crossing("acme"), b := crossing("other")]
+    report = await rig.delivery().deliver()
+    assert (report.delivered, report.retrying, report.no_contacts) == (0, 2, 0)
+    assert not report.ok  # ours, not a receiver's
+    assert {f.reason for f in report.failures} == {"DynamoDB unreachable: refused"}
+    assert rig.store.pending == [a, b]
+    assert rig.outcomes() == ["failed", "failed"]

@@ -46,13 +46,15 @@ async def test_fifty_concurrent_requests_cross_80_percent_and_one_alert_arrives(
         redis_retry_budget=10,
     )
     parts = build(settings)
-    job = alert_job(settings, queue=parts.alert_queue, registry=parts.registry, clock=parts.clock)
+    job = alert_job(
+        settings, queue=parts.alert_queue, contacts=parts.alert_contacts, clock=parts.clock
+    )
     app = create_app(settings, parts=parts)
     try:
         key = (await parts.admin().create_key("acme", "free")).key
         with receiving() as receiver:
             done = await set_alert_contacts(
-                parts.registry, "acme", url=receiver.url, allow_loopback=True
+                parts.registry, parts.alert_contacts, "acme", url=receiver.url, allow_loopback=True
             )
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:

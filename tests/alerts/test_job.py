@@ -10,10 +10,10 @@ import pytest
 from moto import mock_aws
 
 from tiergate.alerts import alert_job, new_secret
+from tiergate.alerts.contacts_memory import MemoryContacts
+from tiergate.alerts.contacts_store import AlertContacts
 from tiergate.clock import FakeClock
-from tiergate.registry import Account
 from tiergate.registry.dynamo.table import create_table
-from tiergate.registry.memory import MemoryRegistry
 from tiergate.settings import Settings
 
 from .support import PERIOD_START, PendingStore, crossing, receiving, sent_emails
@@ -32,10 +32,10 @@ def aws(aws_credentials: None) -> Iterator[None]:
 async def test_ses_in_its_region_and_the_ledger_in_the_table(aws: None) -> None:
     settings = Settings(table="registry", alert_email_from=SENDER, ses_region="eu-west-1")
     clock = FakeClock(PERIOD_START + 7_200_000)
-    registry = MemoryRegistry(clock)
-    await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
+    contacts = MemoryContacts()
+    await contacts.update("acme", lambda _: AlertContacts(email="ops@acme.example"))
     store = PendingStore(clock, [c := crossing()])
-    job = alert_job(settings, queue=store, registry=registry, clock=clock)
+    job = alert_job(settings, queue=store, contacts=contacts, clock=clock)
     try:
         report = await job.run()
     finally:
@@ -53,13 +53,13 @@ async def test_ses_in_its_region_and_the_ledger_in_the_table(aws: None) -> None:
 
 async def test_in_production_a_loopback_url_is_refused_for_good() -> None:
     clock = FakeClock(PERIOD_START + 7_200_000)
-    registry = MemoryRegistry(clock)
+    contacts = MemoryContacts()
     with receiving() as receiver:
-        await registry.put_account(
-            Account("acme", "pro", alert_url=receiver.url, alert_secret=new_secret())
+        await contacts.update(
+            "acme", lambda _: AlertContacts(url=receiver.url, secret=new_secret())
         )
         store = PendingStore(clock, [crossing()])
-        job = alert_job(Settings(env="production"), queue=store, registry=registry, clock=clock)
+        job = alert_job(Settings(env="production"), queue=store, contacts=contacts, clock=clock)
         try:
             report = await job.run()
         finally:
@@ -73,10 +73,10 @@ async def test_in_production_without_a_sender_emails_fail_loudly_not_delivered()
     """A log line on a Lambda reaches nobody: the email is a failure of ours, the run is not
     ok, and after the give-up time the crossing is dropped as given up, never as delivered."""
     clock = FakeClock(PERIOD_START + 7_200_000)
-    registry = MemoryRegistry(clock)
-    await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
+    contacts = MemoryContacts()
+    await contacts.update("acme", lambda _: AlertContacts(email="ops@acme.example"))
     store = PendingStore(clock, [c := crossing(at_ms=clock.now_ms())])
-    job = alert_job(Settings(env="production"), queue=store, registry=registry, clock=clock)
+    job = alert_job(Settings(env="production"), queue=store, contacts=contacts, clock=clock)
     try:
         first = await job.run()
         clock.advance(24 * 3_600_000)
@@ -96,10 +96,10 @@ async def test_in_production_without_a_sender_emails_fail_loudly_not_delivered()
 
 async def test_in_development_without_a_sender_the_email_is_a_log_line() -> None:
     clock = FakeClock(PERIOD_START + 7_200_000)
-    registry = MemoryRegistry(clock)
-    await registry.put_account(Account("acme", "pro", alert_email="ops@acme.example"))
+    contacts = MemoryContacts()
+    await contacts.update("acme", lambda _: AlertContacts(email="ops@acme.example"))
     store = PendingStore(clock, [crossing()])
-    job = alert_job(Settings(env="development"), queue=store, registry=registry, clock=clock)
+    job = alert_job(Settings(env="development"), queue=store, contacts=contacts, clock=clock)
     try:
         report = await job.run()
     finally:

@@ -7,10 +7,10 @@ import asyncio
 
 from tiergate.alerts.attempts import Attempts
 from tiergate.alerts.channels import Channel, DeliveryFailed
+from tiergate.alerts.contacts_store import NO_CONTACTS, AlertContacts
 from tiergate.alerts.report import DeliveryReport
 from tiergate.alerts.senders import channel_table
 from tiergate.clock import FakeClock
-from tiergate.registry import Account
 from tiergate.usage import AlertCrossing
 
 CROSSING = AlertCrossing("acme", "pro", "80", 80, 100, 0, 1_000, 500)
@@ -24,10 +24,12 @@ class PagerChannel:
     def __init__(self) -> None:
         self.tries: list[float] = []
 
-    def wanted(self, account: Account) -> bool:
-        return account.account_id == "acme"
+    def wanted(self, contacts: AlertContacts) -> bool:
+        return True  # every account is paged
 
-    async def send(self, crossing: AlertCrossing, account: Account, timeout_s: float) -> None:
+    async def send(
+        self, crossing: AlertCrossing, contacts: AlertContacts, timeout_s: float
+    ) -> None:
         self.tries.append(timeout_s)
         if len(self.tries) == 1:
             raise DeliveryFailed("busy")
@@ -48,7 +50,7 @@ def test_a_new_channel_is_one_row_of_the_table() -> None:
         sleep=sleep,
         jitter=lambda: 1.0,
     )
-    failure = asyncio.run(attempts.deliver(CROSSING, Account("acme", "pro"), "pager", 60_000))
+    failure = asyncio.run(attempts.deliver(CROSSING, NO_CONTACTS, "pager", 60_000))
     assert failure is None
     assert pager.tries == [5.0, 5.0]
 
@@ -56,7 +58,7 @@ def test_a_new_channel_is_one_row_of_the_table() -> None:
 def test_the_table_holds_email_then_webhook_and_the_report_names_each() -> None:
     table = channel_table(email=None, webhook=None)  # type: ignore[arg-type]
     assert [row.channel for row in table] == ["email", "webhook"]
-    account = Account("acme", "pro", alert_url="https://hooks.example/x")
-    assert [row.wanted(account) for row in table] == [False, True]
+    contacts = AlertContacts(url="https://hooks.example/x")
+    assert [row.wanted(contacts) for row in table] == [False, True]
     report = DeliveryReport(sent={"email": 1, "webhook": 2, "pager": 0})
     assert report.lines[0].endswith("(sent 1 emails, 2 webhooks, 0 pagers)")

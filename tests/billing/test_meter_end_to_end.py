@@ -15,6 +15,7 @@ import pytest
 import yaml
 from botocore.client import BaseClient
 
+from tiergate.alerts.contacts_store import AlertContacts
 from tiergate.clock import FakeClock
 from tiergate.gate import Requirement
 from tiergate.keys import generate_key, key_digest
@@ -135,9 +136,8 @@ async def test_a_scheduled_run_on_dynamodb_makes_only_calls_its_role_allows(
 ) -> None:
     """Every DynamoDB operation a scheduled run makes (the meter push and the alert delivery,
     with overage and an alert to deliver) is one serverless.yml's ScheduledRole allows."""
-    await parts.registry.put_account(
-        Account("acme", tier="pro", customer_id="cus_acme", alert_email="ops@acme.test")
-    )
+    await parts.registry.put_account(Account("acme", tier="pro", customer_id="cus_acme"))
+    await parts.alert_contacts.update("acme", lambda _: AlertContacts(email="ops@acme.test"))
     key = generate_key("test")
     await parts.registry.put_key(KeyRecord(key_digest(key), "acme", clock.now_ms()))
     for _ in range(8):  # past 80 % and 100 % of the limit, into overage up to the cap

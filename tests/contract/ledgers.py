@@ -64,5 +64,6 @@ def on_dynamodb_local(
 ALL_LEDGERS = [
     pytest.param(in_process, id="memory"),
     pytest.param(on_moto, id="dynamo-moto"),
-    pytest.param(on_dynamodb_local, id="dynamodb-local"),  # Amazon's own: ALL_OLD as AWS answers
+    # Amazon's own: ALL_OLD as AWS answers
+    pytest.param(on_dynamodb_local, id="dynamodb-local", marks=pytest.mark.needs("java")),
 ]

@@ -74,7 +74,8 @@ def on_dynamodb_local(request: pytest.FixtureRequest, clock: FakeClock) -> Itera
 DYNAMO_REGISTRIES = [
     pytest.param(on_moto, id="dynamo-moto"),  # moto in-process
     pytest.param(on_moto_server, id="dynamo-moto-server"),  # over HTTP, as the bench counts
-    pytest.param(on_dynamodb_local, id="dynamodb-local"),  # Amazon's own, over HTTP
+    # Amazon's own, over HTTP
+    pytest.param(on_dynamodb_local, id="dynamodb-local", marks=pytest.mark.needs("java")),
 ]
 ALL_REGISTRIES = [pytest.param(in_process, id="memory"), *DYNAMO_REGISTRIES]
 # moto's backend (in-process, and behind its server) is not safe under concurrent threads

@@ -8,6 +8,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .packaged import CFN_LINT, SERVERLESS, Packaged, fresh_copy, run
 
 
@@ -38,6 +40,7 @@ def test_a_fresh_copy_packages_with_no_other_step(packaged: Packaged) -> None:
     assert key == {packaged.artifact.name}
 
 
+@pytest.mark.needs("serverless")
 def test_a_build_that_fails_stops_the_packaging_and_says_so(tmp_path: Path) -> None:
     clone = fresh_copy(tmp_path)
     failed = run([str(SERVERLESS), "package", "--stage", "test"], cwd=clone, PYTHON="false")
@@ -132,6 +135,7 @@ def allowed(template: dict[str, Any], role: str) -> set[tuple[str, str]]:
     return pairs
 
 
+@pytest.mark.needs("serverless")
 def test_the_only_schema_complaint_is_the_python312_runtime() -> None:
     # configValidationMode is `warn` only because v3's schema predates python3.12: any other
     # complaint (a misspelt property, say) would be silently deployed, so it fails here.
@@ -142,6 +146,7 @@ def test_the_only_schema_complaint_is_the_python312_runtime() -> None:
     assert [c.split(":")[0] for c in complaints] == ["at 'provider.runtime'"], complaints
 
 
+@pytest.mark.needs("serverless")
 def test_deploy_params_reach_the_stack_on_every_deploy() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:tiergate-alarms"
     version = "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tiergate.settings import Settings
 
 from .packaged import SERVERLESS, Packaged, run, scheduled_function
@@ -74,6 +76,7 @@ def test_runs_never_overlap_and_end_inside_the_functions_limit(packaged: Package
     assert "TIERGATE_SCHEDULED_TIMEOUT" not in function["Environment"]["Variables"]
 
 
+@pytest.mark.needs("serverless")
 def test_the_alert_emails_sender_is_a_deploy_param_of_the_scheduled_runs() -> None:
     sender = "alerts@seller.example"
     printed = run(

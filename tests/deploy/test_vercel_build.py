@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ..support.python312 import python312 as find_python312
+from ..support.tools import require
 from .packaged import fresh_copy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,10 +64,8 @@ asyncio.run(main())
 
 
 def python312() -> str:
-    try:
-        return find_python312()
-    except LookupError as missing:
-        pytest.fail(f"vercel build needs a Python 3.12: {missing}")
+    require("python3.12")
+    return find_python312()
 
 
 def uploaded(project: Path) -> Path:
@@ -87,8 +86,7 @@ def uploaded(project: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not VERCEL.exists():
-        pytest.fail(f"{VERCEL} is missing: `python3 dev.py test` installs it")
+    require("vercel")
     project = uploaded(fresh_copy(tmp_path_factory.mktemp("vercel") / "project"))
     (project / ".vercel").mkdir(parents=True)
     (project / ".vercel" / "project.json").write_text(json.dumps(PROJECT))

@@ -8,6 +8,8 @@ Standard-Webhooks-signed POST, at least once, deduplicated by the crossing's id.
 - `senders`: the channels as a table of senders (a new channel is one class and one row);
   `channels`: the clients behind them, `email` (SES, or a log line) and `webhook` (httpx)
 - `ledger`, `ledger_dynamo`: what was delivered per crossing and channel
+- `contacts_store` (+ `contacts_memory`, `contacts_dynamo`): where each account's alerts go,
+  the room's own storage (not on the registry's Account); `contacts`: changing them
 - `message`: what an alert says; `policy`: what an alert email, URL and secret may be
 
 Importing this package imports neither httpx nor boto3: the senders are made by `job`.
@@ -16,15 +18,19 @@ Importing this package imports neither httpx nor boto3: the senders are made by 
 from __future__ import annotations
 
 from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+from .contacts_store import NO_CONTACTS, AlertContacts, ContactsStore
 from .delivery import AlertDelivery, DeliveryReport, Failure
 from .job import AlertJob, alert_job
 from .ledger import DeliveryLedger, MemoryLedger
 from .policy import InvalidContact, check_email, check_url, new_secret
 
 __all__ = [
+    "NO_CONTACTS",
+    "AlertContacts",
     "AlertDelivery",
     "AlertJob",
     "Channel",
+    "ContactsStore",
     "DeliveryFailed",
     "DeliveryLedger",
     "DeliveryReport",

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from ..backoff import Backoff
 from ..clock import Clock
-from ..registry import Account
 from ..usage import AlertCrossing
 from .channels import Channel, DeliveryFailed
+from .contacts_store import AlertContacts
 from .senders import ChannelSender
 
 __all__ = ["BACKOFF_S", "NO_TIME", "Attempts"]
@@ -45,7 +45,7 @@ class Attempts:
         )
 
     async def deliver(
-        self, crossing: AlertCrossing, account: Account, channel: Channel, deadline_ms: int
+        self, crossing: AlertCrossing, contacts: AlertContacts, channel: Channel, deadline_ms: int
     ) -> DeliveryFailed | None:
         """Up to `attempts` sends with backoff, inside the run's budget; the last failure
         (NO_TIME when the budget ran out before the first)."""
@@ -57,7 +57,7 @@ class Attempts:
             if left_s <= 0:
                 return failure
             try:
-                await self._senders[channel].send(crossing, account, min(self._timeout_s, left_s))
+                await self._senders[channel].send(crossing, contacts, min(self._timeout_s, left_s))
             except DeliveryFailed as exc:
                 failure = exc
             else:

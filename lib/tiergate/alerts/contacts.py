@@ -1,8 +1,9 @@
 """Setting an account's alert contacts (what `tiergate accounts set-alerts` does).
 
-The contacts live on the account in the registry, and only there: the delivery reads them
-from the registry on every run, and the hot state in Redis carries none, so nothing needs
-writing through. A new URL gets a new signing secret, shown once to the operator.
+The contacts live in the alert room's own store (`contacts_store`), not on the account: the
+delivery reads them from there on every run, and neither the registry's key items nor the
+hot state in Redis carry them, so nothing needs writing through. A new URL gets a new
+signing secret, shown once to the operator.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..errors import TiergateError
-from ..registry import Account, Registry
+from ..errors import NotFound, TiergateError
+from ..registry import Registry
+from .contacts_store import NO_CONTACTS, AlertContacts, ContactsStore
 from .destination import Resolver, resolve_destination, system_resolver
 from .policy import check_email, new_secret
 
@@ -20,12 +22,14 @@ __all__ = ["ContactsSet", "set_alert_contacts"]
 
 @dataclass(frozen=True, slots=True)
 class ContactsSet:
-    account: Account
+    account_id: str
+    contacts: AlertContacts  # as committed
     new_secret: str | None  # the whsec_ made for a URL just set: shown once, never again
 
 
 async def set_alert_contacts(
     registry: Registry,
+    contacts: ContactsStore,
     account_id: str,
     *,
     email: str | None = None,
@@ -36,7 +40,8 @@ async def set_alert_contacts(
 ) -> ContactsSet:
     """Set the email and/or the URL (a URL with a fresh secret), or `clear` both. What is
     not given stays as it was. Validated (policy, and where the URL's host resolves to)
-    before anything is read or written; the sender checks the address again every time."""
+    before anything is read or written; the sender checks the address again every time.
+    NotFound for an account the registry does not have."""
     if clear and (email is not None or url is not None):
         raise TiergateError("--clear removes both contacts: give it alone")
     if not clear and email is None and url is None:
@@ -46,16 +51,18 @@ async def set_alert_contacts(
     if url is not None:
         await resolve_destination(url, allow_loopback=allow_loopback, resolver=resolver)
     secret = new_secret() if url is not None else None
+    if await registry.get_account(account_id) is None:
+        raise NotFound(f"no account {account_id!r}")
 
-    def change(account: Account) -> Account:
+    def change(current: AlertContacts) -> AlertContacts:
         if clear:
-            return dataclasses.replace(account, alert_email="", alert_url="", alert_secret="")
+            return NO_CONTACTS
         return dataclasses.replace(
-            account,
-            alert_email=account.alert_email if email is None else email,
-            alert_url=account.alert_url if url is None else url,
-            alert_secret=account.alert_secret if secret is None else secret,
+            current,
+            email=current.email if email is None else email,
+            url=current.url if url is None else url,
+            secret=current.secret if secret is None else secret,
         )
 
-    account = await registry.update_account(account_id, change)
-    return ContactsSet(account, secret)
+    committed = await contacts.update(account_id, change)
+    return ContactsSet(account_id, committed, secret)

@@ -33,7 +33,6 @@ from typing import Literal
 from ..clock import Clock
 from ..errors import StoreUnavailable
 from ..observe import EmfWriter, Observation, bind, count
-from ..registry import Account, Registry
 from ..telemetry import (
     ALERT_DELIVERED,
     ALERT_DELIVERY,
@@ -46,6 +45,7 @@ from ..telemetry import (
 from ..usage import AlertCrossing
 from .attempts import NO_TIME, Attempts
 from .channels import Channel, DeliveryFailed
+from .contacts_store import NO_CONTACTS, AlertContacts, ContactsStore
 from .ledger import DeliveryLedger
 from .queue import AlertQueue
 from .report import DeliveryReport, Failure
@@ -67,7 +67,7 @@ class AlertDelivery:
         self,
         *,
         queue: AlertQueue,
-        registry: Registry,
+        contacts: ContactsStore,
         senders: Sequence[ChannelSender],
         ledger: DeliveryLedger,
         clock: Clock,
@@ -86,7 +86,7 @@ class AlertDelivery:
         at its end; None counts them into the observation the caller bound (the scheduled
         runner's, which flushes it), if any."""
         self._queue = queue
-        self._registry = registry
+        self._contacts = contacts
         self._ledger = ledger
         self._clock = clock
         self._senders = tuple(senders)
@@ -124,11 +124,11 @@ class AlertDelivery:
             return report
         deadline_ms = self._clock.now_ms() + self._budget_ms
         gate = asyncio.Semaphore(self._concurrency)
-        accounts = await self._accounts({c.account_id for c in crossings}, gate)
+        contacts = await self._read_contacts({c.account_id for c in crossings})
 
         async def one(crossing: AlertCrossing) -> Settled:
             async with gate:
-                return await self._crossing(crossing, accounts, deadline_ms, report)
+                return await self._crossing(crossing, contacts, deadline_ms, report)
 
         settled = await asyncio.gather(*(one(c) for c in crossings))
         done = [c for c, s in zip(crossings, settled, strict=True) if s == "done"]
@@ -141,45 +141,39 @@ class AlertDelivery:
             await self._queue.alerts_requeue(failed)
         return report
 
-    async def _accounts(
-        self, account_ids: set[str], gate: asyncio.Semaphore
-    ) -> dict[str, Account | StoreUnavailable | None]:
-        async def read(account_id: str) -> Account | StoreUnavailable | None:
-            async with gate:
-                try:
-                    return await self._registry.get_account(account_id)
-                except StoreUnavailable as exc:
-                    return exc
-
-        ids = sorted(account_ids)
-        found = await asyncio.gather(*(read(a) for a in ids))
-        return dict(zip(ids, found, strict=True))
+    async def _read_contacts(
+        self, account_ids: set[str]
+    ) -> dict[str, AlertContacts] | StoreUnavailable:
+        """Every account's contacts in one read, or why they could not be read (then every
+        crossing of the run is retried next run)."""
+        try:
+            return await self._contacts.get_many(account_ids)
+        except StoreUnavailable as exc:
+            return exc
 
     async def _crossing(
         self,
         crossing: AlertCrossing,
-        accounts: dict[str, Account | StoreUnavailable | None],
+        found: dict[str, AlertContacts] | StoreUnavailable,
         deadline_ms: int,
         report: DeliveryReport,
     ) -> Settled:
         """Deliver one crossing on its channels: "done" when it may leave the pending list,
         "failed" when it is retried next run, "busy" when another run holds it."""
-        account = accounts[crossing.account_id]
-        if isinstance(account, StoreUnavailable):
+        if isinstance(found, StoreUnavailable):
             report.retrying += 1
             report.failures.append(
-                Failure(crossing.id, crossing.account_id, None, str(account), given_up=False)
+                Failure(crossing.id, crossing.account_id, None, str(found), given_up=False)
             )
             count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_FAILED)
             log.warning(
-                "usage alert not delivered: the registry did not answer; retried next run",
-                extra=_fields(crossing, error=str(account)),
+                "usage alert not delivered: the alert contacts could not be read; retried next run",
+                extra=_fields(crossing, error=str(found)),
             )
             return "failed"
-        channels: list[Channel] = []
-        if account is not None:
-            channels = [s.channel for s in self._senders if s.wanted(account)]
-        if account is None or not channels:
+        contacts = found.get(crossing.account_id, NO_CONTACTS)
+        channels = [s.channel for s in self._senders if s.wanted(contacts)]
+        if not channels:
             report.no_contacts += 1
             count(ALERT_DELIVERY, DIM_OUTCOME, ALERT_NO_CONTACTS)
             log.warning(
@@ -189,7 +183,7 @@ class AlertDelivery:
             )
             return "done"
         results = await asyncio.gather(
-            *(self._channel(crossing, account, ch, deadline_ms, report) for ch in channels)
+            *(self._channel(crossing, contacts, ch, deadline_ms, report) for ch in channels)
         )
         if not all(r in _DONE for r in results):
             report.retrying += 1
@@ -208,7 +202,7 @@ class AlertDelivery:
     async def _channel(
         self,
         crossing: AlertCrossing,
-        account: Account,
+        contacts: AlertContacts,
         channel: Channel,
         deadline_ms: int,
         report: DeliveryReport,
@@ -222,7 +216,7 @@ class AlertDelivery:
         if claim != "claimed":
             return claim
         try:
-            failure = await self._attempts.deliver(crossing, account, channel, deadline_ms)
+            failure = await self._attempts.deliver(crossing, contacts, channel, deadline_ms)
             now = self._clock.now_ms()
             if failure is None:
                 report.sent[channel] += 1

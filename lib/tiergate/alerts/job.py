@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
-from ..registry import Registry
 from .channels import EmailSender
+from .contacts_store import ContactsStore
 from .delivery import AlertDelivery, DeliveryReport
 from .ledger import DeliveryLedger, MemoryLedger
 from .queue import AlertQueue
@@ -44,18 +44,18 @@ def alert_job(
     settings: Settings,
     *,
     queue: AlertQueue,
-    registry: Registry,
+    contacts: ContactsStore,
     clock: Clock,
     emf: EmfWriter | None = None,
 ) -> AlertJob:
-    """The job on the configured parts: pass the alert queue and registry of the parts the
+    """The job on the configured parts: pass the alert queue and contacts of the parts the
     gate uses (`wiring.build(settings)`'s), so the pending list is the one the gate fills."""
     from .webhook import HttpWebhookSender, webhook_client
 
     client = webhook_client(settings.alert_webhook_timeout)
     delivery = AlertDelivery(
         queue=queue,
-        registry=registry,
+        contacts=contacts,
         senders=channel_table(
             email=_email_sender(settings),
             webhook=HttpWebhookSender(client, allow_loopback=settings.env == "development"),

@@ -44,7 +44,11 @@ class DeliveryReport:
 
     @property
     def lines(self) -> Sequence[str]:
-        """What the run did, then one line per failure (for the scheduled runner's log)."""
+        """What the run did, then one line per failure (for the scheduled runner's log); no
+        line at all for a run that found nothing pending, so a server's terminal stays quiet
+        between crossings instead of saying "0 pending" every interval."""
+        if not (self.pending or self.failures or any(self.sent.values())):
+            return []
         head = (
             f"{self.pending} pending: {self.delivered} delivered, {self.retrying} retrying,"
             f" {self.given_up} given up, {self.no_contacts} without contacts"

@@ -1,6 +1,7 @@
 """The alert channels as a table: each row knows whether an account has an address on its
 channel and how to make one attempt there. The delivery and its attempts go over the table
-and name no channel, so a new channel is one class here and one row in `channel_table`.
+and name no channel, so a new channel is one class here and one row in `channel_table`; its
+address is one field of `contacts_store.AlertContacts` (both backends store it as it is).
 
 A row's `send` makes one attempt, bounded by `timeout_s`, and either returns (delivered) or
 raises DeliveryFailed; retries, backoff and the ledger are the delivery's.
@@ -12,9 +13,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..registry import Account
 from ..usage import AlertCrossing
 from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+from .contacts_store import AlertContacts
 from .message import alert_body, email_subject, email_text
 from .policy import InvalidContact, check_email
 
@@ -27,11 +28,13 @@ class ChannelSender(Protocol):
         """The channel's name: in the ledger's records, the report and the logs."""
         ...
 
-    def wanted(self, account: Account) -> bool:
-        """Whether the account has an address on this channel."""
+    def wanted(self, contacts: AlertContacts) -> bool:
+        """Whether the account's contacts have an address on this channel."""
         ...
 
-    async def send(self, crossing: AlertCrossing, account: Account, timeout_s: float) -> None:
+    async def send(
+        self, crossing: AlertCrossing, contacts: AlertContacts, timeout_s: float
+    ) -> None:
         """One attempt within `timeout_s`; DeliveryFailed unless it was delivered."""
         ...
 
@@ -42,18 +45,20 @@ class EmailChannel:
     def __init__(self, sender: EmailSender) -> None:
         self._sender = sender
 
-    def wanted(self, account: Account) -> bool:
-        return bool(account.alert_email)
+    def wanted(self, contacts: AlertContacts) -> bool:
+        return bool(contacts.email)
 
-    async def send(self, crossing: AlertCrossing, account: Account, timeout_s: float) -> None:
+    async def send(
+        self, crossing: AlertCrossing, contacts: AlertContacts, timeout_s: float
+    ) -> None:
         try:
-            check_email(account.alert_email)  # as the CLI did: a record may be hand-written
+            check_email(contacts.email)  # as the CLI did: a record may be hand-written
         except InvalidContact as exc:
             raise DeliveryFailed(str(exc), permanent=True) from None
         try:
             async with asyncio.timeout(timeout_s):
                 await self._sender.send(
-                    to=account.alert_email,
+                    to=contacts.email,
                     subject=email_subject(crossing),
                     text=email_text(crossing),
                 )
@@ -69,13 +74,15 @@ class WebhookChannel:
     def __init__(self, sender: WebhookSender) -> None:
         self._sender = sender
 
-    def wanted(self, account: Account) -> bool:
-        return bool(account.alert_url)
+    def wanted(self, contacts: AlertContacts) -> bool:
+        return bool(contacts.url)
 
-    async def send(self, crossing: AlertCrossing, account: Account, timeout_s: float) -> None:
+    async def send(
+        self, crossing: AlertCrossing, contacts: AlertContacts, timeout_s: float
+    ) -> None:
         await self._sender.send(
-            url=account.alert_url,
-            secret=account.alert_secret,
+            url=contacts.url,
+            secret=contacts.secret,
             message_id=crossing.id,
             body=alert_body(crossing),
             timeout_s=timeout_s,

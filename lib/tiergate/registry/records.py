@@ -41,6 +41,3 @@ class Account:
     subscription_id: str = ""  # Stripe's sub_... that sets the tier; "" on the free tier
     watermark: int = 0  # `created` (s) of the newest Stripe event applied; older ones lose
     overage_cap_override: int | None = None  # lower than the tier's cap, never higher
-    alert_email: str = ""  # where usage alerts are emailed ("" : not emailed)
-    alert_url: str = ""  # where usage alerts are POSTed, Standard-Webhooks-signed ("" : not)
-    alert_secret: str = ""  # whsec_...: the key that signs the POSTs to alert_url

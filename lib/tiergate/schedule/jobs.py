@@ -55,7 +55,7 @@ def _alerts(parts: Parts, settings: Settings) -> Run:
     from ..alerts.job import alert_job  # the job's own clients (httpx, SES) load only here
 
     return alert_job(
-        settings, queue=parts.alert_queue, registry=parts.registry, clock=parts.clock
+        settings, queue=parts.alert_queue, contacts=parts.alert_contacts, clock=parts.clock
     ).run
 
 

@@ -5,13 +5,14 @@ One table, partition key ``pk`` only; the prefix says what an item is:
     ACCT#<account>   the account: t tier, s status, ps/pe period (ms), sa past-due since,
                      lo/bo quota and burst overrides, xf extra features, cus/sub Stripe ids,
                      wm watermark (newest event's `created`, s), v version (optimistic lock),
-                     oc overage cap override, ae/au/as alert email, URL and signing secret,
-                     ks live keys {digest: expires_at_ms}, ka every key digest ever issued
+                     oc overage cap override, ks live keys {digest: expires_at_ms},
+                     ka every key digest ever issued
     KEY#<digest>     a key: a account, c created, l label, r revoked, x expires, and acct,
                      a copy of its account's fields, so a hot-state miss is one GetItem
     CUS#<customer>   a: the account a Stripe customer belongs to
     EVT#<event id>   a processed Stripe event: et type, ec created, ttl (DynamoDB TTL, s)
     MTR#...          the meter outbox (see `outbox`)
+    ALRT#..., ALERTS#...   the alert room's items (tiergate.alerts: its ledger, its contacts)
 
 Attribute names are short because every key item carries its account's.
 """
@@ -86,10 +87,6 @@ def account_fields(account: Account) -> Item:
         item["sub"] = {"S": account.subscription_id}
     if account.overage_cap_override is not None:
         item["oc"] = _n(account.overage_cap_override)
-    for name, value in (("ae", account.alert_email), ("au", account.alert_url),
-                        ("as", account.alert_secret)):  # fmt: skip
-        if value:
-            item[name] = {"S": value}
     return item
 
 
@@ -118,9 +115,6 @@ def account_from(item: Item) -> Account:
         subscription_id=item["sub"]["S"] if "sub" in item else "",
         watermark=_int(item["wm"]),
         overage_cap_override=_int(item["oc"]) if "oc" in item else None,
-        alert_email=item["ae"]["S"] if "ae" in item else "",
-        alert_url=item["au"]["S"] if "au" in item else "",
-        alert_secret=item["as"]["S"] if "as" in item else "",
     )
 
 
