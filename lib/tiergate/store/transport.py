@@ -37,7 +37,8 @@ def verified_context() -> ssl.SSLContext:
 class Pool:
     """Connections to `scheme://host:port`, at most `max_connections` open at once.
 
-    Requests beyond the limit wait for a free connection, at most `wait_s`. An idle
+    Requests beyond the limit wait for a free connection, at most `wait_s` (default
+    `timeout_s`). An idle
     connection older than `keepalive_expiry` seconds is closed rather than reused, since
     servers drop idle ones and a request sent on a dropped connection cannot be told apart
     from one that ran. Each phase (connecting, waiting for the reply) is bounded by
@@ -54,6 +55,7 @@ class Pool:
         ssl_context: ssl.SSLContext | None = None,
         max_connections: int = 100,
         keepalive_expiry: float = 5.0,
+        wait_s: float | None = None,
     ) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {scheme!r}")
@@ -62,6 +64,7 @@ class Pool:
         self._tls = scheme == "https"
         self._host, self._port = host, port
         self._timeout_s = timeout_s
+        self._wait_s = timeout_s if wait_s is None else wait_s
         self._ssl_context = ssl_context
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
@@ -117,7 +120,7 @@ class Pool:
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout(self._wait_s):
                 await waiter
         except TimeoutError:
             raise PoolTimeout("no connection became free in time") from None

@@ -87,7 +87,7 @@ class UpstashStore:
         self._inflight_ttl_ms = inflight_ttl_ms
         self._idempotency_budget = idempotency_budget
         # gate.lua's KEYS and ARGV with the per-store parts in place (gate_script_args' layout).
-        ns = json_str(namespace)[1:-1]
+        ns = json_str(namespace)[1:-1].replace("%", "%%")  # a template: % is doubled
         self._gate_args = (
             f'"{ns}:k:%s","{ns}",%s,"%d",%s,"%d",%s,%s,%s,"%s","{inflight_ttl_ms}",'
             f'"{REQUEST_TTL_MS}",%s]'
