@@ -243,7 +243,7 @@ async def test_read_timeout() -> None:
         await asyncio.sleep(10)
         return b""
 
-    async with scripted(never) as server, pool_of(server.url, timeout_s=0.1) as pool:
+    async with scripted(never) as server, pool_of(server.url, read_timeout_s=0.1) as pool:
         with pytest.raises(ReadTimeout):
             await text(pool)
 

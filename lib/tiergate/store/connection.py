@@ -101,16 +101,20 @@ class Connection(asyncio.Protocol):
             waiter.set_result(reply)
 
     async def exchange(self, payload: bytes, *, head: bool, read_s: float | None) -> ParsedResponse:
+        """The reply to `payload`; `read_s` bounds the wait (None: the caller bounds it)."""
         assert self._transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[ParsedResponse] = self._loop.create_future()
+        self._waiter = waiter
         self._head = head
         try:
             self._transport.write(payload)
         except (OSError, RuntimeError) as exc:
             raise WriteError(f"cannot send the request: {exc}") from exc
         try:
+            if read_s is None:  # no timer of its own: one per call is enough on the hot path
+                return await waiter
             async with asyncio.timeout(read_s):
-                return await self._waiter
+                return await waiter
         except TimeoutError:
             raise ReadTimeout("the server did not answer in time") from None
         finally:

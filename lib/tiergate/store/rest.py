@@ -61,8 +61,9 @@ class Command:
 class RestClient:
     """POSTs of prepared command bodies to one Upstash database, over keep-alive connections.
 
-    `timeout_s` bounds each phase of a call (connect, waiting for the reply), a backstop
-    behind the store's own per-call bound. Build it once per container: its pool lives in it.
+    `timeout_s` bounds connecting and waiting for a free connection; the wait for a reply is
+    the caller's to bound (the store's `answer_within`), or `read_timeout_s`'s. Build it once
+    per container: its pool lives in it.
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class RestClient:
         token: str,
         *,
         timeout_s: float = 10.0,
+        read_timeout_s: float | None = None,
         pool: Pool | None = None,
     ) -> None:
         parts = urlsplit(url)
@@ -81,7 +83,9 @@ class RestClient:
         host = parts.hostname if port == default else f"{parts.hostname}:{port}"
         if any(c in token for c in "\r\n") or any(c in url for c in "\r\n "):
             raise ValueError("a line break or space in the URL or token")
-        self._pool = pool or Pool(parts.scheme, parts.hostname, port, timeout_s=timeout_s)
+        self._pool = pool or Pool(
+            parts.scheme, parts.hostname, port, timeout_s=timeout_s, read_timeout_s=read_timeout_s
+        )
         self._head = (
             f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}\r\n"
             f"Authorization: Bearer {token}\r\nUpstash-Encoding: base64\r\n"

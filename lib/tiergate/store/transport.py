@@ -41,8 +41,9 @@ class Pool:
     `timeout_s`). An idle
     connection older than `keepalive_expiry` seconds is closed rather than reused, since
     servers drop idle ones and a request sent on a dropped connection cannot be told apart
-    from one that ran. Each phase (connecting, waiting for the reply) is bounded by
-    `timeout_s`, a backstop behind the caller's own bound.
+    from one that ran. Connecting is bounded by `timeout_s`, and so is waiting for the reply
+    when `read_timeout_s` is given; the store bounds each call itself (`deadline.py`), so its
+    pool keeps no second timer per call.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class Pool:
         max_connections: int = 100,
         keepalive_expiry: float = 5.0,
         wait_s: float | None = None,
+        read_timeout_s: float | None = None,
     ) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {scheme!r}")
@@ -65,6 +67,7 @@ class Pool:
         self._host, self._port = host, port
         self._timeout_s = timeout_s
         self._wait_s = timeout_s if wait_s is None else wait_s
+        self._read_timeout_s = read_timeout_s
         self._ssl_context = ssl_context
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
@@ -83,7 +86,7 @@ class Pool:
             raise RuntimeError("the pool is closed")
         conn = await self._acquire()
         try:
-            reply = await conn.exchange(payload, head=head, read_s=self._timeout_s)
+            reply = await conn.exchange(payload, head=head, read_s=self._read_timeout_s)
         except BaseException:
             conn.close()  # a reply may still be in flight: the connection is done for
             self._release(None)
