@@ -81,3 +81,25 @@ def test_an_error_answer_is_a_script_error() -> None:
 def test_anything_else_is_a_protocol_error(body: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         _result(body, 502)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://eu1-example-12345.upstash.io",
+        "https://eu1-example-12345.upstash.io/",
+        "http://127.0.0.1:8079",
+        "http://localhost:80/prefix",
+        "http://[::1]:8079",
+    ],
+)
+def test_the_request_line_and_host_are_what_httpx_sends(url: str) -> None:
+    import httpx
+
+    built = httpx.Request("POST", url)  # what upstash-redis posts to: the URL itself
+    expected = b"POST %s HTTP/1.1\r\nHost: %s\r\n" % (
+        built.url.raw_path,
+        built.headers["host"].encode(),
+    )
+
+    assert RestClient(url, "t")._head.startswith(expected)

@@ -80,7 +80,8 @@ class RestClient:
             raise ValueError(f"not an http(s) URL: {url!r}")
         default = 443 if parts.scheme == "https" else 80
         port = parts.port or default
-        host = parts.hostname if port == default else f"{parts.hostname}:{port}"
+        name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+        host = name if port == default else f"{name}:{port}"
         if any(c in token for c in "\r\n") or any(c in url for c in "\r\n "):
             raise ValueError("a line break or space in the URL or token")
         self._pool = pool or Pool(
