@@ -223,12 +223,15 @@ def hot_store(settings: Settings, *, clock: Clock | None = None) -> HotStore:
             hot_state_ttl_ms=hot_ms,
             idempotency_budget=settings.idempotency_budget,
         )
-    from .store.upstash import UpstashStore, connect  # only deployments with Upstash pay for it
+    from .store.rest import RestClient  # only deployments with Upstash pay for these
+    from .store.upstash import UpstashStore, connect
 
     token = settings.upstash_redis_rest_token
     assert token is not None  # Settings refuses a URL without a token
+    url, secret = settings.upstash_redis_rest_url, token.get_secret_value()
     return UpstashStore(
-        connect(settings.upstash_redis_rest_url, token.get_secret_value()),
+        lambda: connect(url, secret),  # upstash-redis: the cold paths, made on first use
+        RestClient(url, secret),  # the hot path's calls
         namespace=settings.redis_namespace,
         timeout_s=settings.redis_timeout,
         retry_budget_s=settings.redis_retry_budget,
