@@ -12,26 +12,17 @@ __all__ = ["ADDED_DISTRIBUTIONS", "dist_bytes", "import_ms", "installed"]
 ROOT = Path(__file__).resolve().parents[1]
 
 # Timed in a fresh interpreter: the stack's imports and one client built, for a URL that is
-# never called. tiergate's modules other than the transport are imported first, untimed, in
-# every variant alike (so are the standard modules they share with httpx).
+# never called. tiergate's modules other than the hot call's are imported first, untimed, in
+# every variant alike (so are the standard modules they share with httpx). The lean client
+# loads certifi's bundle on its first https connection, not here (about 20 ms, once).
 _UNTIMED = "import tiergate.decision, tiergate.errors, tiergate.hotstate, tiergate.store.scripts"
 _URL = "https://bench.invalid"
 _REDIS = f"upstash_redis.asyncio.Redis({_URL!r}, 't', rest_retries=0)"
 _IMPORTS = {
     "httpx": f"import upstash_redis.asyncio; {_REDIS}",
-    "aiohttp": (
-        f"import httpx, httpx_aiohttp, upstash_redis.asyncio; r = {_REDIS};"
-        " httpx.AsyncClient(transport=httpx_aiohttp.AiohttpTransport())"
-    ),
-    "lean": f"from tiergate.store.upstash import connect; connect({_URL!r}, 't')",
+    "lean": f"from tiergate.store.rest import RestClient; RestClient({_URL!r}, 't')",
 }
-ADDED_DISTRIBUTIONS = {
-    "httpx + sniffio": ["sniffio"],
-    "httpx on aiohttp": [
-        "httpx-aiohttp", "aiohttp", "aiohappyeyeballs", "aiosignal", "attrs", "frozenlist",
-        "multidict", "propcache", "yarl",
-    ],
-}  # fmt: skip
+ADDED_DISTRIBUTIONS = {"httpx + sniffio": ["sniffio"]}
 
 
 def installed(distribution: str) -> bool:

@@ -12,7 +12,7 @@ The REST app (server.py, as it is now) is served three ways, each in a process o
 * now: localredis/http.py and wire.py as they are, what `tiergate local-redis` serves on;
 * uvicorn: the same app under uvicorn (on h11, plus its own per-request machinery).
 
-The load is `bench.upstash_calls`' (upstash-redis GETs through tiergate's lean transport,
+The load is `bench.upstash_calls`' (GETs on tiergate's lean connection, the hot call's,
 one at a time, then from 32 concurrent tasks) in another process; the server's CPU comes
 from /proc around it, per request served. The servers take turns for R rounds, so noise
 from other processes lands on all of them alike; the table gives each one's median.

@@ -150,7 +150,8 @@ def _evalsha(digest: str, now_ms: int, idempotency_key: str = "") -> list[str]:
 
 
 def _admitted(reply: RespValue) -> bool:
-    return isinstance(reply, list) and reply[0] == 0
+    # gate.lua's one-string verdict starts with its code
+    return isinstance(reply, bytes) and reply.startswith(b"0 ")
 
 
 async def _load_tiergate(

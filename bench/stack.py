@@ -28,13 +28,14 @@ class Stack:
     counter: RequestCounter
 
     def client(self) -> Redis:
-        """The same upstash-redis client, built the same way, for tiergate and the baseline."""
+        """The stock upstash-redis client, as tiergate builds it for its cold paths (and the
+        baseline uses it)."""
         return connect(self.url, self.token)
 
     def store(self, namespace: str) -> UpstashStore:
         # A generous timeout: on 2 cores the REST server shares this process's GIL, and a
         # timeout would show up as a denial that has nothing to do with the algorithm.
-        return UpstashStore(self.client(), namespace=namespace, timeout_s=10)
+        return UpstashStore.at(self.url, self.token, namespace=namespace, timeout_s=10)
 
 
 @contextmanager

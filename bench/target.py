@@ -3,8 +3,9 @@ the exact EVALSHA that UpstashStore.check sends, for driving the script over raw
 
 from __future__ import annotations
 
+import json
 import secrets
-from typing import Any, cast
+from typing import cast
 
 from upstash_redis.asyncio import Redis
 
@@ -12,6 +13,7 @@ from tiergate.decision import Check
 from tiergate.hotstate import AccountState, KeyState
 from tiergate.keys import generate_key, key_digest
 from tiergate.store import HotStore
+from tiergate.store.rest import RestClient
 from tiergate.store.scripts import GATE
 from tiergate.store.upstash import UpstashStore, gate_script_args
 
@@ -59,21 +61,27 @@ def gate_evalsha(namespace: str, check: Check) -> list[str]:
 
 
 class _Recorder:
-    """Stands in for the upstash client and keeps what the store asked it to run."""
+    """Stands in for the hot call's client and keeps the commands the store sent."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    async def evalsha(self, sha: str, keys: list[str], args: list[str]) -> list[Any]:
-        self.calls.append(["EVALSHA", sha, str(len(keys)), *keys, *args])
-        return [2]  # KEY_MISS: the shortest valid reply
+    async def call(self, body: bytes) -> bytes:
+        self.calls.append([str(part) for part in json.loads(body)])
+        return b"2"  # KEY_MISS: the shortest valid reply
+
+    async def aclose(self) -> None:
+        pass
 
 
 async def verify_evalsha_layout(namespace: str, check: Check) -> None:
     """Fail loudly if the bulk load would drive the script differently from the store."""
     recorder = _Recorder()
     store = UpstashStore(
-        cast(Redis, recorder), namespace=namespace, idempotency_ttl_ms=IDEMPOTENCY_TTL_MS
+        _no_client,
+        cast(RestClient, recorder),
+        namespace=namespace,
+        idempotency_ttl_ms=IDEMPOTENCY_TTL_MS,
     )
     await store.check(check)
     if recorder.calls != [gate_evalsha(namespace, check)]:
@@ -81,3 +89,7 @@ async def verify_evalsha_layout(namespace: str, check: Check) -> None:
             "UpstashStore.check no longer sends the EVALSHA bench/target.py builds:"
             f" {recorder.calls!r}"
         )
+
+
+def _no_client() -> Redis:
+    raise AssertionError("a check needs no upstash-redis client")

@@ -1,23 +1,27 @@
-"""The Upstash call's CPU: the client's per call, by transport, and the local server's.
+"""The Upstash call's CPU: the client's per call, by client, and the local server's.
 
 The REST server (`tiergate local-redis`) and each client run in processes of their own, so
 each one's CPU is its own: a client's from `time.process_time` around its calls, the
-server's from /proc between the phases; redis-server is a third. Every client makes the same
-upstash-redis call (a GET of a short value), sequentially and from 32 concurrent tasks:
+server's from /proc between the phases; redis-server is a third. Each client makes its calls
+sequentially and from 32 concurrent tasks (`upstash_calls.py`):
 
-* httpx's default transport without `sniffio`, as before it was a dependency: the client
-  runs on a copy of this venv's site-packages without that one package, so each request's
-  four failed imports cost what they cost there;
-* the same with `sniffio`;
-* httpx on aiohttp (`httpx-aiohttp`), the faster transport on PyPI;
-* tiergate's lean transport, as `store.upstash.connect` builds it.
+* one upstash-redis GET on httpx's default transport without `sniffio`, as before it was a
+  dependency: the client runs on a copy of this venv's site-packages without that one
+  package, so each request's four failed imports cost what they cost there;
+* the same with `sniffio`: the stock client, the bare call the gate is measured against;
+* the same GET as bytes on the lean connection (tiergate's hot call, no script);
+* `Gate.admit` in the steady state: key check, one EVALSHA of gate.lua on the lean
+  connection, the verdict read.
+
+The gate and the bare call run in paired rounds (alternating order), and the ratio is the
+median of the rounds' ratios, so a neighbour's load on the machine hits both alike.
 
 The server table puts `tiergate local-redis` next to the same REST app under uvicorn
 (which served it before it had its own HTTP/1.1 server), for the same client and calls.
 
-The import table shows what each transport costs a cold start: the time to import its
-stack and build one client in a fresh interpreter (best of a few, the files in the page
-cache), and the size of the distributions it adds to the package (byte code not counted).
+The import table shows what each client costs a cold start: the time to import its stack
+and build one client in a fresh interpreter (best of a few, the files in the page cache),
+and the size of the distributions it adds to the package (byte code not counted).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -38,7 +43,7 @@ from typing import IO
 
 from tiergate_tools.localredis.binary import spawn_redis_server
 
-from .client_imports import ADDED_DISTRIBUTIONS, dist_bytes, import_ms, installed
+from .client_imports import ADDED_DISTRIBUTIONS, dist_bytes, import_ms
 from .report import Finding, Outcome, Table, fmt_int
 from .upstash_calls import CONCURRENCY
 
@@ -46,12 +51,15 @@ __all__ = ["announced_url", "cpu_seconds", "measure"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = secrets.token_urlsafe(24)  # the parent's; children are handed it
+BARE = "upstash-redis GET (httpx + sniffio)"
+GATE = "Gate.admit (EVALSHA, lean connection)"
 VARIANTS = {
-    "httpx, no sniffio": "httpx",
-    "httpx + sniffio": "httpx",
-    "httpx on aiohttp": "aiohttp",
-    "lean (tiergate)": "lean",
+    "upstash-redis GET (httpx, no sniffio)": "httpx",
+    BARE: "httpx",
+    "GET on the lean connection": "lean",
+    GATE: "gate",
 }
+ROUNDS = 3  # paired rounds of the gate and the bare call
 
 
 @dataclass(frozen=True)
@@ -64,27 +72,21 @@ class ClientRun:
 
 
 def measure(calls: int, import_runs: int) -> Outcome:
-    runs: dict[str, ClientRun | None] = {}
+    runs: dict[str, list[ClientRun]] = {name: [] for name in VARIANTS}
     with spawn_redis_server() as redis, _site_without("sniffio") as no_sniffio:
         with _server("lean", redis) as (url, server_pid):
-            for name, kind in VARIANTS.items():
-                if kind == "aiohttp" and not installed("httpx-aiohttp"):
-                    runs[name] = None
-                    continue
-                site = no_sniffio if name == "httpx, no sniffio" else None
-                runs[name] = _client_run(kind, url, calls, server_pid, site)
+            for r in range(ROUNDS):
+                names = list(VARIANTS) if r % 2 == 0 else list(VARIANTS)[::-1]
+                for name in names:
+                    site = no_sniffio if name == "upstash-redis GET (httpx, no sniffio)" else None
+                    runs[name].append(_client_run(VARIANTS[name], url, calls, server_pid, site))
         with _server("uvicorn", redis) as (url, server_pid):
             on_uvicorn = _client_run("lean", url, calls, server_pid, None)
-    imports = {
-        name: import_ms(kind, import_runs)
-        for name, kind in VARIANTS.items()
-        if runs[name] is not None
-    }
+    imports = {name: import_ms(VARIANTS[name], import_runs) for name in list(VARIANTS)[1:3]}
     outcome = _outcome(runs, imports, calls)
-    lean = runs["lean (tiergate)"]
-    assert lean is not None
+    lean = _median_run(runs["GET on the lean connection"])
     servers = Table(
-        "Local Upstash server CPU per call (lean client, same calls)",
+        "Local Upstash server CPU per call (a GET on the lean connection, same calls)",
         columns=("server", "CPU/call", "x"),
     )
     servers.add("the REST app under uvicorn (h11)", f"{on_uvicorn.server_cpu_us:,.0f} us", "1.00")
@@ -98,20 +100,22 @@ def measure(calls: int, import_runs: int) -> Outcome:
     return outcome
 
 
-def _outcome(runs: dict[str, ClientRun | None], imports: dict[str, float], calls: int) -> Outcome:
-    base = runs["httpx, no sniffio"]
-    lean = runs["lean (tiergate)"]
-    assert base is not None
-    assert lean is not None
+def _median_run(runs: list[ClientRun]) -> ClientRun:
+    return ClientRun(*(statistics.median(getattr(r, f) for r in runs) for f in _FIELDS))
+
+
+_FIELDS = ("seq_cpu_us", "seq_wall_us", "con_cpu_us", "con_rate", "server_cpu_us")
+
+
+def _outcome(runs: dict[str, list[ClientRun]], imports: dict[str, float], calls: int) -> Outcome:
+    medians = {name: _median_run(r) for name, r in runs.items()}
+    base = medians[BARE]
     cpu = Table(
-        f"Upstash call CPU: one upstash-redis GET, {calls:,} calls each way",
-        columns=("client transport", "client CPU/call seq", "x", f"at {CONCURRENCY} concurrent",
+        f"Upstash call CPU: one call, {calls:,} calls each way, median of {ROUNDS} rounds",
+        columns=("client, one call", "client CPU/call seq", "x", f"at {CONCURRENCY} concurrent",
                  "x", f"calls/s at {CONCURRENCY}", "server CPU/call"),
     )  # fmt: skip
-    for name, run in runs.items():
-        if run is None:
-            cpu.add(name, "not installed", "", "", "", "", "")
-            continue
+    for name, run in medians.items():
         cpu.add(
             name,
             f"{run.seq_cpu_us:,.0f} us",
@@ -121,32 +125,47 @@ def _outcome(runs: dict[str, ClientRun | None], imports: dict[str, float], calls
             fmt_int(run.con_rate),
             f"{run.server_cpu_us:,.0f} us",
         )
-    cpu.notes.append("client and server in separate processes; x: against httpx without sniffio")
+    # The ratio of each round's pair, then their median.
+    paired = [g.seq_cpu_us / b.seq_cpu_us for g, b in zip(runs[GATE], runs[BARE], strict=True)]
+    ratio = statistics.median(paired)
+    cpu.notes += [
+        "client and server in separate processes; x: against the stock upstash-redis GET",
+        f"Gate.admit / bare GET, client CPU, per round: {', '.join(f'{p:.2f}' for p in paired)}",
+    ]
     cold = Table(
         "Upstash client stack: cold import and size",
-        columns=("client transport", "import + client built", "added to the package"),
+        columns=("client", "import + client built", "added to the package"),
     )
     for name, ms in imports.items():
         added = ADDED_DISTRIBUTIONS.get(name, [])
         size = sum(dist_bytes(d) for d in added)
         cold.add(name, f"{ms:,.0f} ms", f"{size / 1e6:,.2f} MB ({len(added)} dists)")
     cold.notes.append(
-        "best of a few fresh interpreters; lean: upstash-redis, httpx and tiergate's transport"
+        "best of a few fresh interpreters; lean: tiergate's REST client alone (stdlib; certifi"
+        " is loaded on the first https connection)"
     )
+    lean = medians["GET on the lean connection"]
     return Outcome(
         tables=[cpu, cold],
         findings=[
             Finding(
-                "Upstash call client CPU, sequential",
+                "Gate.admit over Upstash / one bare upstash-redis GET, client CPU",
+                f"{ratio:.2f}x",
+                "1.00x",
+                "<= 1.05x",
+                ratio <= 1.05,
+            ),
+            Finding(
+                "Upstash call client CPU, sequential (a GET)",
                 f"{lean.seq_cpu_us:,.0f} us",
-                f"{base.seq_cpu_us:,.0f} us (httpx default)",
+                f"{base.seq_cpu_us:,.0f} us (upstash-redis)",
                 "-",
                 None,
             ),
             Finding(
-                f"Upstash call client CPU, {CONCURRENCY} concurrent",
+                f"Upstash call client CPU, {CONCURRENCY} concurrent (a GET)",
                 f"{lean.con_cpu_us:,.0f} us",
-                f"{base.con_cpu_us:,.0f} us (httpx default)",
+                f"{base.con_cpu_us:,.0f} us (upstash-redis)",
                 "-",
                 None,
             ),

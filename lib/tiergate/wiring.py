@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .clock import Clock, SystemClock
 from .gate import Gate
 from .keys import KeyEnv
+from .lazy import Lazy
 from .publisher import Publisher
 from .settings import Settings
 from .tiers import Tiers, load_tiers
@@ -142,7 +143,7 @@ def build(
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
     redis = None
     if store is None:
-        redis = _upstash_client(settings)
+        redis = _upstash_client(settings) if settings.upstash_redis_rest_url else None
         store = hot_store(settings, clock=injected, redis=redis)
     registry = registry if registry is not None else _registry(settings, clock)
     if alert_queue is None:
@@ -176,7 +177,7 @@ def build(
     )
 
 
-def _alert_queue(settings: Settings, store: HotStore, redis: Redis | None) -> AlertQueue:
+def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
     the gate queues crossings in; `redis`: the hot store's client, when wiring made it."""
     # A store is in-process only if its module was loaded: one that never was is not asked.
@@ -185,31 +186,34 @@ def _alert_queue(settings: Settings, store: HotStore, redis: Redis | None) -> Al
         from .alerts.queue_memory import MemoryAlertQueue
 
         return MemoryAlertQueue(store.fired)
-    from .alerts.queue_upstash import UpstashAlertQueue
-
-    if redis is None:
-        redis = _upstash_client(settings)
-    if redis is None:  # a store of the caller's own (a test's), and no Upstash
+    if not settings.upstash_redis_rest_url:  # a store of the caller's own (a test's)
         from .alerts.queue import NoAlertQueue
 
         return NoAlertQueue()
+    from .alerts.queue_upstash import UpstashAlertQueue
+
     return UpstashAlertQueue(
-        redis,
+        (redis or _upstash_client(settings)).get,
         namespace=settings.redis_namespace,
         timeout_s=max(settings.redis_timeout, settings.redis_retry_budget),
     )
 
 
-def _upstash_client(settings: Settings) -> Redis | None:
-    """A client of the configured Upstash database, or None without one. One per container:
-    the hot store and the alert queue share it (each client loads its own TLS context: tens
-    of milliseconds of a cold start)."""
+def _upstash_client(settings: Settings) -> Lazy[Redis]:
+    """The upstash-redis client of the configured database, made on first use (a request in
+    the steady state never needs it: the hot path has its own). One per container: the hot
+    store's cold paths and the alert queue share it, and neither builds it at a cold start
+    (each client loads its own TLS context, tens of milliseconds)."""
     url, token = settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
-    if not url or token is None:
-        return None
-    from .store.upstash import connect  # only deployments with Upstash pay for it
+    assert url, "only asked for where Upstash is configured"
+    assert token is not None  # Settings refuses a URL without a token
 
-    return connect(url, token.get_secret_value())
+    def make() -> Redis:
+        from .store.upstash import connect
+
+        return connect(url, token.get_secret_value())
+
+    return Lazy(make)
 
 
 def _alert_contacts(settings: Settings) -> ContactsStore:
@@ -230,17 +234,16 @@ def _counted(store: HotStore) -> HotStore:
 
 
 def hot_store(
-    settings: Settings, *, clock: Clock | None = None, redis: Redis | None = None
+    settings: Settings, *, clock: Clock | None = None, redis: Lazy[Redis] | None = None
 ) -> HotStore:
     """The configured hot store. `clock`: one the caller (a test) chose; Redis then decides
-    at its time rather than on its own clock, which no test can move. `redis`: the Upstash
-    client to use (default: a new one)."""
+    at its time rather than on its own clock, which no test can move. `redis`: the
+    upstash-redis client to share, made on first use (default: one of the store's own)."""
     ttl_ms = settings.idempotency_ttl * 1000
     inflight_ms = settings.idempotency_inflight_ttl * 1000
     hot_ms = settings.hot_state_ttl * 1000
-    if redis is None:
-        redis = _upstash_client(settings)
-    if redis is None:
+    url, token = settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
+    if not url or token is None:  # Settings refuses a URL without a token
         from .store.memory import MemoryStore
 
         return MemoryStore(
@@ -250,10 +253,12 @@ def hot_store(
             hot_state_ttl_ms=hot_ms,
             idempotency_budget=settings.idempotency_budget,
         )
+    from .store.rest import RestClient  # only deployments with Upstash pay for these
     from .store.upstash import UpstashStore
 
     return UpstashStore(
-        redis,
+        (redis or _upstash_client(settings)).get,  # upstash-redis: the cold paths
+        RestClient(url, token.get_secret_value()),  # the hot path's calls
         namespace=settings.redis_namespace,
         timeout_s=settings.redis_timeout,
         retry_budget_s=settings.redis_retry_budget,

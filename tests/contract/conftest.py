@@ -54,8 +54,9 @@ async def backend(
     endpoint: UpstashEndpoint = request.getfixturevalue("upstash")
     # A namespace per test keeps tests apart on one shared redis-server.
     namespace = f"t{next(_namespaces)}"
-    store = UpstashStore(
-        connect(endpoint.url, endpoint.token),
+    store = UpstashStore.at(
+        endpoint.url,
+        endpoint.token,
         namespace=namespace,
         timeout_s=5,
         inflight_ttl_ms=LONG_TTL_MS,

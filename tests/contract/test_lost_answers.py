@@ -23,7 +23,7 @@ from tiergate.keys import generate_key, key_digest
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
 from tiergate.settings import Settings
-from tiergate.store.upstash import UpstashStore, connect
+from tiergate.store.upstash import UpstashStore
 from tiergate.web.example import create_app
 from tiergate.wiring import Parts, build
 from tiergate_tools.localredis.background import UpstashEndpoint
@@ -166,7 +166,7 @@ async def test_a_busy_event_loop_is_not_taken_for_a_slow_redis(
 ) -> None:
     """Redis answers in 50 ms, but the loop is busy for 400 ms: the answer is waiting in the
     socket when the loop comes back, and it is a verdict, not a timeout."""
-    store = UpstashStore(connect(proxy.url, "test-token"), namespace="busy", timeout_s=0.25)
+    store = UpstashStore.at(proxy.url, "test-token", namespace="busy", timeout_s=0.25)
     await seed(store)
     proxy.hold(Hold(after=0.05))
     start, _ = calendar_month(clock.now_ms())

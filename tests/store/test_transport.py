@@ -1,9 +1,8 @@
-"""The lean transport against real sockets: keep-alive, dropped connections, timeouts, TLS."""
+"""The lean pool against real sockets: keep-alive, dropped connections, timeouts, TLS."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import ssl
 import subprocess
@@ -12,13 +11,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
-from upstash_redis.asyncio import Redis
 
-from tiergate.store.transport import LeanTransport, lean_client, ssl_context_of, use_client
-from tiergate.store.upstash import connect
+from tiergate.store.connection import ConnectError, PoolTimeout, ReadTimeout, RemoteProtocolError
+from tiergate.store.rest import RestClient
+from tiergate.store.transport import Pool, verified_context
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 # A handler answers one parsed request (method, body) on a connection, or returns None to
@@ -92,41 +92,59 @@ async def echo(method: bytes, body: bytes) -> bytes:
     return reply(method + b" " + body)
 
 
-async def test_connect_sends_through_the_lean_transport(upstash: UpstashEndpoint) -> None:
-    """Pins the seam in upstash-redis that connect() relies on."""
-    redis = connect(upstash.url, upstash.token)
-    client = redis._http._client
+def pool_for(url: str, **options: Any) -> Pool:
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    return Pool(parts.scheme, parts.hostname, parts.port, **options)
 
-    assert isinstance(client._transport, LeanTransport)
-    # The TLS context upstash-redis's own client built is reused, not built a second time.
-    assert client._transport._ssl_context is not None
-    assert await redis.set("transport:k", "v")
-    assert await redis.get("transport:k") == "v"
-    pipeline = redis.pipeline()
-    pipeline.incr("transport:n")
-    pipeline.incr("transport:n")
-    first, second = await pipeline.exec()
+
+@asynccontextmanager
+async def pool_of(url: str, **options: Any) -> AsyncIterator[Pool]:
+    pool = pool_for(url, **options)
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+def request(method: str = "GET", body: bytes = b"") -> bytes:
+    return b"%s / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (
+        method.encode(),
+        len(body),
+        body,
+    )
+
+
+async def text(pool: Pool, method: str = "GET", body: bytes = b"") -> str:
+    return (await pool.exchange(request(method, body))).body.decode()
+
+
+async def test_the_rest_client_runs_commands_on_one_connection(upstash: UpstashEndpoint) -> None:
+    rest = RestClient(upstash.url, upstash.token, timeout_s=5)
+    assert await rest.call(b'["SET","transport:k","v"]') == b"OK"
+    assert await rest.call(b'["GET","transport:k"]') == b"v"
+    assert await rest.call(b'["GET","transport:none"]') is None
+    first = await rest.call(b'["INCR","transport:n"]')
     assert isinstance(first, int)
-    assert second == first + 1
-    await redis.close()
-    assert client.is_closed
+    assert await rest.call(b'["INCR","transport:n"]') == first + 1
+    await rest.aclose()
 
 
 async def test_concurrent_calls_share_a_bounded_pool(upstash: UpstashEndpoint) -> None:
-    transport = LeanTransport(max_connections=4)
-    redis = Redis(upstash.url, upstash.token, rest_retries=0, allow_telemetry=False)
-    assert use_client(redis, httpx.AsyncClient(transport=transport, timeout=10))
+    pool = pool_for(upstash.url, max_connections=4)
+    rest = RestClient(upstash.url, upstash.token, pool=pool)
 
-    results = await asyncio.gather(*(redis.incr("transport:pool") for _ in range(64)))
+    results = await asyncio.gather(*(rest.call(b'["INCR","transport:pool"]') for _ in range(64)))
 
     assert len(set(results)) == 64
-    assert transport._open <= 4
-    await redis.close()
+    assert pool.open_connections <= 4
+    await rest.aclose()
 
 
 async def test_keep_alive_reuses_one_connection() -> None:
-    async with scripted(echo) as server, lean_client(5) as client:
-        answers = [(await client.post(server.url, content=b"%d" % i)).text for i in range(5)]
+    async with scripted(echo) as server, pool_of(server.url) as pool:
+        answers = [await text(pool, "POST", b"%d" % i) for i in range(5)]
 
     assert answers == [f"POST {i}" for i in range(5)]
     assert server.connections == 1
@@ -144,19 +162,19 @@ async def test_chunked_and_close_delimited_bodies() -> None:
     async def handler(method: bytes, body: bytes) -> bytes:
         return next(answers)
 
-    async with scripted(handler) as server, lean_client(5) as client:
-        texts = [(await client.get(server.url)).text for _ in range(3)]
+    async with scripted(handler) as server, pool_of(server.url) as pool:
+        texts = [await text(pool) for _ in range(3)]
 
     assert texts == ["abc", "de", "fg"]
     assert server.connections == 2  # "Connection: close" was honoured
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    async with scripted(echo) as server, lean_client(5) as client:
-        assert (await client.post(server.url, content=b"1")).text == "POST 1"
+    async with scripted(echo) as server, pool_of(server.url) as pool:
+        assert await text(pool, "POST", b"1") == "POST 1"
         server.hang_up()
         await asyncio.sleep(0.05)  # the close reaches the client's protocol
-        assert (await client.post(server.url, content=b"2")).text == "POST 2"
+        assert await text(pool, "POST", b"2") == "POST 2"
 
     assert server.connections == 2
 
@@ -184,10 +202,10 @@ def test_a_close_the_event_loop_has_not_seen_yet_is_caught_before_reuse() -> Non
     threading.Thread(target=serve_one_request_per_connection, daemon=True).start()
 
     async def two_calls() -> list[str]:
-        async with lean_client(5) as client:
-            first = (await client.get(f"http://127.0.0.1:{port}/")).text
+        async with pool_of(f"http://127.0.0.1:{port}/") as pool:
+            first = await text(pool)
             time.sleep(0.1)  # noqa: ASYNC251 - blocks the loop: the FIN arrives, undelivered
-            second = (await client.get(f"http://127.0.0.1:{port}/")).text
+            second = await text(pool)
             return [first, second]
 
     try:
@@ -197,11 +215,9 @@ def test_a_close_the_event_loop_has_not_seen_yet_is_caught_before_reuse() -> Non
 
 
 async def test_expired_idle_connections_are_replaced() -> None:
-    transport = LeanTransport(keepalive_expiry=0)
-    client = httpx.AsyncClient(transport=transport, timeout=5)
-    async with scripted(echo) as server, client:
+    async with scripted(echo) as server, pool_of(server.url, keepalive_expiry=0) as pool:
         for _ in range(3):
-            assert (await client.post(server.url, content=b"x")).text == "POST x"
+            assert await text(pool, "POST", b"x") == "POST x"
             await asyncio.sleep(0.001)
 
     assert server.connections == 3
@@ -213,12 +229,12 @@ async def test_a_cancelled_request_never_leaves_its_reply_for_the_next() -> None
             await asyncio.sleep(0.2)
         return reply(body)
 
-    async with scripted(slow_first) as server, lean_client(5) as client:
+    async with scripted(slow_first) as server, pool_of(server.url) as pool:
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(client.post(server.url, content=b"slow"), 0.05)
-        answer = await client.post(server.url, content=b"fast")
+            await asyncio.wait_for(text(pool, "POST", b"slow"), 0.05)
+        answer = await text(pool, "POST", b"fast")
 
-    assert answer.text == "fast"
+    assert answer == "fast"
     assert server.connections == 2
 
 
@@ -227,9 +243,9 @@ async def test_read_timeout() -> None:
         await asyncio.sleep(10)
         return b""
 
-    async with scripted(never) as server, lean_client(0.1) as client:
-        with pytest.raises(httpx.ReadTimeout):
-            await client.get(server.url)
+    async with scripted(never) as server, pool_of(server.url, read_timeout_s=0.1) as pool:
+        with pytest.raises(ReadTimeout):
+            await text(pool)
 
 
 async def test_pool_timeout_when_every_connection_is_busy() -> None:
@@ -237,39 +253,40 @@ async def test_pool_timeout_when_every_connection_is_busy() -> None:
         await asyncio.sleep(0.5)
         return reply(b"late")
 
-    transport = LeanTransport(max_connections=1)
-    timeout = httpx.Timeout(5, pool=0.05)
-    client = httpx.AsyncClient(transport=transport, timeout=timeout)
-    async with scripted(slow) as server, client:
-        first = asyncio.ensure_future(client.get(server.url))
+    async with (
+        scripted(slow) as server,
+        pool_of(server.url, max_connections=1, timeout_s=5, wait_s=0.05) as pool,
+    ):
+        first = asyncio.ensure_future(text(pool))
         await asyncio.sleep(0.05)
-        with pytest.raises(httpx.PoolTimeout):
-            await client.get(server.url)
-        assert (await first).text == "late"
-        assert (await client.get(server.url)).text == "late"  # the slot came back
+        with pytest.raises(PoolTimeout):
+            await text(pool)
+        assert await first == "late"
+        assert await text(pool) == "late"  # the slot came back
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:
     async with scripted(echo) as server:
         url = server.url
-    async with lean_client(1) as client:
-        with pytest.raises(httpx.ConnectError):
-            await client.get(url)
+    async with pool_of(url, timeout_s=1) as pool:
+        with pytest.raises(ConnectError):
+            await text(pool)
 
 
 async def test_garbage_is_a_protocol_error() -> None:
     async def garbage(method: bytes, body: bytes) -> bytes:
         return b"SMTP ready\r\n\r\n"
 
-    async with scripted(garbage) as server, lean_client(1) as client:
-        with pytest.raises(httpx.RemoteProtocolError):
-            await client.get(server.url)
+    async with scripted(garbage) as server, pool_of(server.url, timeout_s=1) as pool:
+        with pytest.raises(RemoteProtocolError):
+            await text(pool)
 
 
-async def test_a_header_with_a_line_break_is_refused() -> None:
-    async with scripted(echo) as server, lean_client(1) as client:
-        with pytest.raises(httpx.LocalProtocolError):
-            await client.get(server.url, headers={"X-Token": "a\r\nInjected: yes"})
+def test_a_token_or_url_with_a_line_break_is_refused() -> None:
+    with pytest.raises(ValueError, match="line break"):
+        RestClient("http://127.0.0.1:1", "a\r\nInjected: yes")
+    with pytest.raises(ValueError, match="http"):
+        RestClient("ftp://127.0.0.1:1", "t")
 
 
 @pytest.fixture
@@ -292,34 +309,26 @@ async def test_https_verifies_the_server(certificate: tuple[Path, Path]) -> None
     trusting = ssl.create_default_context(cafile=str(cert))
 
     async with scripted(echo, server_context) as server:
-        trusted = httpx.AsyncClient(transport=LeanTransport(ssl_context=trusting), timeout=5)
-        async with trusted:
-            assert (await trusted.post(server.url, content=b"tls")).text == "POST tls"
-        async with lean_client(5) as default:  # certifi's CAs do not know this certificate
-            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-                await default.get(server.url)
+        async with pool_of(server.url, ssl_context=trusting) as trusted:
+            assert await text(trusted, "POST", b"tls") == "POST tls"
+        async with pool_of(server.url) as default:  # certifi's CAs do not know this certificate
+            with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await text(default)
 
 
-def test_the_reused_tls_context_is_upstash_redis_own() -> None:
-    redis = Redis("https://example.invalid", "t")
-    own = redis._http._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+def test_the_default_context_verifies_with_certifi() -> None:
+    import certifi
 
-    assert ssl_context_of(redis) is own
-    assert ssl_context_of(object()) is None  # type: ignore[arg-type]
-
-
-def test_use_client_leaves_an_unknown_client_alone(caplog: pytest.LogCaptureFixture) -> None:
-    class Elsewhere:
-        _http = object()
-
-    with caplog.at_level(logging.WARNING):
-        assert not use_client(Elsewhere(), httpx.AsyncClient())  # type: ignore[arg-type]
-    assert "its own transport stays" in caplog.text
+    context = verified_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    bundle = ssl.create_default_context(cafile=certifi.where())
+    assert len(context.get_ca_certs()) == len(bundle.get_ca_certs()) > 0
 
 
 def test_sniffio_is_installed_for_httpcore() -> None:
-    """httpcore imports sniffio on every request through httpx's default transport (other
-    clients than the gate's still use it); anyio no longer brings it, so it is a dependency."""
+    """httpcore imports sniffio on every request through httpx's default transport (upstash-redis
+    on the cold paths uses it); anyio no longer brings it, so it is a dependency."""
     import importlib.util
 
     assert importlib.util.find_spec("sniffio") is not None

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import StoreUnavailable
+from ..lazy import Lazy
 from ..usage import AlertCrossing
 
 if TYPE_CHECKING:
@@ -26,21 +27,29 @@ T = TypeVar("T")
 
 
 class UpstashAlertQueue:
-    def __init__(self, redis: Redis, *, namespace: str = "tg", timeout_s: float = 5.0) -> None:
-        self._redis = redis
+    def __init__(
+        self,
+        redis: Redis | Callable[[], Redis],
+        *,
+        namespace: str = "tg",
+        timeout_s: float = 5.0,
+    ) -> None:
+        """`redis`: the client, or a function that makes it on first use (wiring shares the
+        hot store's, which a cold start does not build)."""
+        self._client = Lazy.of(redis)
         self._list = f"{namespace}:al"
         self._timeout_s = timeout_s
 
     async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
         if limit <= 0:  # LRANGE 0 -1 would be all of them
             return []
-        entries = await self._bounded(lambda: self._redis.lrange(self._list, 0, limit - 1))
+        entries = await self._bounded(lambda: self._client.get().lrange(self._list, 0, limit - 1))
         return [alert_entry(str(entry)) for entry in entries or []]
 
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
         if not crossings:
             return
-        pipe = self._redis.pipeline()
+        pipe = self._client.get().pipeline()
         for crossing in crossings:
             pipe.execute(["LREM", self._list, "1", alert_text(crossing)])
         await self._bounded(pipe.exec)
@@ -48,7 +57,8 @@ class UpstashAlertQueue:
     async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
         if not crossings:
             return
-        tx = self._redis.multi()  # all or none: an entry is never lost between LREM and RPUSH
+        # All or none: an entry is never lost between LREM and RPUSH.
+        tx = self._client.get().multi()
         for crossing in crossings:
             entry = alert_text(crossing)
             tx.execute(["LREM", self._list, "1", entry])

@@ -1,7 +1,8 @@
 """One keep-alive HTTP/1.1 connection of the lean transport, as an asyncio Protocol.
 
 `exchange` writes a request in one go and resolves when the reply has been parsed from the
-bytes that arrived (`http11.py`); the transport (`transport.py`) pools these.
+bytes that arrived (`http11.py`); the pool (`transport.py`) keeps these. A failed exchange is
+a `TransportError`, and its connection is never used again.
 """
 
 from __future__ import annotations
@@ -11,11 +12,46 @@ import select
 import time
 from contextlib import suppress
 
-import httpx
-
 from .http11 import ParsedResponse, ProtocolError, parse_response
 
-__all__ = ["Connection"]
+__all__ = [
+    "ConnectError",
+    "Connection",
+    "PoolTimeout",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "TransportError",
+    "WriteError",
+]
+
+
+class TransportError(Exception):
+    """No reply came back; the request may or may not have reached the server."""
+
+
+class ConnectError(TransportError):
+    """No connection could be made (refused, unreachable, TLS verification failed, timed out)."""
+
+
+class PoolTimeout(TransportError):
+    """Every connection stayed busy for longer than the wait allowed."""
+
+
+class WriteError(TransportError):
+    """The request could not be written."""
+
+
+class ReadError(TransportError):
+    """The connection was lost before the reply was whole."""
+
+
+class ReadTimeout(TransportError):
+    """The server did not answer in time."""
+
+
+class RemoteProtocolError(TransportError):
+    """The server's bytes are not an HTTP/1.1 reply."""
 
 
 class Connection(asyncio.Protocol):
@@ -48,7 +84,7 @@ class Connection(asyncio.Protocol):
         self._deliver()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(
-                httpx.ReadError(f"the connection was lost: {exc}" if exc else "connection lost")
+                ReadError(f"the connection was lost: {exc}" if exc else "connection lost")
             )
 
     def _deliver(self) -> None:
@@ -58,25 +94,29 @@ class Connection(asyncio.Protocol):
         try:
             reply = parse_response(self._buffer, head=self._head, eof=self._eof)
         except ProtocolError as exc:
-            waiter.set_exception(httpx.RemoteProtocolError(str(exc)))
+            waiter.set_exception(RemoteProtocolError(str(exc)))
             return
         if reply is not None:
             del self._buffer[: reply.consumed]
             waiter.set_result(reply)
 
     async def exchange(self, payload: bytes, *, head: bool, read_s: float | None) -> ParsedResponse:
+        """The reply to `payload`; `read_s` bounds the wait (None: the caller bounds it)."""
         assert self._transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[ParsedResponse] = self._loop.create_future()
+        self._waiter = waiter
         self._head = head
         try:
             self._transport.write(payload)
         except (OSError, RuntimeError) as exc:
-            raise httpx.WriteError(f"cannot send the request: {exc}") from exc
+            raise WriteError(f"cannot send the request: {exc}") from exc
         try:
+            if read_s is None:  # no timer of its own: one per call is enough on the hot path
+                return await waiter
             async with asyncio.timeout(read_s):
-                return await self._waiter
+                return await waiter
         except TimeoutError:
-            raise httpx.ReadTimeout("the server did not answer in time") from None
+            raise ReadTimeout("the server did not answer in time") from None
         finally:
             self._waiter = None
 

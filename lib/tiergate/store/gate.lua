@@ -7,10 +7,15 @@
 -- ARGV     ns, now_ms ('' : Redis TIME), min_rank, feature, cost, idempotency key hash
 --          ('' without one), fingerprint, request_id ('' : none), retry ('1' when an earlier
 --          call with this id may have run), inflight_ttl_ms, request_ttl_ms, route
--- Returns  {code, account, tier, status, burst, burst_remaining, burst_reset_ms, limit,
---           used, period_start_ms, period_end_ms, retry_after_ms, now_ms, kept response,
---           overage_cap, alerts crossed},
---          {15, recorded verdict} for a request id decided before, {14} for one given up on
+-- Returns  one string, the verdict:
+--            '<code> <burst> <burst_remaining> <burst_reset_ms> <limit> <used>
+--             <period_start_ms> <period_end_ms> <retry_after_ms> <now_ms> <overage_cap>'
+--            '\n<tier>\n<status>\n<account>'
+--          and when a response was kept or alerts were crossed, two more numbers-line fields
+--          ' <#kept response> <alerts crossed>' and the kept response before the account
+--          ('\n<tier>\n<status>\n<response><account>'); the account, the one free-form
+--          field, is always last. A request id decided before gets its recorded verdict (the
+--          same shape, as it was recorded); '14' alone for one given up on.
 --
 -- Past `limit` an overage tier admits up to `limit + cap` units; the units past `limit` are
 -- counted per period and meter (<acct>:o:<ps>:<meter>), and the period is listed in <ns>:m
@@ -66,10 +71,10 @@ end
 local rkey = ns .. ':r:' .. rid
 if rid ~= '' then
   local seen = redis.call('GET', rkey)
-  if seen == 'x' then return {14} end
+  if seen == 'x' then return '14' end
   if seen then
     local verdict_at = string.find(seen, '\n', string.find(seen, '\n', 1, true) + 1, true)
-    return {15, string.sub(seen, verdict_at + 1)}
+    return string.sub(seen, verdict_at + 1)
   end
 end
 
@@ -77,21 +82,21 @@ local acct, tier, status, burst, limit, ps, pe, cap, meter = '', '', '', 0, 0, 0
 local over, alerts = 0, ''
 
 -- The reply; recorded under the request id when it charged or holds an Idempotency-Key, or
--- when it settles a retry (a late first call must then find it and change nothing).
+-- when it settles a retry (a late first call must then find it and change nothing). One
+-- formatted line of numbers: the record is the reply, bar what only the reply carries.
 local function verdict(code, remaining, reset_ms, used_after, retry_ms, charge, held, response)
-  local v = {code, acct, tier, status, burst, remaining, reset_ms, limit, used_after,
-             ps, pe, retry_ms, now, response or '', cap, alerts}
+  local numbers = string.format('%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f', code,
+                                burst, remaining, reset_ms, limit, used_after, ps, pe, retry_ms,
+                                now, cap)
+  local fields = '\n' .. tier .. '\n' .. status .. '\n'
   if rid ~= '' and (charge > 0 or held or (retry and code >= 4)) then
-    local n = {}
-    for i = 5, 13 do n[#n + 1] = int(v[i]) end
-    n[#n + 1] = int(cap)
-    -- The numbers, then tier, status and the account: the one free-form field goes last.
-    local blob = table.concat({int(code) .. ' ' .. table.concat(n, ' '), tier, status, acct}, '\n')
-    local head = table.concat({int(charge), held and idem or '-', int(charge > 0 and over or 0),
-                               meter == '' and '-' or meter}, ' ')
-    redis.call('SET', rkey, head .. '\n' .. route .. '\n' .. blob, 'PX', ARGV[11])
+    local head = string.format('%.0f %s %.0f %s\n', charge, held and idem or '-',
+                               charge > 0 and over or 0, meter == '' and '-' or meter)
+    redis.call('SET', rkey, head .. route .. '\n' .. numbers .. fields .. acct, 'PX', ARGV[11])
   end
-  return v
+  if alerts == '' and not response then return numbers .. fields .. acct end
+  response = response or ''
+  return numbers .. ' ' .. #response .. ' ' .. alerts .. fields .. response .. acct
 end
 
 local key = redis.call('HMGET', KEYS[1], 'a', 'v', 'x')
@@ -123,15 +128,16 @@ elseif now >= pe then
   ps = ps + math.floor((now - ps) / len) * len
   pe = ps + len
 end
-local qkey = akey .. ':q:' .. int(ps)
-local used = tonumber(redis.call('GET', qkey) or '0')
-
--- The bucket as it stands (GCRA, in integer microseconds), for what denials report.
+local ps_text = int(ps)
+local qkey = akey .. ':q:' .. ps_text
+-- The quota used and the bucket as it stands (GCRA, in integer microseconds), in one read.
 local bkey = akey .. ':b'
+local counters = redis.call('MGET', qkey, bkey)
+local used = tonumber(counters[1] or '0')
 local now_us = now * 1000
 local interval = math.floor(1000000 / burst)
 local capacity = interval * burst
-local stored = tonumber(redis.call('GET', bkey) or '0')
+local stored = tonumber(counters[2] or '0')
 local full_at = math.max(stored, now_us)
 local left = math.max(0, math.floor((capacity - (full_at - now_us)) / interval))
 local full_in = ceil_ms(full_at - now_us)
@@ -184,7 +190,7 @@ local function fire(before, after)
     if before < units and units <= after then due[#due + 1] = {units, label} end
   end
   if #due == 0 then return end
-  local nkey = akey .. ':n:' .. int(ps)
+  local nkey = akey .. ':n:' .. ps_text
   local fired = tonumber(redis.call('GET', nkey) or '0')
   local labels = {}
   for _, d in ipairs(due) do
@@ -197,7 +203,7 @@ local function fire(before, after)
   alerts = table.concat(labels, ',')
   redis.call('SET', nkey, int(mark), 'PX', pe - now + 86400000)
   for _, label in ipairs(labels) do  -- account last: the one free-form field
-    redis.call('RPUSH', ns .. ':al', table.concat({label, int(used), int(limit), int(ps),
+    redis.call('RPUSH', ns .. ':al', table.concat({label, int(used), int(limit), ps_text,
                                                    int(pe), int(now), tier, acct}, '\n'))
   end
 end
@@ -223,7 +229,7 @@ if cost > 0 then
   used = redis.call('INCRBY', qkey, cost)
   if used == cost then redis.call('PEXPIRE', qkey, pe - now + 86400000) end
   if route ~= '' then
-    local ukey = akey .. ':u:' .. int(ps)
+    local ukey = akey .. ':u:' .. ps_text
     if redis.call('HINCRBY', ukey, route, cost) == cost then
       redis.call('PEXPIRE', ukey, pe - now + 86400000)
     end
@@ -231,7 +237,7 @@ if cost > 0 then
   over = math.max(0, math.min(cost, used - limit))
   if over > 0 and meter ~= '' then
     -- Kept a week past the period's end: the push sends it within the hour after.
-    local okey = akey .. ':o:' .. int(ps) .. ':' .. meter
+    local okey = akey .. ':o:' .. ps_text .. ':' .. meter
     if redis.call('INCRBY', okey, over) == over then
       redis.call('PEXPIRE', okey, pe - now + 7 * 86400000)
     end
@@ -239,7 +245,7 @@ if cost > 0 then
     -- forgotten early) is listed again, so no counted overage goes unlisted. The period's
     -- end is the value, so a period whose end moved (a renewal landing after the gate
     -- rolled the period forward) is listed once, with its latest end.
-    redis.call('HSET', ns .. ':m', table.concat({int(ps), meter, acct}, '\n'), int(pe))
+    redis.call('HSET', ns .. ':m', ps_text .. '\n' .. meter .. '\n' .. acct, int(pe))
   end
   fire(before, used)
 end

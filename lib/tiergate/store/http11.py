@@ -1,9 +1,10 @@
 """Parse one HTTP/1.1 response from the bytes received so far (no I/O here).
 
-The lean transport (`transport.py`) feeds whatever arrived on the socket to `parse_response`
-until it answers a complete response. Only what a client of a JSON API meets is handled:
-Content-Length and chunked bodies, bodies delimited by the connection closing, 1xx interim
-responses skipped, no body for HEAD, 204 and 304. Anything else is a `ProtocolError`.
+Each connection of the lean pool (`connection.py`) feeds whatever arrived on the socket to
+`parse_response` until it answers a complete response. Only what a client of a JSON API
+meets is handled: Content-Length and chunked bodies, bodies delimited by the connection
+closing, 1xx interim responses skipped, no body for HEAD, 204 and 304. Anything else is a
+`ProtocolError`.
 """
 
 from __future__ import annotations
@@ -50,18 +51,26 @@ def parse_response(data: bytes | bytearray, *, head: bool, eof: bool) -> ParsedR
             start = body_start  # an interim response (100 Continue, 103 Early Hints)
             continue
         break
-    closes = any(b"close" in v.lower() for v in _values(headers, b"connection"))
+    closes, chunked = False, False
+    lengths: list[bytes] = []
+    for key, value in headers:  # one pass for the three headers that frame the body
+        name = key.lower()
+        if name == b"content-length":
+            lengths.append(value)
+        elif name == b"transfer-encoding":
+            chunked = chunked or b"chunked" in value.lower()
+        elif name == b"connection":
+            closes = closes or b"close" in value.lower()
     keep_alive = version == b"HTTP/1.1" and not closes
     if head or status in (204, 304):
         return ParsedResponse(status, reason, headers, b"", keep_alive, body_start)
-    if any(b"chunked" in v.lower() for v in _values(headers, b"transfer-encoding")):
-        chunked = _parse_chunked(data, body_start)
-        if chunked is None:
+    if chunked:
+        whole = _parse_chunked(data, body_start)
+        if whole is None:
             _incomplete(eof)
             return None
-        body, consumed = chunked
+        body, consumed = whole
         return ParsedResponse(status, reason, headers, body, keep_alive, consumed)
-    lengths = _values(headers, b"content-length")
     if lengths:
         length = _content_length(lengths)
         if len(data) - body_start < length:
@@ -93,10 +102,6 @@ def _parse_head(head: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]], byt
             raise ProtocolError(f"malformed header line: {line[:80]!r}")
         headers.append((name, value.strip()))
     return int(code), reason, headers, version
-
-
-def _values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
-    return [value for key, value in headers if key.lower() == name]
 
 
 def _content_length(values: list[bytes]) -> int:

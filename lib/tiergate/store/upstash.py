@@ -1,9 +1,12 @@
 """The hot store on Upstash Redis, over its REST API.
 
-Each admission is one EVALSHA (EVAL only after a NOSCRIPT reply, i.e. once per script per
-Redis). The upstash-redis client has no timeout and retries after 3 s by default: it is built
-with no retries here, and every call is bounded by `timeout_s` of waiting (see deadline.py),
-so a slow Redis turns into a fast 503 (or fail-open) rather than a hung function.
+Two clients of one database: the gate's own calls (the three scripts, one EVALSHA per
+admission) go as prepared bytes over the lean keep-alive connection (`rest.py`), and
+everything else (write-through, usage reads, the meter's reads, scripts loaded by the CLI)
+through stock upstash-redis, made on first use. EVALSHA first, EVAL only after a NOSCRIPT
+reply, i.e. once per script per Redis. Neither client retries: every call is bounded by
+`timeout_s` of waiting (see deadline.py), so a slow Redis turns into a fast 503 (or
+fail-open) rather than a hung function.
 
 A decision whose answer is lost (a timeout, a dropped connection) may still have run and
 charged. It is asked again with the same request id, within `retry_budget_s`: the script
@@ -16,20 +19,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
-
-from upstash_redis.asyncio import Redis
-from upstash_redis.errors import UpstashError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..clock import Clock
 from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
+from ..lazy import Lazy
 from ..usage import MeteredPeriod
 from . import Charge
 from .deadline import answer_within
-from .scripts import COMPLETE, GATE, REFUND, Script
-from .transport import lean_client, ssl_context_of, use_client
+from .rest import Command, RestClient, Result, ScriptError, json_args, json_str
+from .scripts import COMPLETE, GATE, REFUND
+
+if TYPE_CHECKING:
+    from upstash_redis.asyncio import Redis
 
 __all__ = ["REQUEST_TTL_MS", "UpstashStore", "connect", "gate_script_args"]
 
@@ -39,30 +43,26 @@ T = TypeVar("T")
 # first call could still run behind a refund's tombstone (seconds, not the function's life).
 REQUEST_TTL_MS = 30_000
 _ATTEMPTS = 3  # per decision, within the retry budget
-_RECORDED, _ABANDONED = 15, int(Code.ABANDONED)  # gate.lua's replies for a request id seen
+_GATE, _COMPLETE, _REFUND = Command(GATE, 1), Command(COMPLETE, 0), Command(REFUND, 0)
 
 
 class _AnswerLost(StoreUnavailable):
     """No answer came back, but the call may have run: asking again with its id is exact."""
 
 
-def connect(url: str, token: str, *, timeout_s: float = 10.0) -> Redis:
-    """A client for the hot path: no retries (the gate decides what failure means).
+def connect(url: str, token: str) -> Redis:
+    """An upstash-redis client for the cold paths and the CLI: no retries (the caller
+    decides what failure means), no telemetry. Its calls go through its own httpx client."""
+    from upstash_redis.asyncio import Redis
 
-    Its calls go through the lean transport (store/transport.py), at a third of httpx's
-    default transport's CPU per call; `timeout_s` bounds each phase of a call (connect,
-    send, read), a backstop behind the store's own per-call bound. Build it once per
-    container: the pool of keep-alive connections lives in it.
-    """
-    redis = Redis(url, token, rest_retries=0, allow_telemetry=False, read_your_writes=False)
-    use_client(redis, lean_client(timeout_s, ssl_context=ssl_context_of(redis)))
-    return redis
+    return Redis(url, token, rest_retries=0, allow_telemetry=False, read_your_writes=False)
 
 
 class UpstashStore:
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | Callable[[], Redis],
+        rest: RestClient,
         *,
         namespace: str = "tg",
         timeout_s: float = 0.25,
@@ -73,8 +73,11 @@ class UpstashStore:
         idempotency_budget: int = 32 * 2**20,
         clock: Clock | None = None,
     ) -> None:
-        """`clock`, for tests only: decide at its time instead of Redis's own."""
-        self._redis = redis
+        """`redis`: the upstash-redis client, or a function that makes it on first use (a
+        request in the steady state never needs it); `rest`: the hot path's client of the
+        same database. `clock`, for tests only: decide at its time instead of Redis's own."""
+        self._client = Lazy.of(redis)
+        self._rest = rest
         self._hot_state_ttl_ms = hot_state_ttl_ms
         self._clock = clock
         self._ns = namespace
@@ -83,6 +86,23 @@ class UpstashStore:
         self._idempotency_ttl_ms = idempotency_ttl_ms
         self._inflight_ttl_ms = inflight_ttl_ms
         self._idempotency_budget = idempotency_budget
+        # gate.lua's KEYS and ARGV with the per-store parts in place (gate_script_args' layout).
+        ns = json_str(namespace)[1:-1].replace("%", "%%")  # a template: % is doubled
+        self._gate_args = (
+            f'"{ns}:k:%s","{ns}",%s,"%d",%s,"%d",%s,%s,%s,"%s","{inflight_ttl_ms}",'
+            f'"{REQUEST_TTL_MS}",%s]'
+        )
+
+    @classmethod
+    def at(cls, url: str, token: str, **options: Any) -> UpstashStore:
+        """The store over the database at `url`: both clients built here (upstash-redis on
+        first use); `options` are the constructor's."""
+        return cls(lambda: connect(url, token), RestClient(url, token), **options)
+
+    @property
+    def _redis(self) -> Redis:
+        """The upstash-redis client (made now if it was not yet)."""
+        return self._client.get()
 
     async def check(self, check: Check) -> Verdict:
         if check.now_ms is None and self._clock is not None:
@@ -90,20 +110,30 @@ class UpstashStore:
 
         async def attempt(again: bool, cap_s: float) -> Verdict:
             asked = replace(check, retry=True) if again and not check.retry else check
-            keys, argv = gate_script_args(self._ns, asked, self._inflight_ttl_ms)
-            return _verdict(await self._run(GATE, keys, argv, cap_s))
+            return _verdict(await self._run(_GATE, self._gate_tail(asked), cap_s))
 
         # Without an id a second call could charge twice: it is asked once only.
         return await self._until_answered(attempt, exact=bool(check.request_id))
+
+    def _gate_tail(self, c: Check) -> bytes:
+        """gate.lua's KEYS and ARGV for `c` as JSON, byte for byte what gate_script_args'
+        list encodes to: the free-form fields quoted, the rest formatted in place."""
+        now = "" if c.now_ms is None else str(c.now_ms)
+        text = self._gate_args % (
+            _quote(c.digest)[1:-1], _quote(now), c.min_rank, _quote(c.feature), c.cost,
+            _quote(c.idempotency_key), _quote(c.fingerprint), _quote(c.request_id),
+            "1" if c.retry else "0", _quote(c.route),
+        )  # fmt: skip
+        return text.encode("utf-8")
 
     async def complete(
         self, request_id: str, account_id: str, idempotency_key: str, response: str | None
     ) -> bool:
         args = [self._ns, account_id, idempotency_key, request_id, response or ""]
+        tail = _tail([*args, str(self._idempotency_ttl_ms), str(self._idempotency_budget)])
 
         async def attempt(_: bool, cap_s: float) -> bool:
-            ttl, budget = self._idempotency_ttl_ms, self._idempotency_budget
-            return bool(await self._run(COMPLETE, [], [*args, ttl, budget], cap_s))
+            return bool(await self._run(_COMPLETE, tail, cap_s))
 
         return await self._until_answered(attempt, exact=True)  # the same write again
 
@@ -112,9 +142,10 @@ class UpstashStore:
         if charge is not None:
             args += [charge.account_id, charge.period_start_ms, charge.cost]
             args += [charge.idempotency_key, charge.overage, charge.route, charge.meter]
+        tail = _tail([str(a) for a in args])  # the REST API takes strings
 
         async def attempt(_: bool, cap_s: float) -> None:
-            await self._run(REFUND, [], args, cap_s)
+            await self._run(_REFUND, tail, cap_s)
 
         # Exact by its id: a refund that ran finds its tombstone when asked again.
         await self._until_answered(attempt, exact=bool(request_id))
@@ -192,31 +223,51 @@ class UpstashStore:
         return f"{self._ns}:a:{p.account_id}:o:{p.period_start_ms}:{p.meter}"
 
     async def aclose(self) -> None:
-        await self._redis.close()
+        await self._rest.aclose()
+        if self._client.made:
+            await self._client.get().close()
 
     def _key(self, digest: str) -> str:
         return f"{self._ns}:k:{digest}"
 
-    async def _run(
-        self, script: Script, keys: list[str], args: Sequence[object], cap_s: float = 0.0
-    ) -> Any:
-        argv = [str(a) for a in args]  # the REST API takes strings
+    async def _run(self, script: Command, tail: bytes, cap_s: float = 0.0) -> Result:
+        """One script call on the lean connection: EVALSHA, and EVAL after a NOSCRIPT."""
         try:
-            return await self._bounded(lambda: self._redis.evalsha(script.sha, keys, argv), cap_s)
+            return await self._bounded(lambda: self._rest.call(script.evalsha + tail), cap_s)
         except StoreUnavailable as exc:
             if "NOSCRIPT" not in str(exc):
                 raise
-        return await self._bounded(lambda: self._redis.eval(script.source, keys, argv), cap_s)
+        return await self._bounded(lambda: self._rest.call(script.eval + tail), cap_s)
 
     async def _bounded(self, call: Callable[[], Awaitable[T]], cap_s: float = 0.0) -> T:
         try:
             return await answer_within(call, self._timeout_s, cap_s or self._budget_s)
         except TimeoutError:
             raise _AnswerLost(f"Redis did not answer within {self._timeout_s}s") from None
-        except UpstashError as exc:  # Redis answered: an error reply is not a lost answer
+        except ScriptError as exc:  # Redis answered: an error reply is not a lost answer
             raise StoreUnavailable(f"Redis error: {exc}") from None
         except Exception as exc:  # connection refused or dropped, bad gateway, non-JSON, ...
+            if _is_upstash_error(exc):  # the same, from upstash-redis on a cold path
+                raise StoreUnavailable(f"Redis error: {exc}") from None
             raise _AnswerLost(f"Redis unreachable: {type(exc).__name__}") from None
+
+
+def _is_upstash_error(exc: Exception) -> bool:
+    from upstash_redis.errors import UpstashError  # loaded with upstash-redis already
+
+    return isinstance(exc, UpstashError)
+
+
+def _quote(text: str) -> str:
+    """`text` as a JSON string as httpx writes it; most fields need no escaping at all."""
+    if '"' in text or "\\" in text or not text.isprintable():
+        return json_str(text)
+    return f'"{text}"'
+
+
+def _tail(args: list[str]) -> bytes:
+    """A script's ARGV (no KEYS) as the end of its command's JSON array."""
+    return json_args(args) + b"]" if args else b"]"
 
 
 def gate_script_args(
@@ -269,26 +320,25 @@ def _account_fields(account: AccountState) -> list[object]:
     ]
 
 
-def _verdict(reply: Any) -> Verdict:
+def _verdict(reply: Result) -> Verdict:
+    """gate.lua's one string (its header describes it), read in one pass."""
     try:
-        code = int(reply[0])
-        if code == _RECORDED:
-            return _recorded(str(reply[1]))
-        if len(reply) < 13:
-            return Verdict(Code(code))  # the shortest reply: a code alone
-        numbers = [int(v) for v in reply[4:13]] + [int(reply[14])]
-        extra = {"response": str(reply[13]), "alerts": str(reply[15])}
-        return _verdict_of(code, str(reply[1]), str(reply[2]), str(reply[3]), numbers, **extra)
+        if not isinstance(reply, bytes):
+            raise TypeError
+        if b"\n" not in reply:
+            return Verdict(Code(int(reply)))  # the shortest reply: a code alone
+        head, tier, status, rest = reply.split(b"\n", 3)
+        numbers = head.split(b" ")
+        code, n = int(numbers[0]), [int(v) for v in numbers[1:11]]
+        if len(numbers) == 11:
+            return _verdict_of(code, rest.decode(), tier.decode(), status.decode(), n)
+        kept = int(numbers[11])
+        response, account = rest[:kept].decode(), rest[kept:].decode()
+        alerts = numbers[12].decode()
+        extra = {"response": response, "alerts": alerts}
+        return _verdict_of(code, account, tier.decode(), status.decode(), n, **extra)
     except (TypeError, ValueError, IndexError):
         raise StoreUnavailable(f"unexpected reply from the gate script: {reply!r}") from None
-
-
-def _recorded(blob: str) -> Verdict:
-    """A verdict as gate.lua records it: the numbers, then tier, status and (last, since it is
-    the one free-form field) the account."""
-    numbers, tier, status, account = blob.split("\n", 3)
-    code, *n = (int(v) for v in numbers.split(" "))
-    return _verdict_of(code, account, tier, status, n)
 
 
 def _verdict_of(
