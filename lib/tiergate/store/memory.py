@@ -141,7 +141,7 @@ class MemoryStore:
                             over, check.route, meter)  # fmt: skip
             expires = now + self._request_ttl_ms
             # As gate.lua records it: without the alerts, which were queued by this call.
-            recorded = replace(verdict, alerts="") if verdict.alerts else verdict
+            recorded = verdict.replace(alerts="") if verdict.alerts else verdict
             self._requests[check.request_id] = _Request(recorded, charge, expires)
         return verdict
 
