@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .resources import Spent
 
-__all__ = ["Observation", "bind", "current"]
+__all__ = ["Observation", "attach", "bind", "current", "detach"]
 
 
 class Observation:
@@ -43,6 +43,15 @@ _current: ContextVar[Observation | None] = ContextVar("tiergate_observation", de
 def current() -> Observation | None:
     """The request being served, or None outside one (start-up, the CLI)."""
     return _current.get()
+
+
+def attach(observation: Observation) -> Token[Observation | None]:
+    """Make `observation` current until `detach` (bind's two halves, for the request path)."""
+    return _current.set(observation)
+
+
+def detach(token: Token[Observation | None]) -> None:
+    _current.reset(token)
 
 
 @contextmanager
