@@ -15,7 +15,7 @@ from enum import IntEnum
 from typing import Any
 
 from .hotstate import SUSPENDED_STATUSES, AccountState, KeyState
-from .periods import current_period
+from .periods import calendar_month, current_period
 
 __all__ = [
     "IN_FLIGHT",
@@ -245,7 +245,18 @@ def gcra_peek(stored_tat_us: int, now_ms: int, burst: int) -> tuple[int, int]:
 
 def billing_period(account: AccountState, now_ms: int) -> tuple[int, int]:
     """The period the quota counts in (see `periods.current_period`)."""
-    return current_period(account.period_start_ms, account.period_end_ms, now_ms)
+    start, end = account.period_start_ms, account.period_end_ms
+    if start <= 0 or end <= start:  # the calendar month: the same all day long
+        day = now_ms // _DAY_MS
+        if _MONTH[0] != day:
+            _MONTH[:] = [day, calendar_month(now_ms)]
+        month: tuple[int, int] = _MONTH[1]  # type: ignore[assignment]
+        return month
+    return current_period(start, end, now_ms)
+
+
+_DAY_MS = 86_400_000
+_MONTH: list[object] = [None, (0, 0)]  # the day last asked, and its calendar month
 
 
 def decide(
