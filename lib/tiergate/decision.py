@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
 
 from .hotstate import SUSPENDED_STATUSES, AccountState, KeyState
 from .periods import calendar_month, current_period
@@ -84,91 +83,35 @@ class Check:
     route: str = ""  # the route template its units are counted under, for `usage`
 
 
+@dataclass(slots=True)
 class Verdict:
-    """The store's answer to one Check. A plain slotted class, not a frozen dataclass: one
-    is built per request, and a frozen dataclass's __init__ sets each of its 16 fields
-    through object.__setattr__. Treat it as immutable all the same (`replace` for a copy)."""
+    """The store's answer to one Check. Built per request: slotted and not frozen, since a
+    frozen dataclass's __init__ sets each of its 16 fields through object.__setattr__ (twice
+    the cost). Nothing changes a verdict once made; copies go through dataclasses.replace."""
 
-    __slots__ = (
-        "account_id",
-        "alerts",
-        "burst",
-        "burst_remaining",
-        "burst_reset_ms",
-        "code",
-        "limit",
-        "now_ms",
-        "overage_cap",
-        "period_end_ms",
-        "period_start_ms",
-        "response",
-        "retry_after_ms",
-        "status",
-        "tier",
-        "used",
-    )
-
-    def __init__(
-        self,
-        code: Code,
-        account_id: str = "",
-        tier: str = "",
-        status: str = "",
-        burst: int = 0,
-        burst_remaining: int = 0,
-        burst_reset_ms: int = 0,  # until the burst allowance is full again
-        limit: int = 0,
-        used: int = 0,  # billable units used this period, after this request
-        period_start_ms: int = 0,
-        period_end_ms: int = 0,
-        retry_after_ms: int = 0,  # the real wait: next burst token, or the period's end
-        now_ms: int = 0,  # the instant it was decided at, on the store's clock
-        response: str = "",  # REPLAY: the kept response (idempotency.encode_response)
-        overage_cap: int = 0,  # units admitted past `limit` per period (0: no overage)
-        alerts: str = "",  # the usage alerts this request crossed ("80,100"), once per period
-    ) -> None:
-        self.code = code
-        self.account_id = account_id
-        self.tier = tier
-        self.status = status
-        self.burst = burst
-        self.burst_remaining = burst_remaining
-        self.burst_reset_ms = burst_reset_ms
-        self.limit = limit
-        self.used = used
-        self.period_start_ms = period_start_ms
-        self.period_end_ms = period_end_ms
-        self.retry_after_ms = retry_after_ms
-        self.now_ms = now_ms
-        self.response = response
-        self.overage_cap = overage_cap
-        self.alerts = alerts
+    code: Code
+    account_id: str = ""
+    tier: str = ""
+    status: str = ""
+    burst: int = 0
+    burst_remaining: int = 0
+    burst_reset_ms: int = 0  # until the burst allowance is full again
+    limit: int = 0
+    used: int = 0  # billable units used this period, after this request
+    period_start_ms: int = 0
+    period_end_ms: int = 0
+    retry_after_ms: int = 0  # the real wait: next burst token, or the period's end
+    now_ms: int = 0  # the instant it was decided at, on the store's clock
+    response: str = ""  # REPLAY: the kept response (idempotency.encode_response)
+    overage_cap: int = 0  # units admitted past `limit` per period (0: the tier has no overage)
+    alerts: str = ""  # the usage alerts this request crossed ("80,100"), fired once per period
 
     @property
     def admitted(self) -> bool:
-        return self.code in (Code.ADMIT, Code.REPLAY)
-
-    def replace(self, **changes: Any) -> Verdict:
-        """A copy with `changes` (what dataclasses.replace did)."""
-        return Verdict(**{**self._fields(), **changes})
-
-    def _fields(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _VERDICT_FIELDS}
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not Verdict:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in _VERDICT_FIELDS)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in _VERDICT_FIELDS)
-        return f"Verdict({fields})"
+        return self.code in _ADMITTED
 
 
-# The constructor's order, for equality, copies and repr.
-_VERDICT_FIELDS = Verdict.__init__.__code__.co_varnames[1 : Verdict.__init__.__code__.co_argcount]
+_ADMITTED = (Code.ADMIT, Code.REPLAY)
 
 
 class Effects:

@@ -105,7 +105,7 @@ class Gate:
         )
         try:
             verdict = await self._store.check(check)
-            if verdict.code in (Code.KEY_MISS, Code.ACCOUNT_MISS):
+            if verdict.code in _MISSES:
                 await self._load(parsed.digest)
                 verdict = await self._store.check(check)
         except StoreUnavailable as exc:
@@ -121,7 +121,7 @@ class Gate:
         if verdict.tier:
             self._remember(parsed.digest, verdict.tier)
         now = verdict.now_ms
-        if verdict.code == Code.REPLAY:
+        if verdict.code == _REPLAY:
             replay = _kept(verdict.response)
             if replay is None:
                 log.error("unreadable kept response key=%s", parsed.key_id)
@@ -249,6 +249,9 @@ def _kept(text: str) -> ResponseCopy | None:
     except (ValueError, TypeError):
         return None
 
+
+_MISSES = (Code.KEY_MISS, Code.ACCOUNT_MISS)
+_REPLAY = Code.REPLAY
 
 _SLUG = {
     Code.UNKNOWN_KEY: "invalid-key",
