@@ -184,8 +184,8 @@ async def _upstash_ratelimit(url: str, token: str) -> _Variant:
     # Its scripts open with `#!lua flags=allow-key-locking`, which only Upstash's own server
     # knows; redis-server refuses the flag. The same scripts without it.
     for algorithm in (FixedWindow, TokenBucket):
-        script = algorithm.SCRIPT  # type: ignore[attr-defined]
-        algorithm.SCRIPT = script.replace("#!lua flags=allow-key-locking", "#!lua")  # type: ignore[attr-defined]
+        script = algorithm.SCRIPT
+        algorithm.SCRIPT = script.replace("#!lua flags=allow-key-locking", "#!lua")
     redis = _upstash_client(url, token)
     tag = secrets.token_hex(3)
     per_second = Ratelimit(

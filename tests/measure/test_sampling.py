@@ -4,6 +4,7 @@ in flight for the CPU shares, and the documents say their sample rate."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -20,7 +21,7 @@ class _Clock:
         return self.now
 
 
-def _draws(*values: float) -> object:
+def _draws(*values: float) -> Callable[[], float]:
     pending = list(values)
     return lambda: pending.pop(0)
 
