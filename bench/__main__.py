@@ -25,6 +25,7 @@ from . import (
     measuring,
     memory,
     meter_push,
+    peers,
     roundtrips,
     upstash_client,
     usage_state,
@@ -55,6 +56,8 @@ class Volumes:
     measuring_cpu_requests: int = 600
     measuring_cold_runs: int = 5
     meter_accounts: int = 200
+    peer_requests: int = 600
+    peer_rounds: int = 5
 
 
 FULL = Volumes()
@@ -75,6 +78,8 @@ QUICK = Volumes(
     measuring_cpu_requests=200,
     measuring_cold_runs=2,
     meter_accounts=40,
+    peer_requests=200,
+    peer_rounds=3,
 )
 
 
@@ -126,6 +131,8 @@ async def _run(stack: Stack, v: Volumes, mode: str) -> list[Finding]:
         ("latency", lambda: latency.measure(stack, v.latency_requests,
                                             v.upstash_latency_requests)),
         ("app over upstash", lambda: app_calls.measure(stack, v.app_requests)),
+        ("peers", lambda: peers.measure(stack.url, stack.token, requests=v.peer_requests,
+                                        rounds=v.peer_rounds)),
         ("registry", lambda: dynamo_calls.measure(stack, v.registry_requests,
                                                   v.registry_events)),
         ("meter push", lambda: meter_push.measure(v.meter_accounts)),

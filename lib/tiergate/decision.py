@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
 
 from .hotstate import SUSPENDED_STATUSES, AccountState, KeyState
-from .periods import current_period
+from .periods import calendar_month, current_period
 
 __all__ = [
     "IN_FLIGHT",
@@ -61,9 +60,11 @@ KEPT = "d"  # answered; the response is kept for replays
 NOT_KEPT = "n"  # answered and charged; the response was too large to keep
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Check:
-    """One request's question to the store."""
+    """One request's question to the store. Built per request: slotted, and not frozen (a
+    frozen dataclass's __init__ costs twice as much); nothing changes one once it is asked,
+    and copies are made with dataclasses.replace."""
 
     digest: str
     # None: the store's own clock decides (Redis TIME), so callers' clocks, however skewed or
@@ -82,8 +83,12 @@ class Check:
     route: str = ""  # the route template its units are counted under, for `usage`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
+    """The store's answer to one Check. Built per request: slotted and not frozen, since a
+    frozen dataclass's __init__ sets each of its 16 fields through object.__setattr__ (twice
+    the cost). Nothing changes a verdict once made; copies go through dataclasses.replace."""
+
     code: Code
     account_id: str = ""
     tier: str = ""
@@ -103,21 +108,42 @@ class Verdict:
 
     @property
     def admitted(self) -> bool:
-        return self.code in (Code.ADMIT, Code.REPLAY)
+        return self.code in _ADMITTED
 
 
-@dataclass(frozen=True, slots=True)
+_ADMITTED = (Code.ADMIT, Code.REPLAY)
+
+
 class Effects:
     """What the store must write for a decision: an admission's charges, and the usage alerts
-    a request fired (a denial at the ceiling fires too, and changes nothing else)."""
+    a request fired (a denial at the ceiling fires too, and changes nothing else). Built per
+    request: a plain slotted class."""
 
-    tat_us: int | None  # the bucket's new TAT; None: the bucket is not touched
-    burst_ttl_ms: int
-    charge: int  # quota units this request adds
-    used: int
-    hold: bool  # create the Idempotency-Key's record, in flight, owned by the request id
-    overage: int = 0  # of `charge`, the units past `limit`: counted for the meter
-    alert_mark: int = 0  # the highest alert threshold fired this period, when it moved
+    __slots__ = ("alert_mark", "burst_ttl_ms", "charge", "hold", "keep", "overage", "remaining",
+                 "tat_us", "used")  # fmt: skip
+
+    def __init__(
+        self,
+        tat_us: int | None,  # the bucket's new TAT; None: the bucket is not touched
+        burst_ttl_ms: int,
+        charge: int,  # quota units this request adds
+        used: int,
+        hold: bool,  # create the Idempotency-Key's record, in flight, owned by the request id
+        overage: int = 0,  # of `charge`, the units past `limit`: counted for the meter
+        alert_mark: int = 0,  # the highest alert threshold fired this period, when it moved
+        *,
+        remaining: int = 0,  # burst tokens left after this request (when tat_us is set)
+        keep: bool = True,  # False: nothing to write (decide() then returns None)
+    ) -> None:
+        self.tat_us = tat_us
+        self.burst_ttl_ms = burst_ttl_ms
+        self.charge = charge
+        self.used = used
+        self.hold = hold
+        self.overage = overage
+        self.alert_mark = alert_mark
+        self.remaining = remaining
+        self.keep = keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +188,18 @@ def gcra_peek(stored_tat_us: int, now_ms: int, burst: int) -> tuple[int, int]:
 
 def billing_period(account: AccountState, now_ms: int) -> tuple[int, int]:
     """The period the quota counts in (see `periods.current_period`)."""
-    return current_period(account.period_start_ms, account.period_end_ms, now_ms)
+    start, end = account.period_start_ms, account.period_end_ms
+    if start <= 0 or end <= start:  # the calendar month: the same all day long
+        day = now_ms // _DAY_MS
+        if _MONTH[0] != day:
+            _MONTH[:] = [day, calendar_month(now_ms)]
+        month: tuple[int, int] = _MONTH[1]  # type: ignore[assignment]
+        return month
+    return current_period(start, end, now_ms)
+
+
+_DAY_MS = 86_400_000
+_MONTH: list[object] = [None, (0, 0)]  # the day last asked, and its calendar month
 
 
 def decide(
@@ -187,45 +224,71 @@ def decide(
     if account is None:
         return Verdict(Code.ACCOUNT_MISS, account_id=key.account_id, now_ms=now_ms), None
     start, end = billing_period(account, now_ms)
-    left, full_in = gcra_peek(stored_tat_us, now_ms, account.burst)
-    # What every verdict from here on says; each exit names its code and what it changes.
-    # (A dict and one Verdict per exit: dataclasses.replace costs more than the decision.)
-    base: dict[str, Any] = {
-        "account_id": account.account_id,
-        "tier": account.tier,
-        "status": account.status,
-        "burst": account.burst,
-        "burst_remaining": left,
-        "burst_reset_ms": full_in,
-        "limit": account.limit,
-        "used": used,
-        "period_start_ms": start,
-        "period_end_ms": end,
-        "now_ms": now_ms,
-        "overage_cap": account.overage_cap,
-    }
+    code, effects, retry_after, response, labels = _judge(
+        check, now_ms, account, stored_tat_us, used, held, fired, end
+    )
+    if effects is not None and effects.tat_us is not None:  # a burst token spent
+        left, full_in = effects.remaining, effects.burst_ttl_ms
+        used = effects.used
+    else:
+        left, full_in = gcra_peek(stored_tat_us, now_ms, account.burst)
+    # The one Verdict of the request: every exit says the same about the account, and its
+    # code, what it spent and what it waits for (a dict per exit merged into a Verdict cost
+    # more than the decision).
+    verdict = Verdict(
+        code,
+        account.account_id,
+        account.tier,
+        account.status,
+        account.burst,
+        left,
+        full_in,
+        account.limit,
+        used,
+        start,
+        end,
+        retry_after,
+        now_ms,
+        response,
+        account.overage_cap,
+        labels,
+    )
+    return verdict, (effects if effects is None or effects.keep else None)
+
+
+def _judge(
+    check: Check,
+    now_ms: int,
+    account: AccountState,
+    stored_tat_us: int,
+    used: int,
+    held: IdempotencyRecord | None,
+    fired: int,
+    end: int,
+) -> tuple[Code, Effects | None, int, str, str]:
+    """decide()'s checks in their order: the code, the effects (`keep` False: only the burst
+    step to report, nothing to write), the wait, a replay's response, the alerts crossed."""
     if account.status in SUSPENDED_STATUSES or (
         account.suspend_at_ms and now_ms >= account.suspend_at_ms
     ):
-        return _with(base, Code.SUSPENDED), None
+        return Code.SUSPENDED, None, 0, "", ""
     if account.rank < check.min_rank:
-        return _with(base, Code.TIER), None
+        return Code.TIER, None, 0, "", ""
     if check.feature and check.feature not in account.features:
-        return _with(base, Code.FEATURE), None
+        return Code.FEATURE, None, 0, "", ""
     if held is not None:
         if held.fingerprint != check.fingerprint:
-            return _with(base, Code.KEY_REUSED), None
+            return Code.KEY_REUSED, None, 0, "", ""
         if held.state == IN_FLIGHT:
-            return _with(base, Code.IN_FLIGHT), None
+            return Code.IN_FLIGHT, None, 0, "", ""
         if held.state != KEPT:
-            return _with(base, Code.NOT_KEPT), None
+            return Code.NOT_KEPT, None, 0, "", ""
     step = gcra(stored_tat_us, now_ms, account.burst)
     if not step.allowed:
-        return _with(base, Code.BURST, retry_after_ms=step.retry_after_ms), None
-    spent = {"burst_remaining": step.remaining, "burst_reset_ms": step.reset_ms}
+        return Code.BURST, None, step.retry_after_ms, "", ""
     if held is not None:  # a replay spends a burst token (a retry storm is a storm) and no quota
-        replay = _with(base, Code.REPLAY, **spent, response=held.response)
-        return replay, Effects(step.tat_us, step.reset_ms, 0, used, hold=False)
+        spent = Effects(step.tat_us, step.reset_ms, 0, used, hold=False, remaining=step.remaining)
+        return Code.REPLAY, spent, 0, held.response, ""
     ceiling = account.ceiling
     if used + check.cost > ceiling:
         # Blocked until the period ends. The ceiling's own alert ("100" on a flat tier, "cap"
@@ -235,16 +298,15 @@ def decide(
         below = [units for units, _ in account.alerts if units < ceiling]
         near = max(below, default=ceiling) <= used < ceiling
         labels, mark = crossed(account.alerts, ceiling - 1, ceiling, fired) if near else ("", 0)
-        denied = _with(base, Code.QUOTA, retry_after_ms=end - now_ms, alerts=labels)
-        return denied, (Effects(None, 0, 0, used, False, alert_mark=mark) if mark else None)
+        effects = Effects(None, 0, 0, used, False, alert_mark=mark, keep=bool(mark))
+        return Code.QUOTA, effects, end - now_ms, "", labels
     before, used = used, used + check.cost
     labels, mark = crossed(account.alerts, before, used, fired)
     overage = max(0, min(check.cost, used - account.limit))
     hold = bool(check.idempotency_key)
-    admitted = _with(base, Code.ADMIT, **spent, used=used, alerts=labels)
-    return admitted, Effects(
-        step.tat_us, step.reset_ms, check.cost, used, hold, overage=overage, alert_mark=mark
-    )
+    admitted = Effects(step.tat_us, step.reset_ms, check.cost, used, hold, overage=overage,
+                       alert_mark=mark, remaining=step.remaining)  # fmt: skip
+    return Code.ADMIT, admitted, 0, "", labels
 
 
 def crossed(
@@ -269,10 +331,6 @@ def must_record(check: Check, verdict: Verdict, effects: Effects | None) -> bool
     if effects is not None and (effects.charge > 0 or effects.hold):
         return True
     return check.retry and verdict.code >= Code.UNKNOWN_KEY
-
-
-def _with(base: dict[str, Any], code: Code, **changes: Any) -> Verdict:
-    return Verdict(code, **{**base, **changes})
 
 
 def _ceil_ms(us: int) -> int:

@@ -16,7 +16,7 @@ from .idempotency import ResponseCopy
 __all__ = ["Admitted", "Denied", "denial"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request: not frozen, whose __init__ costs twice as much
 class Admitted:
     verdict: Verdict
     cost: int

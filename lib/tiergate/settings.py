@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         description="seconds of measurements batched into one EMF document per route and tier"
         " (at most 100 requests); 0: a document per request",
     )
+    measure_sample: int = Field(
+        default=1,
+        ge=1,
+        le=10_000,
+        description="measure 1 in N gated requests, drawn at random (1: every one); the"
+        " documents say sample_rate=N: means are unbiased, counts are 1/N (observe/costmeter.py)",
+    )
     record_costs: bool = Field(
         default=False,
         description="also add the measurements up in TIERGATE_STATE_DIR/measurements.json,"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .resources import Spent
 
-__all__ = ["Observation", "bind", "current"]
+__all__ = ["Observation", "attach", "bind", "current", "detach"]
 
 
 class Observation:
@@ -25,7 +25,7 @@ class Observation:
 
     # A plain class, not a dataclass: this module loads on every cold start, and building a
     # dataclass costs more import time than the rest of it.
-    __slots__ = ("counts", "request_id", "service", "spent")
+    __slots__ = ("counts", "cpu_token", "request_id", "service", "spent")
 
     def __init__(self, request_id: str, service: str) -> None:
         self.request_id = request_id
@@ -35,6 +35,8 @@ class Observation:
         # What the request spent (observe/resources.py): set for gated requests while costs
         # are measured, else None and nothing is counted.
         self.spent: Spent | None = None
+        # Its CpuShares token while the cost meter counts it in flight (sampled or not).
+        self.cpu_token: float | None = None
 
 
 _current: ContextVar[Observation | None] = ContextVar("tiergate_observation", default=None)
@@ -43,6 +45,15 @@ _current: ContextVar[Observation | None] = ContextVar("tiergate_observation", de
 def current() -> Observation | None:
     """The request being served, or None outside one (start-up, the CLI)."""
     return _current.get()
+
+
+def attach(observation: Observation) -> Token[Observation | None]:
+    """Make `observation` current until `detach` (bind's two halves, for the request path)."""
+    return _current.set(observation)
+
+
+def detach(token: Token[Observation | None]) -> None:
+    _current.reset(token)
 
 
 @contextmanager

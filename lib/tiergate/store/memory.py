@@ -54,7 +54,7 @@ class _Held:
     expires_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per admitted request: not frozen, whose __init__ costs more
 class _Request:
     """A request id's record: what gate.lua keeps in <ns>:r:<request id>."""
 
@@ -301,7 +301,17 @@ class MemoryStore:
             del self._accounts[account]
         for mark in [m for m, held in self._held.items() if held.expires_ms <= now_ms]:
             del self._held[mark]
-        for rid in [r for r, seen in self._requests.items() if seen.expires_ms <= now_ms]:
+        # Request records come in the order they expire (each lives request_ttl_ms from its
+        # check), so the sweep stops at the first live one instead of reading them all: one
+        # per admitted request, they are most of what is held. (A record rewritten in place,
+        # a refund's tombstone, may stop it early: what is left is swept next time, and
+        # expired records are never read as live.)
+        done = []
+        for rid, seen in self._requests.items():
+            if seen.expires_ms > now_ms:
+                break
+            done.append(rid)
+        for rid in done:
             del self._requests[rid]
         for account in [a for a, (_, end) in self._kept_bytes.items() if end <= now_ms]:
             del self._kept_bytes[account]

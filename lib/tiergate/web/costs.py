@@ -32,7 +32,12 @@ def cost_meter(
     where `--profile` adds its own sink."""
     meter = None
     if settings.measure:
-        meter = CostMeter(settings.metrics_namespace, service, flush_s=settings.measure_flush)
+        meter = CostMeter(
+            settings.metrics_namespace,
+            service,
+            flush_s=settings.measure_flush,
+            sample=settings.measure_sample,
+        )
         _PENDING[meter] = writer
         if settings.record_costs:
             from ..observe.recording import FileRecorder  # `tiergate serve` only

@@ -9,6 +9,7 @@ the store without running the app, and copies a first answer for the store.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,8 +19,10 @@ from ..gate import Gate, Requirement
 from ..idempotency import IdempotencyClaim
 from ..outcomes import Admitted, Denied, denial
 from . import idempotency
-from .problems import admitted_headers, send_denial
+from .problems import send_denial
+from .ratelimit import ratelimit_fields
 from .routing import RouteTable
+from .stamp import HEADERS, REPLY, StampedReply, first_headers
 
 __all__ = ["OUTCOME", "GateMiddleware"]
 
@@ -49,8 +52,12 @@ class GateMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
-        if self._is_warmup(headers):
+        state = scope.setdefault("state", {})
+        # Scanned once per request: by the observability middleware around this one, if any.
+        headers: dict[bytes, bytes] | None = state.get(HEADERS)
+        if headers is None:
+            headers = first_headers(scope)
+        if self._warmup_secret is not None and self._is_warmup(headers):
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -59,7 +66,7 @@ class GateMiddleware:
             await self.app(scope, receive, send)
             return
         need = route.requirement
-        scope.setdefault("state", {})[ROUTE] = route.template  # for the cost metrics
+        state[ROUTE] = route.template  # for the cost metrics
         claim: IdempotencyClaim | None = None
         if (value := headers.get(b"idempotency-key")) is not None:
             length = _str(headers.get(b"content-length", b""))
@@ -67,42 +74,84 @@ class GateMiddleware:
             if keyed is None:
                 return  # answered already (413), or the client went away
             claim, receive = keyed
+        raw_key = headers.get(b"x-api-key")
         outcome = await self._gate.admit(
-            _text(headers.get(b"x-api-key")), need, claim, route=route.template
-        )
-        scope.setdefault("state", {})[OUTCOME] = outcome
+            None if raw_key is None else raw_key.decode("latin-1"), need, claim,
+            route=route.template,
+        )  # fmt: skip
+        state[OUTCOME] = outcome
         if isinstance(outcome, Denied):
             await send_denial(send, outcome)
             return
-        await self._serve(outcome, scope, receive, send)
+        await self._serve(outcome, state, scope, receive, send)
 
-    async def _serve(self, admitted: Admitted, scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("state", {})["tiergate"] = admitted
-        extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in admitted_headers(admitted)]
+    async def _serve(
+        self, admitted: Admitted, state: dict[str, Any], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        state["tiergate"] = admitted
+        extra = [] if admitted.degraded else ratelimit_fields(admitted.verdict, admitted.now_ms)
         if admitted.replay is not None:
             await idempotency.send_copy(send, admitted.replay, extra)
             return
-        recorder = idempotency.ResponseRecorder()
-        copying = bool(admitted.idempotency_key)
+        if admitted.idempotency_key:  # the answer is copied for the key's replays
+            await self._serve_copied(admitted, scope, receive, send, extra)
+            return
+        reply = state.get(REPLY)
+        if isinstance(reply, StampedReply) and send == reply.send:
+            # Straight under the observability middleware: its send wrapper adds the fields
+            # with X-Request-Id, and records the status.
+            reply.extra = extra
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                await self._gate.settle(admitted, reply.status, None)
+            return
+        sent = _Status()
 
         async def send_with_limits(message: Message) -> None:
-            if copying or message["type"] == "http.response.start":
-                recorder.saw(message)
             if message["type"] == "http.response.start":
+                sent.status = message["status"]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_limits)
         finally:
-            response = recorder.copy() if copying else None
-            await self._gate.settle(admitted, recorder.status, response)
+            await self._gate.settle(admitted, sent.status, None)
+
+    async def _serve_copied(
+        self,
+        admitted: Admitted,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        recorder = idempotency.ResponseRecorder()
+
+        async def send_recorded(message: Message) -> None:
+            recorder.saw(message)
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recorded)
+        finally:
+            await self._gate.settle(admitted, recorder.status, recorder.copy())
 
     def _is_warmup(self, headers: dict[bytes, bytes]) -> bool:
         given = headers.get(_WARMUP_HEADER)
         if not (self._warmup_secret and given):
             return False
         return hmac.compare_digest(given, self._warmup_secret)
+
+
+class _Status:
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status = 500  # what the bill sees if the app fails before starting a response
 
 
 async def _keyed(
@@ -131,17 +180,6 @@ async def _keyed(
         return None  # the client went away: nobody to answer, nothing to charge
     claim = idempotency.claim(scope, route, need.cost, _str(value), body)
     return claim, idempotency.refeed(body, receive)
-
-
-def _headers(scope: Scope) -> dict[bytes, bytes]:
-    found: dict[bytes, bytes] = {}
-    for name, value in scope["headers"]:
-        found.setdefault(name, value)  # the first of repeated headers wins
-    return found
-
-
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else _str(value)
 
 
 def _str(value: bytes) -> str:

@@ -50,6 +50,12 @@ class RouteTable:
                 self._static.setdefault(path, []).append(entry)
             else:
                 self._dynamic.append(entry)
+        # (path, method) -> the static route found for them, when no other route comes before
+        # it: a route of a fixed path matches on the path and the method alone, so the answer
+        # is the same every time (what Starlette's router then finds again). Bounded by the
+        # static paths times the methods they answer.
+        self._known: dict[tuple[str, str], GatedRoute] = {}
+        self._first_dynamic = self._dynamic[0].order if self._dynamic else 1 << 62
 
     def gated(self, scope: Scope) -> GatedRoute | None:
         """The route that will serve this request, when it is under the gated prefix."""
@@ -58,7 +64,13 @@ class RouteTable:
             return None
         if path != self._prefix and not path.startswith(self._prefix + "/"):
             return None
+        known = self._known.get((path, scope["method"]))
+        if known is not None:
+            return known
         found = _first_full(scope, self._static.get(path, ()))
+        if found is not None and found.order < self._first_dynamic:
+            self._known[(path, scope["method"])] = found.gated
+            return found.gated
         for entry in self._dynamic:
             if found is not None and entry.order > found.order:
                 break

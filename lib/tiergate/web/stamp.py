@@ -7,9 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.types import Message, Send
+from starlette.types import Message, Scope, Send
 
-__all__ = ["StampedReply"]
+__all__ = ["HEADERS", "REPLY", "StampedReply", "first_headers"]
+
+# scope["state"] entries the observability middleware sets for the gate inside it, so that a
+# gated request's headers are scanned once and its response goes through one send wrapper:
+HEADERS = "tiergate.headers"  # the request's headers, the first of each name
+REPLY = "tiergate.reply"  # the request's StampedReply
 
 _REQUEST_ID = b"x-request-id"
 _PROBLEM_JSON = b"application/problem+json"
@@ -20,9 +25,16 @@ class StampedReply:
     """Wraps the ASGI `send` of one request. A problem's start is held until its body is
     complete, so the body can gain its member and the Content-Length its new size."""
 
+    __slots__ = ("_chunks", "_held", "_id_bytes", "_request_id", "_rewrite", "_send",
+                 "committed", "extra", "sent_bytes", "status")  # fmt: skip
+
     def __init__(self, send: Send, request_id: str, *, rewrite: bool) -> None:
         self._send = send
         self._request_id = request_id
+        self._id_bytes = request_id.encode("latin-1")
+        # Header fields added to the response's start (the gate's RateLimit fields), before
+        # X-Request-Id: what would otherwise take a send wrapper of its own.
+        self.extra: list[tuple[bytes, bytes]] = []
         self._rewrite = rewrite
         self.committed = False  # a response start has gone to the server: no turning back
         self.status = 500  # what the access log says if no response ever started
@@ -33,10 +45,20 @@ class StampedReply:
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
-            headers.append((_REQUEST_ID, self._request_id.encode("latin-1")))
+            headers = []
+            problem = False
+            for name, value in message.get("headers", ()):  # one pass, on every response
+                lower = name.lower()
+                if lower == _REQUEST_ID:
+                    continue
+                if lower == b"content-type" and value.startswith(_PROBLEM_JSON):
+                    problem = True
+                headers.append((name, value))
+            if self.extra:
+                headers += self.extra
+            headers.append((_REQUEST_ID, self._id_bytes))
             message = {**message, "headers": headers}
-            if self._rewrite and _is_problem(headers):
+            if self._rewrite and problem:
                 self._held = message
                 return
             self.committed = True
@@ -88,8 +110,13 @@ class StampedReply:
             self.sent_bytes += 19 + sum(len(k) + len(v) + 4 for k, v in headers)
 
 
-def _is_problem(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(k.lower() == b"content-type" and v.startswith(_PROBLEM_JSON) for k, v in headers)
+def first_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by name; the first of repeated headers wins."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name not in found:
+            found[name] = value
+    return found
 
 
 def _with_request_id(body: bytes, request_id: str) -> bytes:
