@@ -184,7 +184,8 @@ def test_a_profile_measures_every_gated_route_for_every_tier_allowed_on_it(
         assert m.response_bytes > 0
         # The request's own CPU only: not the in-process client's between requests, which
         # the back-to-back rule would charge to the server (cpu above wall).
-        assert 0 <= m.cpu_ms <= m.wall_ms, m
+        # (A mean of CPU capped at wall may exceed the wall's mean by float rounding alone.)
+        assert 0 <= m.cpu_ms <= m.wall_ms * (1 + 1e-9), m
 
 
 @pytest.mark.parametrize(
