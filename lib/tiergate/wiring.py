@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from .alerts.contacts_store import ContactsStore
     from .alerts.queue import AlertQueue
     from .billing import StripeApi
-    from .billing.meter import MeterPusher
     from .billing.webhook import WebhookProcessor
+    from .meter.push import MeterPusher
 
 __all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
@@ -95,7 +95,7 @@ class Parts:
         STRIPE_SECRET_KEY."""
         if self.stripe is None:
             return None
-        from .billing.meter import MeterPusher
+        from .meter.push import MeterPusher
 
         return MeterPusher(
             store=self.store,
