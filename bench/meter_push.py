@@ -16,10 +16,10 @@ from tests.billing.metered import MeteredStore
 from tests.support.dynamodb_local import running_dynamodb_local
 from tests.support.fakestripe import FakeStripe, running_fake_stripe
 
-from tiergate.billing.meter import MeterPusher
-from tiergate.billing.meter_events import MeterEvent
 from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import SystemClock
+from tiergate.meter.events import MeterEvent
+from tiergate.meter.push import MeterPusher
 from tiergate.periods import calendar_month
 from tiergate.registry import Account
 from tiergate.registry.dynamo import DynamoRegistry, connect

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from .alerts.contacts_store import ContactsStore
     from .alerts.queue import AlertQueue
     from .billing import StripeApi
-    from .billing.meter import MeterPusher
     from .billing.webhook import WebhookProcessor
+    from .meter.push import MeterPusher
     from .registry import Registry
     from .store import HotStore
 
@@ -99,7 +99,7 @@ class Parts:
         STRIPE_SECRET_KEY."""
         if self.stripe is None:
             return None
-        from .billing.meter import MeterPusher
+        from .meter.push import MeterPusher
 
         return MeterPusher(
             store=self.store,

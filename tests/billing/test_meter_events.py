@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tiergate.billing.meter_events import MeterEvent, is_duplicate_refusal
 from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import FakeClock
 from tiergate.errors import StripeRejected, StripeUnavailable
+from tiergate.meter.events import MeterEvent, is_duplicate_refusal
 
 from ..support.fakestripe import FakeStripe
 from .conftest import billing_settings

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from tiergate.billing.meter import MeterPusher, batch_identifier
-from tiergate.billing.meter_events import MeterDelivery, MeterEvent
-from tiergate.billing.meter_report import MeterPushReport
 from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import FakeClock
 from tiergate.errors import StoreUnavailable
+from tiergate.meter.events import MeterDelivery, MeterEvent
+from tiergate.meter.push import MeterPusher, batch_identifier
+from tiergate.meter.report import MeterPushReport
 from tiergate.observe import EmfWriter, Observation, bind
 from tiergate.registry import Account, MeterChange, MeterKey, MeterRecord, Registry
 from tiergate.registry.outbox import Claim, Settle, Skip

@@ -46,7 +46,7 @@ def test_a_cold_start_loads_no_in_process_store_no_schedule_and_no_tool() -> Non
     assert [m for m in modules if m.startswith(unwanted)] == []
     # The meter push is the scheduled function's (billing/meter_events.py, the events' shape,
     # still comes with the Stripe gateway's protocol).
-    assert not {"tiergate.billing.meter", "tiergate.billing.meter_report"} & set(modules)
+    assert not {"tiergate.meter.push", "tiergate.meter.report"} & set(modules)
 
 
 def test_the_embedded_default_still_loads_its_in_process_stores() -> None:

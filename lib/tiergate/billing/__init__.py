@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .meter_events import MeterDelivery, MeterEvent
+from ..meter.events import MeterDelivery, MeterEvent
 
 __all__ = ["StripeApi"]
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..backoff import Backoff
 from ..errors import StripeRejected, StripeUnavailable
 from ..lazy import Lazy
+from ..meter.events import MeterDelivery, MeterEvent, is_duplicate_refusal
 from ..settings import Settings
-from .meter_events import MeterDelivery, MeterEvent, is_duplicate_refusal
 
 if TYPE_CHECKING:
     import stripe
@@ -114,7 +114,7 @@ class StripeGateway:
         return str(session.url)
 
     async def send_meter_event(self, event: MeterEvent) -> MeterDelivery:
-        """One Billing meter event (billing/meter_events.py says what Stripe's answers mean)."""
+        """One Billing meter event (meter/events.py says what Stripe's answers mean)."""
         import stripe
 
         async def attempt(_key: str) -> MeterDelivery:

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from ..billing import StripeApi
-    from ..billing.meter_events import MeterDelivery, MeterEvent
     from ..decision import Check, Verdict
     from ..hotstate import AccountState, KeyState
+    from ..meter.events import MeterDelivery, MeterEvent
     from ..store import Charge, HotStore
     from ..usage import MeteredPeriod
 

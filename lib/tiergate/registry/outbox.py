@@ -2,7 +2,7 @@
 
 One record per (account, period start, meter) holds the units already put in a batch (the
 watermark), at most one pending batch (claimed, maybe sent, not yet marked sent), and the
-units sent and missed so far. The meter push (billing/meter.py) moves it on with three
+units sent and missed so far. The meter push (meter/push.py) moves it on with three
 conditional changes, whose rules are written once here and which each backend checks at
 commit, as DynamoDB checks a condition:
 

@@ -32,9 +32,9 @@ from ..clock import Clock
 from ..registry import MeterKey, MeterRecord, Registry
 from ..store import HotStore
 from ..usage import MeteredPeriod
-from .meter_events import MeterEventSender
-from .meter_period import PeriodPush, batch_identifier, event_timestamp_s
-from .meter_report import MeterPushReport
+from .events import MeterEventSender
+from .period import PeriodPush, batch_identifier, event_timestamp_s
+from .report import MeterPushReport
 
 __all__ = ["DEFAULT_LATE_WINDOW_MS", "MeterPusher", "batch_identifier", "event_timestamp_s"]
 

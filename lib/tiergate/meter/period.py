@@ -1,5 +1,5 @@
 """One meter push, period by period: resend the pending batch, claim and send the new units,
-forget an ended period that is done. billing/meter.py says why each step is safe."""
+forget an ended period that is done. meter/push.py says why each step is safe."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from ..telemetry import (
     METER_WAITING,
 )
 from ..usage import MeteredPeriod
-from .meter_events import IDENTIFIER_WINDOW_MS, MeterEvent, MeterEventSender
-from .meter_report import MeterPushReport, Sent, Unsent
+from .events import IDENTIFIER_WINDOW_MS, MeterEvent, MeterEventSender
+from .report import MeterPushReport, Sent, Unsent
 
 __all__ = ["RESEND_WITHIN_MS", "PeriodPush", "batch_identifier", "event_timestamp_s"]
 
@@ -58,7 +58,7 @@ def event_timestamp_s(period: MeteredPeriod, at_ms: int) -> int:
 
 
 class PeriodPush:
-    """One push's work on each period, at one instant, into one report (billing/meter.py says
+    """One push's work on each period, at one instant, into one report (meter/push.py says
     what it does and why)."""
 
     def __init__(

@@ -9,7 +9,7 @@ with HTTP 400, `type` invalid_request_error, no `code`, the message "An event al
 with identifier <identifier>." and `Stripe-Should-Retry: false`. That refusal proves the first
 one arrived, so it counts as delivered (a pipeline that treats it as a failure stalls on it
 for good). After the window Stripe may have forgotten the identifier; the meter push never
-resends a batch that old (billing/meter.py).
+resends a batch that old (meter/push.py).
 """
 
 from __future__ import annotations
