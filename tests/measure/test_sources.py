@@ -182,9 +182,10 @@ def test_a_profile_measures_every_gated_route_for_every_tier_allowed_on_it(
         assert m.redis_commands == 1  # steady state: the warm-up took each key's miss
         assert m.wall_ms > 0
         assert m.response_bytes > 0
-        # The request's own CPU only: not the in-process client's between requests, which
-        # the back-to-back rule would charge to the server (cpu above wall).
-        # (A mean of CPU capped at wall may exceed the wall's mean by float rounding alone.)
+        # The request's own CPU only, on its own thread, within its wall time: not the
+        # in-process client's between requests, which the back-to-back rule would charge to
+        # the server, nor another thread's of this process. (Both means are of values
+        # rounded to the microsecond, so they may differ by float rounding alone.)
         assert 0 <= m.cpu_ms <= m.wall_ms * (1 + 1e-9), m
 
 

@@ -143,12 +143,15 @@ class CostMeter:
         self._fixed: dict[tuple[str, str], str] = {}  # (route, tier) -> the fixed JSON part
 
     def start(self, observation: Observation) -> None:
-        token = observation.cpu_token = self.shares.start()
         if self.sample > 1 and self._chance() * self.sample >= 1.0:
-            return  # not this one: it counts in flight only (observation.spent stays None)
+            # Not this one: it counts in flight only (observation.spent stays None).
+            observation.cpu_token = self.shares.start()
+            return
         spent = Spent()
+        # The wall clock is read before the CPU clock here and after it in `finish`, so the
+        # wall time spans the CPU's window.
         spent.started = self._wall()
-        spent.cpu_token = token
+        observation.cpu_token = self.shares.start()
         observation.spent = spent
 
     def finish(

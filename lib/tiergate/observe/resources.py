@@ -27,7 +27,6 @@ class Spent:
     """Counters of one request. A plain class with slots: one is made per gated request."""
 
     __slots__ = (
-        "cpu_token",
         "dynamodb_reads",
         "dynamodb_writes",
         "redis_commands",
@@ -38,7 +37,6 @@ class Spent:
 
     def __init__(self) -> None:
         self.started = 0.0  # the wall clock (perf_counter) at the request's start
-        self.cpu_token = 0.0  # its CpuShares token
         self.redis_commands = 0
         self.dynamodb_reads = 0.0  # request units, as DynamoDB reports them (0.5 for eventual)
         self.dynamodb_writes = 0.0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable
 from contextlib import redirect_stdout
 
@@ -75,8 +76,9 @@ async def profile(
         raise RuntimeError("the app was not built with tiergate.install()")
     # No back-to-back rule (gap_s=0): between two requests here the CPU is the in-process
     # httpx client's, not the server's taking the next request in, so a request is charged
-    # only the CPU from its own start to its end.
-    meter.shares = CpuShares(gap_s=0)
+    # only the CPU from its own start to its end. And this thread's CPU only: the app runs on
+    # it, and another thread of the process (a test runner's servers) is not its cost.
+    meter.shares = CpuShares(time.thread_time, gap_s=0)
     keys = await parts.demo_keys()
     calls = _calls(built, local.prefix)
     recorder = MemoryRecorder()
