@@ -10,12 +10,12 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from .cli_accounts import add_account_commands
-from .cli_alerts import add_alert_commands
-from .cli_costs import add_costs_command
-from .cli_keys import add_admin_commands
-from .cli_meter import add_meter_commands
-from .errors import ConfigError, TiergateError, validation_problems
+from .accounts import add_account_commands
+from .alerts import add_alert_commands
+from .costs import add_costs_command
+from .keys import add_admin_commands
+from .meter import add_meter_commands
+from ..errors import ConfigError, TiergateError, validation_problems
 
 __all__ = ["main"]
 
@@ -88,12 +88,12 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .schedule.runner import job_runner
-    from .settings import Settings
-    from .telemetry import SERVICE_API
-    from .web.example import create_app
-    from .web.scheduled import run_in_background
-    from .wiring import build
+    from ..schedule.runner import job_runner
+    from ..settings import Settings
+    from ..telemetry import SERVICE_API
+    from ..web.example import create_app
+    from ..web.scheduled import run_in_background
+    from ..wiring import build
 
     settings = Settings()
     # On the developer's terminal: costs are recorded (TIERGATE_RECORD_COSTS=false: off), and
@@ -114,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)
     if settings.record_costs and settings.measure:
-        from .observe.recording import recorded_path
+        from ..observe.recording import recorded_path
 
         print(f"recording costs for `tiergate costs` in {recorded_path(settings)}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
@@ -122,8 +122,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _tiers(args: argparse.Namespace) -> int:
-    from .settings import Settings
-    from .tiers import load_tiers
+    from ..settings import Settings
+    from ..tiers import load_tiers
 
     tiers = load_tiers(Settings().tiers)
     print(f"{'tier':<12} {'limit/month':>12} {'burst/s':>8} {'$/month':>9}  on error  features")
@@ -150,9 +150,9 @@ def _tiers(args: argparse.Namespace) -> int:
 
 
 def _table_create(args: argparse.Namespace) -> int:
-    from .registry.dynamo.table import create_table
-    from .settings import Settings
-    from .wiring import dynamodb_client
+    from ..registry.dynamo.table import create_table
+    from ..settings import Settings
+    from ..wiring import dynamodb_client
 
     settings = Settings()
     name = args.table or settings.table
@@ -170,7 +170,7 @@ def _infra_check(args: argparse.Namespace) -> int:
     from tiergate_tools.infra.check import check_serverless, check_vercel, read_serverless
     from tiergate_tools.infra.routemap import app_routes
 
-    from .settings import Settings
+    from ..settings import Settings
 
     root = Path(args.root).resolve()
     module_name, _, attribute = args.app.partition(":")
