@@ -17,7 +17,7 @@ __all__ = ["add_account_commands"]
 
 
 def add_account_commands(actions: Any) -> None:  # argparse's subparsers action is private
-    """`link` and `set-cap`, added to the `accounts` command's actions (cli/__init__.py makes it)."""
+    """`link` and `set-cap`, added to the `accounts` command's actions (the package makes it)."""
     link = actions.add_parser(
         "link", help="link an account to an existing Stripe customer (who already pays you)"
     )

@@ -48,9 +48,9 @@ def add_alert_commands(account_actions: Any) -> None:  # argparse's subparsers a
 
 def _set_alerts(args: argparse.Namespace) -> int:
     from ..alerts.contacts import set_alert_contacts
-    from .keys import _require_stores
     from ..settings import Settings
     from ..wiring import build
+    from .keys import _require_stores
 
     settings = Settings()
     _require_stores(settings, "accounts set-alerts", "registry")
@@ -82,9 +82,9 @@ def _set_alerts(args: argparse.Namespace) -> int:
 
 def _migrate_alerts(args: argparse.Namespace) -> int:
     from ..alerts.contacts_dynamo import DynamoContacts
-    from .keys import _require_stores
     from ..settings import Settings
     from ..wiring import dynamodb_client
+    from .keys import _require_stores
 
     settings = Settings()
     _require_stores(settings, "accounts migrate-alerts", "registry")

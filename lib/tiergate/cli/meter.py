@@ -16,8 +16,8 @@ import asyncio
 import sys
 from typing import Any
 
-from .keys import _require_stores
 from ..errors import ConfigError
+from .keys import _require_stores
 
 __all__ = ["add_meter_commands"]
 
