@@ -1,6 +1,6 @@
 """What a cold start of the API function loads, with Upstash and a table configured: what a
-request needs, not the in-process stores, the schedule or any tool (bench/coldstart.py times
-it)."""
+request needs, not the in-process stores, the schedule, the CLI or any tool
+(bench/coldstart.py times it)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_a_cold_start_loads_no_in_process_store_no_schedule_and_no_tool() -> Non
     assert "tiergate.registry.dynamo" in modules
     assert "tiergate.observe.counting" in modules  # measuring is on
     unwanted = ("tiergate_tools", "tiergate.store.memory", "tiergate.registry.memory",
-                "tiergate.schedule", "tiergate.admin")  # fmt: skip
+                "tiergate.schedule", "tiergate.admin", "tiergate.cli")  # fmt: skip
     assert [m for m in modules if m.startswith(unwanted)] == []
     # The meter push is the scheduled function's (billing/meter_events.py, the events' shape,
     # still comes with the Stripe gateway's protocol).

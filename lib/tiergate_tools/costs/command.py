@@ -1,4 +1,4 @@
-"""`tiergate costs` (its arguments: tiergate/cli_costs.py): what each route costs to serve,
+"""`tiergate costs` (its arguments: tiergate/cli/costs.py): what each route costs to serve,
 and whether each tier makes money.
 
 The measurements come from a file (`--measurements FILE`) or from the recorded ones

@@ -2,7 +2,7 @@
 
 Like the key commands they change the registry (TIERGATE_TABLE) and write the account
 through to Redis (UPSTASH_*), and refuse before touching anything when either is not
-configured (cli_keys.admin_command).
+configured (cli/keys.py: admin_command).
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .admin import Admin
-from .cli_keys import admin_command
+from ..admin import Admin
+from .keys import admin_command
 
 __all__ = ["add_account_commands"]
 
 
 def add_account_commands(actions: Any) -> None:  # argparse's subparsers action is private
-    """`link` and `set-cap`, added to the `accounts` command's actions (cli.py makes it)."""
+    """`link` and `set-cap`, added to the `accounts` command's actions (the package makes it)."""
     link = actions.add_parser(
         "link", help="link an account to an existing Stripe customer (who already pays you)"
     )

@@ -1,5 +1,5 @@
 """`tiergate keys create|list|revoke|rotate` and `tiergate usage`: the admin commands
-(`accounts ...` are in cli_accounts.py, and share the refusals here).
+(`accounts ...` are in cli/accounts.py, and share the refusals here).
 
 They act on the durable registry (TIERGATE_TABLE) with the operator's AWS credentials, and
 write every change through to Redis (UPSTASH_*), which the deployed API reads. A command
@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from .admin import Admin, Usage
-from .errors import ConfigError
-from .registry import KeyRecord
+from ..admin import Admin, Usage
+from ..errors import ConfigError
+from ..registry import KeyRecord
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 __all__ = ["add_admin_commands"]
 
@@ -74,8 +74,8 @@ def _admin(
     command: Callable[[Admin, argparse.Namespace], Awaitable[None]], needs: Needs
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from .settings import Settings
-        from .wiring import build
+        from ..settings import Settings
+        from ..wiring import build
 
         settings = Settings()
         name = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
@@ -211,6 +211,6 @@ def _duration(text: str) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
-# The runner the other admin command modules (cli_accounts.py) build their commands with, so
+# The runner the other admin command modules (cli/accounts.py) build their commands with, so
 # that every admin command refuses the same way.
 admin_command = _admin

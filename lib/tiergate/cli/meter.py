@@ -16,8 +16,8 @@ import asyncio
 import sys
 from typing import Any
 
-from .cli_keys import _require_stores
-from .errors import ConfigError
+from ..errors import ConfigError
+from .keys import _require_stores
 
 __all__ = ["add_meter_commands"]
 
@@ -32,8 +32,8 @@ def add_meter_commands(commands: Any) -> None:  # argparse's subparsers action i
 
 
 def _push(args: argparse.Namespace) -> int:
-    from .settings import Settings
-    from .wiring import build
+    from ..settings import Settings
+    from ..wiring import build
 
     settings = Settings()
     _require_stores(settings, "meter push", "counters")

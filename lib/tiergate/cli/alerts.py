@@ -47,10 +47,10 @@ def add_alert_commands(account_actions: Any) -> None:  # argparse's subparsers a
 
 
 def _set_alerts(args: argparse.Namespace) -> int:
-    from .alerts.contacts import set_alert_contacts
-    from .cli_keys import _require_stores
-    from .settings import Settings
-    from .wiring import build
+    from ..alerts.contacts import set_alert_contacts
+    from ..settings import Settings
+    from ..wiring import build
+    from .keys import _require_stores
 
     settings = Settings()
     _require_stores(settings, "accounts set-alerts", "registry")
@@ -81,10 +81,10 @@ def _set_alerts(args: argparse.Namespace) -> int:
 
 
 def _migrate_alerts(args: argparse.Namespace) -> int:
-    from .alerts.contacts_dynamo import DynamoContacts
-    from .cli_keys import _require_stores
-    from .settings import Settings
-    from .wiring import dynamodb_client
+    from ..alerts.contacts_dynamo import DynamoContacts
+    from ..settings import Settings
+    from ..wiring import dynamodb_client
+    from .keys import _require_stores
 
     settings = Settings()
     _require_stores(settings, "accounts migrate-alerts", "registry")
