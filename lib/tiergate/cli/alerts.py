@@ -50,10 +50,10 @@ def _set_alerts(args: argparse.Namespace) -> int:
     from ..alerts.contacts import set_alert_contacts
     from ..settings import Settings
     from ..wiring import build
-    from .keys import _require_stores
+    from .keys import require_stores
 
     settings = Settings()
-    _require_stores(settings, "accounts set-alerts", "registry")
+    require_stores(settings, "accounts set-alerts", "registry")
     parts = build(settings)
 
     async def main() -> None:
@@ -84,11 +84,11 @@ def _migrate_alerts(args: argparse.Namespace) -> int:
     from ..alerts.contacts_dynamo import DynamoContacts
     from ..settings import Settings
     from ..wiring import dynamodb_client
-    from .keys import _require_stores
+    from .keys import require_stores
 
     settings = Settings()
-    _require_stores(settings, "accounts migrate-alerts", "registry")
-    assert settings.table is not None  # _require_stores refused without it
+    require_stores(settings, "accounts migrate-alerts", "registry")
+    assert settings.table is not None  # require_stores refused without it
     store = DynamoContacts(dynamodb_client(settings), settings.table)
     done = asyncio.run(store.migrate_legacy())
     print(

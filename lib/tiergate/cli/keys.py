@@ -25,7 +25,7 @@ from ..registry import KeyRecord
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["add_admin_commands"]
+__all__ = ["add_admin_commands", "require_stores"]
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -79,7 +79,7 @@ def _admin(
 
         settings = Settings()
         name = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
-        _require_stores(settings, name, needs)
+        require_stores(settings, name, needs)
         parts = build(settings)
 
         async def main() -> None:
@@ -94,7 +94,7 @@ def _admin(
     return run
 
 
-def _require_stores(settings: Settings, command: str, needs: Needs) -> None:
+def require_stores(settings: Settings, command: str, needs: Needs) -> None:
     """Refuse (ConfigError: one line, exit 2) when a store the command needs is in-process."""
     hot = bool(settings.upstash_redis_rest_url)
     if not settings.table and not hot and needs != "registry":

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from ..errors import ConfigError
-from .keys import _require_stores
+from .keys import require_stores
 
 __all__ = ["add_meter_commands"]
 
@@ -36,7 +36,7 @@ def _push(args: argparse.Namespace) -> int:
     from ..wiring import build
 
     settings = Settings()
-    _require_stores(settings, "meter push", "counters")
+    require_stores(settings, "meter push", "counters")
     if settings.stripe_secret_key is None:
         raise ConfigError(
             "`tiergate meter push` sends to Stripe: set STRIPE_SECRET_KEY (and"
