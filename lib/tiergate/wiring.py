@@ -59,6 +59,9 @@ class Parts:
     publisher: Publisher
     stripe: StripeApi | None  # None without STRIPE_SECRET_KEY (Checkout then answers 503)
     gate: Gate
+    # The cold paths' upstash-redis client (None without Upstash): the hot store's, unless one
+    # was given, and the rooms' storage's; made on first use, closed with the parts.
+    redis: Lazy[Redis] | None = None
 
     def admin(self) -> Admin:
         """What the `tiergate keys` and `usage` commands act through."""
@@ -123,6 +126,8 @@ class Parts:
 
     async def aclose(self) -> None:
         await self.store.aclose()
+        if self.redis is not None and self.redis.made:  # a room's call may have made it
+            await self.redis.get().close()  # closed already by the store, or now
         if self.stripe is not None:
             await self.stripe.aclose()
 
@@ -147,9 +152,8 @@ def build(
     clock = clock or SystemClock()
     tiers = load_tiers(settings.tiers)
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
-    redis = None
+    redis = _upstash_client(settings) if settings.upstash_redis_rest_url else None
     if store is None:
-        redis = _upstash_client(settings) if settings.upstash_redis_rest_url else None
         store = hot_store(settings, clock=injected, redis=redis)
     registry = registry if registry is not None else _registry(settings, clock)
     if alert_queue is None:
@@ -184,12 +188,13 @@ def build(
         publisher=publisher,
         stripe=build_stripe(settings),
         gate=gate,
+        redis=redis,
     )
 
 
 def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
-    the gate queues crossings in; `redis`: the hot store's client, when wiring made it."""
+    the gate queues crossings in; `redis`: the cold paths' client, when wiring made it."""
     # A store is in-process only if its module was loaded: one that never was is not asked.
     memory = sys.modules.get("tiergate.store.memory")
     if memory is not None and isinstance(store, memory.MemoryStore):
@@ -211,7 +216,7 @@ def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None)
 
 def _meter_index(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> MeterIndex:
     """The meter room's index over what the gate counts: the same Redis, or the in-process
-    store's own counts; `redis`: the hot store's client, when wiring made it."""
+    store's own counts; `redis`: the cold paths' client, when wiring made it."""
     memory = sys.modules.get("tiergate.store.memory")  # as `_alert_queue` tells them apart
     if memory is not None and isinstance(store, memory.MemoryStore):
         from .meter.index_memory import MemoryMeterIndex
