@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from .alerts.queue import AlertQueue
     from .billing import StripeApi
     from .billing.webhook import WebhookProcessor
+    from .meter.index import MeterIndex
+    from .meter.outbox import MeterOutbox
     from .meter.push import MeterPusher
     from .registry import Registry
     from .store import HotStore
@@ -52,9 +54,14 @@ class Parts:
     registry: Registry
     alert_queue: AlertQueue  # the alert room's: the crossings the gate queued
     alert_contacts: ContactsStore  # the alert room's: where each account's alerts go
+    meter_index: MeterIndex  # the meter room's: the overage the gate counted
+    meter_outbox: MeterOutbox  # the meter room's: what was sent to Stripe's meter
     publisher: Publisher
     stripe: StripeApi | None  # None without STRIPE_SECRET_KEY (Checkout then answers 503)
     gate: Gate
+    # The cold paths' upstash-redis client (None without Upstash): the hot store's, unless one
+    # was given, and the rooms' storage's; made on first use, closed with the parts.
+    redis: Lazy[Redis] | None = None
 
     def admin(self) -> Admin:
         """What the `tiergate keys` and `usage` commands act through."""
@@ -102,8 +109,8 @@ class Parts:
         from .meter.push import MeterPusher
 
         return MeterPusher(
-            store=self.store,
-            registry=self.registry,
+            index=self.meter_index,
+            outbox=self.meter_outbox,
             sender=self.stripe,
             clock=self.clock,
             late_window_ms=settings.meter_late_window * 1000,
@@ -119,6 +126,8 @@ class Parts:
 
     async def aclose(self) -> None:
         await self.store.aclose()
+        if self.redis is not None and self.redis.made:  # a room's call may have made it
+            await self.redis.get().close()  # closed already by the store, or now
         if self.stripe is not None:
             await self.stripe.aclose()
 
@@ -131,23 +140,26 @@ def build(
     registry: Registry | None = None,
     alert_queue: AlertQueue | None = None,
     alert_contacts: ContactsStore | None = None,
+    meter_index: MeterIndex | None = None,
+    meter_outbox: MeterOutbox | None = None,
 ) -> Parts:
-    """Every part, from `settings`. `clock`, `store`, `registry`, `alert_queue` and
-    `alert_contacts` replace the configured ones (tests: a frozen clock, a store that fails, a
-    registry that records its calls). An in-process `store` given alone comes with its own
-    alert queue."""
+    """Every part, from `settings`. `clock`, `store`, `registry`, the rooms' storage
+    (`alert_queue`, `alert_contacts`, `meter_index`, `meter_outbox`) replace the configured
+    ones (tests: a frozen clock, a store that fails, a registry that records its calls). An
+    in-process `store` given alone comes with its own alert queue and meter index."""
     settings.require_production_stores()
     injected = clock
     clock = clock or SystemClock()
     tiers = load_tiers(settings.tiers)
     key_env: KeyEnv = "live" if settings.env == "production" else "test"
-    redis = None
+    redis = _upstash_client(settings) if settings.upstash_redis_rest_url else None
     if store is None:
-        redis = _upstash_client(settings) if settings.upstash_redis_rest_url else None
         store = hot_store(settings, clock=injected, redis=redis)
     registry = registry if registry is not None else _registry(settings, clock)
     if alert_queue is None:
         alert_queue = _alert_queue(settings, store, redis)
+    if meter_index is None:
+        meter_index = _meter_index(settings, store, redis)
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
     path_store = _counted(store) if settings.measure else store
@@ -171,15 +183,18 @@ def build(
         registry=registry,
         alert_queue=alert_queue,
         alert_contacts=alert_contacts or _alert_contacts(settings),
+        meter_index=meter_index,
+        meter_outbox=meter_outbox or _meter_outbox(settings, registry),
         publisher=publisher,
         stripe=build_stripe(settings),
         gate=gate,
+        redis=redis,
     )
 
 
 def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
-    the gate queues crossings in; `redis`: the hot store's client, when wiring made it."""
+    the gate queues crossings in; `redis`: the cold paths' client, when wiring made it."""
     # A store is in-process only if its module was loaded: one that never was is not asked.
     memory = sys.modules.get("tiergate.store.memory")
     if memory is not None and isinstance(store, memory.MemoryStore):
@@ -199,11 +214,32 @@ def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None)
     )
 
 
+def _meter_index(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> MeterIndex:
+    """The meter room's index over what the gate counts: the same Redis, or the in-process
+    store's own counts; `redis`: the cold paths' client, when wiring made it."""
+    memory = sys.modules.get("tiergate.store.memory")  # as `_alert_queue` tells them apart
+    if memory is not None and isinstance(store, memory.MemoryStore):
+        from .meter.index_memory import MemoryMeterIndex
+
+        return MemoryMeterIndex(store.metered)
+    if not settings.upstash_redis_rest_url:  # a store of the caller's own (a test's)
+        from .meter.index import NoMeterIndex
+
+        return NoMeterIndex()
+    from .meter.index_upstash import UpstashMeterIndex
+
+    return UpstashMeterIndex(
+        (redis or _upstash_client(settings)).get,
+        namespace=settings.redis_namespace,
+        timeout_s=max(settings.redis_timeout, settings.redis_retry_budget),
+    )
+
+
 def _upstash_client(settings: Settings) -> Lazy[Redis]:
     """The upstash-redis client of the configured database, made on first use (a request in
     the steady state never needs it: the hot path has its own). One per container: the hot
-    store's cold paths and the alert queue share it, and neither builds it at a cold start
-    (each client loads its own TLS context, tens of milliseconds)."""
+    store's cold paths, the alert queue and the meter index share it, and none builds it at
+    a cold start (each client loads its own TLS context, tens of milliseconds)."""
     url, token = settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
     assert url, "only asked for where Upstash is configured"
     assert token is not None  # Settings refuses a URL without a token
@@ -225,6 +261,18 @@ def _alert_contacts(settings: Settings) -> ContactsStore:
     from .alerts.contacts_dynamo import DynamoContacts  # the client is made on first use
 
     return DynamoContacts(lambda: dynamodb_client(settings), settings.table)
+
+
+def _meter_outbox(settings: Settings, registry: Registry) -> MeterOutbox:
+    """The meter room's outbox: in the registry's table when there is one (else in process,
+    reading the customers from `registry`)."""
+    if not settings.table:
+        from .meter.outbox_memory import MemoryMeterOutbox
+
+        return MemoryMeterOutbox(registry)
+    from .meter.outbox_dynamo import DynamoMeterOutbox  # the client is made on first use
+
+    return DynamoMeterOutbox(lambda: dynamodb_client(settings), settings.table)
 
 
 def _counted(store: HotStore) -> HotStore:

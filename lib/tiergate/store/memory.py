@@ -26,7 +26,7 @@ from ..decision import (
     must_record,
 )
 from ..hotstate import UNKNOWN_KEY, AccountState, KeyState
-from ..usage import AlertCrossing, MeteredPeriod
+from ..usage import AlertCrossing, MeteredPeriod, MeterMark
 from . import Charge
 
 __all__ = ["MemoryStore"]
@@ -94,9 +94,11 @@ class MemoryStore:
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
         self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
         self._requests: dict[str, _Request] = {}
-        # (account, period start, meter) -> overage units: kept past the period's end, until
-        # the meter push forgets it (the units are still due then)
-        self._metered: dict[tuple[str, int, str], MeteredPeriod] = {}
+        # Overage counted by (account, period start, meter): kept past the period's end, until
+        # the meter push forgets it (the units are still due then). The meter room's index
+        # lists and forgets these (meter/index_memory.py), as the push does gate.lua's <ns>:m.
+        self.metered: dict[MeterMark, MeteredPeriod] = {}
+        self._metered = self.metered
         # Alerts fired, not yet delivered: the alert room's queue reads and trims this list
         # (alerts/queue_memory.py), as the delivery does gate.lua's <ns>:al.
         self.fired: list[AlertCrossing] = []
@@ -258,12 +260,6 @@ class MemoryStore:
         if quota is None or quota.period_start_ms != period_start_ms:
             return {}
         return {route: units for route, units in quota.routes.items() if units}
-
-    async def metered(self) -> list[MeteredPeriod]:
-        return list(self._metered.values())
-
-    async def forget_metered(self, period: MeteredPeriod) -> None:
-        self._metered.pop((period.account_id, period.period_start_ms, period.meter), None)
 
     async def aclose(self) -> None:
         return None
