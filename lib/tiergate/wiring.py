@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .clock import Clock, SystemClock
 from .gate import Gate
@@ -38,9 +38,22 @@ if TYPE_CHECKING:
     from .registry import Registry
     from .store import HotStore
 
-__all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
+__all__ = ["Parts", "Rooms", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
 _DAY_MS = 86_400_000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Rooms:
+    """The feature rooms' storage. A request never uses it (the gate writes what the rooms
+    read in its one call), so each is made, and its modules loaded, when a room first asks:
+    a cold start of the API function loads none of them."""
+
+    alert_queue: Lazy[AlertQueue]
+    alert_contacts: Lazy[ContactsStore]
+    meter_index: Lazy[MeterIndex]
+    meter_outbox: Lazy[MeterOutbox]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +65,33 @@ class Parts:
     key_env: KeyEnv
     store: HotStore
     registry: Registry
-    alert_queue: AlertQueue  # the alert room's: the crossings the gate queued
-    alert_contacts: ContactsStore  # the alert room's: where each account's alerts go
-    meter_index: MeterIndex  # the meter room's: the overage the gate counted
-    meter_outbox: MeterOutbox  # the meter room's: what was sent to Stripe's meter
+    rooms: Rooms  # the feature rooms' storage, each made on first use
     publisher: Publisher
     stripe: StripeApi | None  # None without STRIPE_SECRET_KEY (Checkout then answers 503)
     gate: Gate
     # The cold paths' upstash-redis client (None without Upstash): the hot store's, unless one
     # was given, and the rooms' storage's; made on first use, closed with the parts.
     redis: Lazy[Redis] | None = None
+
+    @property
+    def alert_queue(self) -> AlertQueue:
+        """The alert room's: the crossings the gate queued."""
+        return self.rooms.alert_queue.get()
+
+    @property
+    def alert_contacts(self) -> ContactsStore:
+        """The alert room's: where each account's alerts go."""
+        return self.rooms.alert_contacts.get()
+
+    @property
+    def meter_index(self) -> MeterIndex:
+        """The meter room's: the overage the gate counted."""
+        return self.rooms.meter_index.get()
+
+    @property
+    def meter_outbox(self) -> MeterOutbox:
+        """The meter room's: what was sent to Stripe's meter."""
+        return self.rooms.meter_outbox.get()
 
     def admin(self) -> Admin:
         """What the `tiergate keys` and `usage` commands act through."""
@@ -156,10 +186,13 @@ def build(
     if store is None:
         store = hot_store(settings, clock=injected, redis=redis)
     registry = registry if registry is not None else _registry(settings, clock)
-    if alert_queue is None:
-        alert_queue = _alert_queue(settings, store, redis)
-    if meter_index is None:
-        meter_index = _meter_index(settings, store, redis)
+    made = store  # the rooms read what this store counts
+    rooms = Rooms(
+        alert_queue=_given(alert_queue) or Lazy(lambda: _alert_queue(settings, made, redis)),
+        alert_contacts=_given(alert_contacts) or Lazy(lambda: _alert_contacts(settings)),
+        meter_index=_given(meter_index) or Lazy(lambda: _meter_index(settings, made, redis)),
+        meter_outbox=_given(meter_outbox) or Lazy(lambda: _meter_outbox(settings, registry)),
+    )
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
     path_store = _counted(store) if settings.measure else store
@@ -181,15 +214,17 @@ def build(
         key_env=key_env,
         store=store,
         registry=registry,
-        alert_queue=alert_queue,
-        alert_contacts=alert_contacts or _alert_contacts(settings),
-        meter_index=meter_index,
-        meter_outbox=meter_outbox or _meter_outbox(settings, registry),
+        rooms=rooms,
         publisher=publisher,
         stripe=build_stripe(settings),
         gate=gate,
         redis=redis,
     )
+
+
+def _given(part: T | None) -> Lazy[T] | None:
+    """A part the caller gave, held as the rooms hold theirs."""
+    return None if part is None else Lazy(lambda: part)
 
 
 def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
