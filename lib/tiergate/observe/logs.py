@@ -123,9 +123,7 @@ class _StdoutHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure_logging(
-    service: str, level: str = "INFO", *, text: bool = False
-) -> logging.Logger:
+def configure_logging(service: str, level: str = "INFO", *, text: bool = False) -> logging.Logger:
     """Give the ``tiergate`` logger one handler on stdout, JSON lines (or, with `text`, lines
     for a person: TextFormatter), and `level`. Idempotent: calling it again (a second app in
     the process) replaces the handler, never adds one."""
