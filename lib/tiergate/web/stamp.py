@@ -5,6 +5,7 @@ so that the id a customer quotes in a support request is the one in the logs."""
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import Any
 
 from starlette.types import Message, Scope, Send
@@ -25,8 +26,8 @@ class StampedReply:
     """Wraps the ASGI `send` of one request. A problem's start is held until its body is
     complete, so the body can gain its member and the Content-Length its new size."""
 
-    __slots__ = ("_chunks", "_held", "_id_bytes", "_request_id", "_rewrite", "_send",
-                 "committed", "extra", "sent_bytes", "status")  # fmt: skip
+    __slots__ = ("_body_bytes", "_chunks", "_head", "_held", "_id_bytes", "_request_id",
+                 "_rewrite", "_send", "committed", "extra", "status")  # fmt: skip
 
     def __init__(self, send: Send, request_id: str, *, rewrite: bool) -> None:
         self._send = send
@@ -40,10 +41,26 @@ class StampedReply:
         self.status = 500  # what the access log says if no response ever started
         self._held: Message | None = None  # a problem's start, until its whole body is here
         self._chunks: list[bytes] = []
-        self.sent_bytes = 0  # status line, headers and body as sent: the response's egress
+        self._head: list[tuple[bytes, bytes]] | None = None  # the header fields as sent
+        self._body_bytes = 0
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self._held is None:
+                self._body_bytes += len(message.get("body", b""))
+                await self._send(message)
+                return
+            self._chunks.append(message.get("body", b""))
+            body = b"".join(self._chunks)
+            if message.get("more_body", False):
+                if len(body) <= _REWRITE_MAX:
+                    return
+                await self._release(body, more=True)  # too large to rewrite: as it is
+                return
+            await self._release(_with_request_id(body, self._request_id), more=False)
+            return
+        if kind == "http.response.start":
             self.status = message["status"]
             headers = []
             problem = False
@@ -62,17 +79,7 @@ class StampedReply:
                 self._held = message
                 return
             self.committed = True
-        elif message["type"] == "http.response.body" and self._held is not None:
-            self._chunks.append(message.get("body", b""))
-            body = b"".join(self._chunks)
-            if message.get("more_body", False):
-                if len(body) <= _REWRITE_MAX:
-                    return
-                await self._release(body, more=True)  # too large to rewrite: as it is
-                return
-            await self._release(_with_request_id(body, self._request_id), more=False)
-            return
-        self._count(message)
+            self._head = headers
         await self._send(message)
 
     async def problem(self, body: dict[str, Any]) -> None:
@@ -95,19 +102,21 @@ class StampedReply:
             headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
             held = {**held, "headers": [*headers, (b"content-length", b"%d" % len(body))]}
         last = {"type": "http.response.body", "body": body, "more_body": more}
-        self._count(held)
+        self._head = held["headers"]
+        self._body_bytes += len(body)
         await self._send(held)
-        self._count(last)
         await self._send(last)
 
-    def _count(self, message: Message) -> None:
-        if message["type"] == "http.response.body":
-            self.sent_bytes += len(message.get("body", b""))
-        elif message["type"] == "http.response.start":
-            # As HTTP/1.1 frames it: "HTTP/1.1 200 OK\r\n" (about 17), "name: value\r\n"
-            # each, and the blank line. The server's own date/server headers are not here.
-            headers = message.get("headers", ())
-            self.sent_bytes += 19 + sum(len(k) + len(v) + 4 for k, v in headers)
+    @property
+    def sent_bytes(self) -> int:
+        """Status line, header fields and body as sent: the response's egress, worked out
+        when asked (a measured request asks, once). The fields count as HTTP/1.1 frames
+        them: the status line (about 17 bytes), "name: value" and CRLF each, the blank line;
+        the server's own date and server fields are not among them."""
+        head = self._head
+        if head is None:
+            return self._body_bytes
+        return 19 + sum(map(len, chain.from_iterable(head))) + 4 * len(head) + self._body_bytes
 
 
 def first_headers(scope: Scope) -> dict[bytes, bytes]:
