@@ -123,6 +123,11 @@ def build_lambda(args: list[str]) -> int:
         "-q", "--disable-pip-version-check", "--no-warn-conflicts", "--root-user-action=ignore",
     ]  # fmt: skip
     run([*lambda_pip(), "install", *quiet, "--target", folder, *wheels, *wanted])
+    # stripe/params/ is a third of the package: TypedDicts of every API's parameters, for
+    # type checkers only (stripe imports it under TYPE_CHECKING, or when `stripe.params` is
+    # asked for). tests/billing/test_stripe_gateway.py runs every call tiergate makes with it
+    # unimportable.
+    shutil.rmtree(folder / "stripe" / "params")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     # The `tiergate` command (tiergate/cli/, __main__.py) is run on the owner's machine, never
     # by a function: it stays out, as the tools do.

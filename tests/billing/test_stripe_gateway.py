@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tiergate.billing.stripe_client import StripeGateway, build_stripe
+from tiergate.clock import FakeClock
 from tiergate.errors import StripeRejected, StripeUnavailable
 
 from ..support.fakestripe import FakeStripe
 from .conftest import billing_settings
+
+_ROOT = Path(__file__).resolve().parents[2]
+_PATH = os.pathsep.join([str(_ROOT / "lib"), str(_ROOT)])
 
 
 def gateway(stripe_url: str, **settings: object) -> StripeGateway:
@@ -143,3 +151,47 @@ async def test_stripe_should_retry_overrides_the_status(
         with pytest.raises(outcome):
             await checkout(gw)
     assert len(fake_stripe.requests) == attempts
+
+
+# Run in a fresh interpreter where `stripe.params` cannot be imported, as in the Lambda
+# package, which leaves it out (dev.py build_lambda): every call the gateway makes.
+_WITHOUT_PARAMS = """
+import asyncio, sys
+from importlib.abc import MetaPathFinder
+
+class Refuse(MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "stripe.params" or name.startswith("stripe.params."):
+            raise ImportError(f"{name} is not in the Lambda package")
+        return None
+
+sys.meta_path.insert(0, Refuse())
+from tiergate.billing.stripe_client import build_stripe
+from tiergate.meter.events import MeterEvent
+from tiergate.settings import Settings
+
+async def main(url, now_s):
+    gw = build_stripe(Settings(stripe_secret_key="sk_test_x", stripe_api_base=url))
+    await gw.checkout_url(account_id="acme", customer_id="", price="price_pro",
+                          success_url="s", cancel_url="c")
+    await gw.portal_url(customer_id="cus_1", return_url="r")
+    await gw.subscription("sub_9")
+    print(await gw.send_meter_event(MeterEvent("api_overage", "cus_1", 5, now_s, "tg_1")))
+    await gw.aclose()
+    assert "stripe.params" not in sys.modules
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def test_every_call_works_without_stripes_type_only_params(
+    fake_stripe: FakeStripe, stripe_url: str, clock: FakeClock
+) -> None:
+    fake_stripe.subscriptions["sub_9"] = {"id": "sub_9", "object": "subscription", "status": "x"}
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PARAMS, stripe_url, str(clock.now_ms() // 1000)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": _PATH},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("accepted")
+    assert [path for _, path, _ in fake_stripe.requests if "checkout/sessions" in path]
