@@ -17,7 +17,7 @@ from .gate import Gate
 from .keys import KeyEnv
 from .lazy import Lazy
 from .publisher import Publisher
-from .settings import Settings
+from .settings import GateSettings
 from .tiers import Tiers, load_tiers
 
 # What a request does not need loads only where it is used: the in-process store and
@@ -31,8 +31,11 @@ if TYPE_CHECKING:
     from .alerts.contacts_store import ContactsStore
     from .alerts.queue import AlertQueue
     from .billing import StripeApi
+    from .billing.settings import BillingSettings
     from .billing.webhook import WebhookProcessor
+    from .config import Settings
     from .meter.push import MeterPusher
+    from .meter.settings import MeterSettings
     from .registry import Registry
     from .store import HotStore
 
@@ -69,7 +72,7 @@ class Parts:
             key_env=self.key_env,
         )
 
-    def webhook_processor(self, settings: Settings) -> WebhookProcessor | None:
+    def webhook_processor(self, settings: BillingSettings) -> WebhookProcessor | None:
         """The webhook's processor, or None without STRIPE_WEBHOOK_SECRET (it answers 503).
 
         `settings`: the webhook's own (its secrets), which an app may set apart from the
@@ -94,7 +97,7 @@ class Parts:
             stripe=self.stripe,
         )
 
-    def meter_pusher(self, settings: Settings) -> MeterPusher | None:
+    def meter_pusher(self, settings: MeterSettings) -> MeterPusher | None:
         """What `tiergate meter push` and the scheduled runs run, or None without
         STRIPE_SECRET_KEY."""
         if self.stripe is None:
@@ -136,23 +139,28 @@ def build(
     `alert_contacts` replace the configured ones (tests: a frozen clock, a store that fails, a
     registry that records its calls). An in-process `store` given alone comes with its own
     alert queue."""
-    settings.require_production_stores()
+    core = settings.gate
+    core.require_production_stores()
     injected = clock
     clock = clock or SystemClock()
-    tiers = load_tiers(settings.tiers)
-    key_env: KeyEnv = "live" if settings.env == "production" else "test"
+    tiers = load_tiers(core.tiers)
+    key_env: KeyEnv = "live" if core.env == "production" else "test"
     redis = None
     if store is None:
-        redis = _upstash_client(settings) if settings.upstash_redis_rest_url else None
-        store = hot_store(settings, clock=injected, redis=redis)
-    registry = registry if registry is not None else _registry(settings, clock)
+        redis = _upstash_client(core) if core.upstash_redis_rest_url else None
+        store = hot_store(core, clock=injected, redis=redis)
+    registry = (
+        registry
+        if registry is not None
+        else _registry(core, clock, measure=settings.observe.measure)
+    )
     if alert_queue is None:
-        alert_queue = _alert_queue(settings, store, redis)
+        alert_queue = _alert_queue(core, store, redis)
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
-    path_store = _counted(store) if settings.measure else store
+    path_store = _counted(store) if settings.observe.measure else store
     publisher = Publisher(
-        path_store, tiers, past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS)
+        path_store, tiers, past_due_grace_ms=int(core.past_due_grace_days * _DAY_MS)
     )
     gate = Gate(
         tiers=tiers,
@@ -161,7 +169,7 @@ def build(
         publisher=publisher,
         clock=clock,
         key_env=key_env,
-        refund_client_errors=settings.refund_client_errors,
+        refund_client_errors=core.refund_client_errors,
     )
     return Parts(
         tiers=tiers,
@@ -170,14 +178,14 @@ def build(
         store=store,
         registry=registry,
         alert_queue=alert_queue,
-        alert_contacts=alert_contacts or _alert_contacts(settings),
+        alert_contacts=alert_contacts or _alert_contacts(core),
         publisher=publisher,
-        stripe=build_stripe(settings),
+        stripe=build_stripe(settings.billing, measure=settings.observe.measure),
         gate=gate,
     )
 
 
-def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
+def _alert_queue(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
     the gate queues crossings in; `redis`: the hot store's client, when wiring made it."""
     # A store is in-process only if its module was loaded: one that never was is not asked.
@@ -199,7 +207,7 @@ def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None)
     )
 
 
-def _upstash_client(settings: Settings) -> Lazy[Redis]:
+def _upstash_client(settings: GateSettings) -> Lazy[Redis]:
     """The upstash-redis client of the configured database, made on first use (a request in
     the steady state never needs it: the hot path has its own). One per container: the hot
     store's cold paths and the alert queue share it, and neither builds it at a cold start
@@ -216,7 +224,7 @@ def _upstash_client(settings: Settings) -> Lazy[Redis]:
     return Lazy(make)
 
 
-def _alert_contacts(settings: Settings) -> ContactsStore:
+def _alert_contacts(settings: GateSettings) -> ContactsStore:
     """The alert room's contacts: in the registry's table when there is one."""
     if not settings.table:
         from .alerts.contacts_memory import MemoryContacts
@@ -234,7 +242,7 @@ def _counted(store: HotStore) -> HotStore:
 
 
 def hot_store(
-    settings: Settings, *, clock: Clock | None = None, redis: Lazy[Redis] | None = None
+    settings: GateSettings, *, clock: Clock | None = None, redis: Lazy[Redis] | None = None
 ) -> HotStore:
     """The configured hot store. `clock`: one the caller (a test) chose; Redis then decides
     at its time rather than on its own clock, which no test can move. `redis`: the
@@ -270,7 +278,7 @@ def hot_store(
     )
 
 
-def _registry(settings: Settings, clock: Clock) -> Registry:
+def _registry(settings: GateSettings, clock: Clock, *, measure: bool) -> Registry:
     if not settings.table:
         from .registry.memory import MemoryRegistry
 
@@ -278,19 +286,19 @@ def _registry(settings: Settings, clock: Clock) -> Registry:
     from .registry.dynamo import DynamoRegistry  # the client (boto3) is made on first use
 
     return DynamoRegistry(
-        lambda: _measured(dynamodb_client(settings), settings), settings.table, clock=clock
+        lambda: _measured(dynamodb_client(settings), measure), settings.table, clock=clock
     )
 
 
-def _measured(client: DynamoDBClient, settings: Settings) -> DynamoDBClient:
-    if not settings.measure:
+def _measured(client: DynamoDBClient, measure: bool) -> DynamoDBClient:
+    if not measure:
         return client
     from .observe.counting import count_dynamodb_units
 
     return count_dynamodb_units(client)
 
 
-def dynamodb_client(settings: Settings) -> DynamoDBClient:
+def dynamodb_client(settings: GateSettings) -> DynamoDBClient:
     from .registry.dynamo import connect
 
     return connect(
@@ -300,14 +308,15 @@ def dynamodb_client(settings: Settings) -> DynamoDBClient:
     )
 
 
-def build_stripe(settings: Settings) -> StripeApi | None:
-    """The Stripe gateway, or None without STRIPE_SECRET_KEY (Checkout then answers 503)."""
+def build_stripe(settings: BillingSettings, *, measure: bool) -> StripeApi | None:
+    """The Stripe gateway, or None without STRIPE_SECRET_KEY (Checkout then answers 503);
+    `measure`: its calls counted for the cost metrics (TIERGATE_MEASURE)."""
     if settings.stripe_secret_key is None:
         return None
     from .billing.stripe_client import build_stripe as build
 
     stripe = build(settings)
-    if stripe is None or not settings.measure:
+    if stripe is None or not measure:
         return stripe
     from .observe.counting import CountedStripe
 

@@ -14,7 +14,7 @@ from .conftest import billing_settings
 
 
 def gateway(stripe_url: str, **settings: object) -> StripeGateway:
-    built = build_stripe(billing_settings(stripe_url, **settings))
+    built = build_stripe(billing_settings(stripe_url, **settings).billing)
     assert built is not None
     return built
 

@@ -202,7 +202,7 @@ async def make_harness() -> AsyncIterator[MakeHarness]:
     ) -> Harness:
         clock = FakeClock(NOW_MS)
         built = Settings(**settings)
-        store = FaultyStore(hot_store(built, clock=clock))
+        store = FaultyStore(hot_store(built.gate, clock=clock))
         parts = build(built, clock=clock, store=store)
         app = app_factory(built, parts=parts)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
