@@ -49,7 +49,7 @@ SECTIONS: dict[str, type[Section]] = {
 class _Everything(
     ScheduleSettings, ObserveSettings, AlertSettings, MeterSettings, BillingSettings, GateSettings
 ):
-    model_config = SettingsConfigDict(title="Settings")
+    model_config = SettingsConfigDict(title="Settings", defer_build=False)
 
 
 def _owners() -> dict[str, str]:

@@ -36,9 +36,16 @@ class Section(BaseSettings):
 
     # hide_input_in_errors: a ValidationError's text otherwise carries the values it was
     # given (the whole environment's, secrets included, for a model-level check) into the
-    # start-up traceback that Lambda and Vercel log.
+    # start-up traceback that Lambda and Vercel log. defer_build: a section's validator is
+    # built when the section is read alone; `Settings` validates every section in one model
+    # of its own, and building each section's too would double what a cold start spends on
+    # them (pydantic builds a validator in milliseconds).
     model_config = SettingsConfigDict(
-        env_prefix="TIERGATE_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+        env_prefix="TIERGATE_",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+        defer_build=True,
     )
 
 
