@@ -19,6 +19,7 @@ title `Settings`. The cost report's prices are not here: the report is not deplo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from .observe.settings import ObserveSettings
 from .schedule.settings import ScheduleSettings
 from .settings import GateSettings, Section
 
-__all__ = ["FIELDS", "SECTIONS", "Settings"]
+__all__ = ["FIELDS", "SECTIONS", "Settings", "owners"]
 
 SECTIONS: dict[str, type[Section]] = {
     "gate": GateSettings,
@@ -52,25 +53,24 @@ class _Everything(
     model_config = SettingsConfigDict(title="Settings", defer_build=False)
 
 
-def _owners() -> dict[str, str]:
-    """Each field's section. A name in two sections (or a check's name, which would silently
-    replace the other's in `_Everything`) stops the import: each field has one owner."""
-    owners: dict[str, str] = {}
-    checks = 0
-    for name, section in SECTIONS.items():
-        for field in section.model_fields:
-            if field in owners:
-                raise TypeError(f"setting {field!r} is in both {owners[field]} and {name}")
-            owners[field] = name
-        decorators = section.__pydantic_decorators__
-        checks += len(decorators.field_validators) + len(decorators.model_validators)
-    merged = _Everything.__pydantic_decorators__
-    if len(merged.field_validators) + len(merged.model_validators) != checks:
-        raise TypeError("two settings sections name a validator alike: give each its own name")
-    return owners
+def owners(sections: Mapping[str, type[Section]]) -> dict[str, str]:
+    """Each field's section. A name two sections define (a field, or a check or method, which
+    in `_Everything` would silently replace the other's) stops the import: one owner each."""
+    owner: dict[str, str] = {}
+    for name, section in sections.items():
+        defined = sorted(k for k in vars(section) if not k.startswith("__") and k not in _SHARED)
+        own = [*section.model_fields, *defined]
+        for attribute in own:
+            if attribute in owner:
+                raise TypeError(f"settings {attribute!r} is in both {owner[attribute]} and {name}")
+            owner[attribute] = name
+    return {field: owner[field] for section in sections.values() for field in section.model_fields}
 
 
-FIELDS: dict[str, str] = _owners()  # field name -> the name of the section that owns it
+_SHARED = {"model_config", "_abc_impl"}  # every class has its own; none is a section's
+
+
+FIELDS: dict[str, str] = owners(SECTIONS)  # field name -> the name of the section that owns it
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, model_validator
 
 from tiergate.alerts.policy import InvalidContact
 from tiergate.alerts.settings import AlertSettings
 from tiergate.billing.settings import BillingSettings
-from tiergate.config import FIELDS, SECTIONS, Settings
+from tiergate.config import FIELDS, SECTIONS, Settings, owners
 from tiergate.errors import ConfigError
 from tiergate.meter.settings import MeterSettings
 from tiergate.observe.settings import ObserveSettings
@@ -264,6 +264,22 @@ def test_each_field_has_one_section_and_the_composite_is_their_union() -> None:
     assert {FIELDS[f] for f in GateSettings.model_fields} == {"gate"}
 
 
+class _Twin(Section):
+    """A section that names a check as the gate's does: in the one model validating them all,
+    one of the two checks would be lost."""
+
+    @model_validator(mode="after")
+    def _gate_complete(self) -> _Twin:
+        return self
+
+
+def test_two_sections_naming_one_field_or_check_alike_are_refused() -> None:
+    with pytest.raises(TypeError, match="'_gate_complete' is in both gate and twin"):
+        owners({"gate": GateSettings, "twin": _Twin})
+    with pytest.raises(TypeError, match="'env' is in both gate and again"):
+        owners({"gate": GateSettings, "again": GateSettings})
+
+
 def _settings_read(path: Path) -> set[str]:
     """The names read as `<settings>.name`: off a variable that holds a section (named as the
     code names them) or off a composite's section (`settings.gate.name`)."""
@@ -317,3 +333,14 @@ def test_replace_changes_the_owning_section_and_nothing_else() -> None:
     assert changed.billing is settings.billing  # untouched sections are shared
     with pytest.raises(TypeError, match="no such setting: prices"):
         settings.replace(prices="{}")
+
+
+def test_pydantic_settings_own_options_still_reach_every_section(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("TIERGATE_TABLE=from-file\nSTRIPE_SECRET_KEY=sk_test_file\n")
+    settings = Settings(_env_file=dotenv)
+    secret = settings.billing.stripe_secret_key
+    assert (settings.gate.table, secret and secret.get_secret_value()) == (
+        "from-file",
+        "sk_test_file",
+    )
