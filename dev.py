@@ -124,7 +124,10 @@ def build_lambda(args: list[str]) -> int:
     ]  # fmt: skip
     run([*lambda_pip(), "install", *quiet, "--target", folder, *wheels, *wanted])
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "lib" / "tiergate", folder / "tiergate", ignore=ignore)
+    # The `tiergate` command (tiergate/cli/, __main__.py) is run on the owner's machine, never
+    # by a function: it stays out, as the tools do.
+    commands = shutil.ignore_patterns("__pycache__", "*.pyc", "cli", "__main__.py")
+    shutil.copytree(ROOT / "lib" / "tiergate", folder / "tiergate", ignore=commands)
     shutil.copytree(ROOT / "api", folder / "api", ignore=ignore)
     for junk in folder.glob("**/__pycache__"):
         shutil.rmtree(junk, ignore_errors=True)

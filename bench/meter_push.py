@@ -1,5 +1,5 @@
 """The meter push against the Stripe stand-in: Stripe calls per account per run, accounts per
-second, and DynamoDB calls per push (the registry's outbox on DynamoDB Local, its own process,
+second, and DynamoDB calls per push (the meter outbox on DynamoDB Local, its own process,
 counted at the client). Baseline, in the same run: the same events sent straight to Stripe,
 with no outbox (what a push without exactly-once costs)."""
 
@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from tests.billing.metered import MeteredStore
+from tests.billing.metered import MeteredIndex
 from tests.support.dynamodb_local import running_dynamodb_local
 from tests.support.fakestripe import FakeStripe, running_fake_stripe
 
@@ -20,6 +20,7 @@ from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import SystemClock
 from tiergate.config import Settings
 from tiergate.meter.events import MeterEvent
+from tiergate.meter.outbox_dynamo import DynamoMeterOutbox
 from tiergate.meter.push import MeterPusher
 from tiergate.periods import calendar_month
 from tiergate.registry import Account
@@ -56,14 +57,15 @@ async def measure(accounts: int) -> Outcome:
         calls = _Calls()
         client.meta.events.register("before-call.dynamodb.*", calls)
         gateway = _gateway(stripe_url)
-        store = MeteredStore(clock)
+        index = MeteredIndex()
         start, end = calendar_month(clock.now_ms())
-        pusher = MeterPusher(store=store, registry=registry, sender=gateway, clock=clock)
+        outbox = DynamoMeterOutbox(client, table)
+        pusher = MeterPusher(index=index, outbox=outbox, sender=gateway, clock=clock)
 
         runs: dict[str, tuple[float, int, _Calls, int]] = {}
         for label, units in (("new units", 5), ("nothing new", 0), ("new units again", 3)):
             for i in range(accounts):
-                store.count(f"acct-{i}", start, end, _METER, units)
+                index.count(f"acct-{i}", start, end, _METER, units)
             calls.clear()
             before = fake.meter_requests
             began = time.perf_counter()

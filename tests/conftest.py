@@ -9,6 +9,7 @@ import pytest
 
 from tiergate.registry.dynamo import connect
 from tiergate.registry.dynamo.table import create_table
+from tiergate.web.costs import write_pending
 from tiergate_tools.localredis.background import UpstashEndpoint, local_upstash
 from tiergate_tools.localredis.binary import spawn_redis_server
 
@@ -22,6 +23,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("needs"):
         for tool in mark.args:
             require(tool)
+
+
+@pytest.fixture(autouse=True)
+def _measurements_written_in_the_test() -> Iterator[None]:
+    """What the apps' cost meters still batch is written as each test ends, into its captured
+    output, rather than at exit on the terminal after pytest's summary."""
+    yield
+    write_pending()
 
 
 @pytest.fixture

@@ -155,13 +155,20 @@ class IdempotencyRecord:
     response: str = ""
 
 
-@dataclass(frozen=True, slots=True)
 class GcraStep:
-    allowed: bool
-    tat_us: int  # the new TAT when allowed
-    remaining: int
-    reset_ms: int
-    retry_after_ms: int
+    """One step of the burst bucket. Built per request: a plain slotted class (a frozen
+    dataclass's __init__ cost four times as much)."""
+
+    __slots__ = ("allowed", "remaining", "reset_ms", "retry_after_ms", "tat_us")
+
+    def __init__(
+        self, allowed: bool, tat_us: int, remaining: int, reset_ms: int, retry_after_ms: int
+    ) -> None:
+        self.allowed = allowed
+        self.tat_us = tat_us  # the new TAT when allowed
+        self.remaining = remaining
+        self.reset_ms = reset_ms
+        self.retry_after_ms = retry_after_ms
 
 
 def gcra(stored_tat_us: int, now_ms: int, burst: int) -> GcraStep:

@@ -2,7 +2,8 @@
 and usage alerts for the customer.
 
 The gate's one atomic call counts both as it admits (store/gate.lua, decision.py); the
-scheduled runs (`tiergate meter push`, the alert delivery) read them from here.
+scheduled runs (`tiergate meter push`, the alert delivery) read them through their rooms' own
+storage (meter/index.py, alerts/queue.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-__all__ = ["AlertCrossing", "MeteredPeriod"]
+__all__ = ["AlertCrossing", "MeterMark", "MeteredPeriod"]
+
+# (account, period start, meter): which overage a count is of.
+MeterMark = tuple[str, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,10 @@ class MeteredPeriod:
     period_end_ms: int
     meter: str
     units: int
+
+    @property
+    def mark(self) -> MeterMark:
+        return (self.account_id, self.period_start_ms, self.meter)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .clock import Clock, SystemClock
 from .gate import Gate
@@ -34,14 +34,29 @@ if TYPE_CHECKING:
     from .billing.settings import BillingSettings
     from .billing.webhook import WebhookProcessor
     from .config import Settings
+    from .meter.index import MeterIndex
+    from .meter.outbox import MeterOutbox
     from .meter.push import MeterPusher
     from .meter.settings import MeterSettings
     from .registry import Registry
     from .store import HotStore
 
-__all__ = ["Parts", "build", "build_stripe", "dynamodb_client", "hot_store"]
+__all__ = ["Parts", "Rooms", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
 _DAY_MS = 86_400_000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Rooms:
+    """The feature rooms' storage. A request never uses it (the gate writes what the rooms
+    read in its one call), so each is made, and its modules loaded, when a room first asks:
+    a cold start of the API function loads none of them."""
+
+    alert_queue: Lazy[AlertQueue]
+    alert_contacts: Lazy[ContactsStore]
+    meter_index: Lazy[MeterIndex]
+    meter_outbox: Lazy[MeterOutbox]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +68,33 @@ class Parts:
     key_env: KeyEnv
     store: HotStore
     registry: Registry
-    alert_queue: AlertQueue  # the alert room's: the crossings the gate queued
-    alert_contacts: ContactsStore  # the alert room's: where each account's alerts go
+    rooms: Rooms  # the feature rooms' storage, each made on first use
     publisher: Publisher
     stripe: StripeApi | None  # None without STRIPE_SECRET_KEY (Checkout then answers 503)
     gate: Gate
+    # The cold paths' upstash-redis client (None without Upstash): the hot store's, unless one
+    # was given, and the rooms' storage's; made on first use, closed with the parts.
+    redis: Lazy[Redis] | None = None
+
+    @property
+    def alert_queue(self) -> AlertQueue:
+        """The alert room's: the crossings the gate queued."""
+        return self.rooms.alert_queue.get()
+
+    @property
+    def alert_contacts(self) -> ContactsStore:
+        """The alert room's: where each account's alerts go."""
+        return self.rooms.alert_contacts.get()
+
+    @property
+    def meter_index(self) -> MeterIndex:
+        """The meter room's: the overage the gate counted."""
+        return self.rooms.meter_index.get()
+
+    @property
+    def meter_outbox(self) -> MeterOutbox:
+        """The meter room's: what was sent to Stripe's meter."""
+        return self.rooms.meter_outbox.get()
 
     def admin(self) -> Admin:
         """What the `tiergate keys` and `usage` commands act through."""
@@ -105,8 +142,8 @@ class Parts:
         from .meter.push import MeterPusher
 
         return MeterPusher(
-            store=self.store,
-            registry=self.registry,
+            index=self.meter_index,
+            outbox=self.meter_outbox,
             sender=self.stripe,
             clock=self.clock,
             late_window_ms=settings.meter_late_window * 1000,
@@ -122,6 +159,8 @@ class Parts:
 
     async def aclose(self) -> None:
         await self.store.aclose()
+        if self.redis is not None and self.redis.made:  # a room's call may have made it
+            await self.redis.get().close()  # closed already by the store, or now
         if self.stripe is not None:
             await self.stripe.aclose()
 
@@ -134,31 +173,33 @@ def build(
     registry: Registry | None = None,
     alert_queue: AlertQueue | None = None,
     alert_contacts: ContactsStore | None = None,
+    meter_index: MeterIndex | None = None,
+    meter_outbox: MeterOutbox | None = None,
 ) -> Parts:
-    """Every part, from `settings`. `clock`, `store`, `registry`, `alert_queue` and
-    `alert_contacts` replace the configured ones (tests: a frozen clock, a store that fails, a
-    registry that records its calls). An in-process `store` given alone comes with its own
-    alert queue."""
-    core = settings.gate
+    """Every part, from `settings`. `clock`, `store`, `registry`, the rooms' storage
+    (`alert_queue`, `alert_contacts`, `meter_index`, `meter_outbox`) replace the configured
+    ones (tests: a frozen clock, a store that fails, a registry that records its calls). An
+    in-process `store` given alone comes with its own alert queue and meter index."""
+    core, measure = settings.gate, settings.observe.measure
     core.require_production_stores()
     injected = clock
     clock = clock or SystemClock()
     tiers = load_tiers(core.tiers)
     key_env: KeyEnv = "live" if core.env == "production" else "test"
-    redis = None
+    redis = _upstash_client(core) if core.upstash_redis_rest_url else None
     if store is None:
-        redis = _upstash_client(core) if core.upstash_redis_rest_url else None
         store = hot_store(core, clock=injected, redis=redis)
-    registry = (
-        registry
-        if registry is not None
-        else _registry(core, clock, measure=settings.observe.measure)
+    registry = registry if registry is not None else _registry(core, clock, measure=measure)
+    made = store  # the rooms read what this store counts
+    rooms = Rooms(
+        alert_queue=_given(alert_queue) or Lazy(lambda: _alert_queue(core, made, redis)),
+        alert_contacts=_given(alert_contacts) or Lazy(lambda: _alert_contacts(core)),
+        meter_index=_given(meter_index) or Lazy(lambda: _meter_index(core, made, redis)),
+        meter_outbox=_given(meter_outbox) or Lazy(lambda: _meter_outbox(core, registry)),
     )
-    if alert_queue is None:
-        alert_queue = _alert_queue(core, store, redis)
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
-    path_store = _counted(store) if settings.observe.measure else store
+    path_store = _counted(store) if measure else store
     publisher = Publisher(
         path_store, tiers, past_due_grace_ms=int(core.past_due_grace_days * _DAY_MS)
     )
@@ -177,17 +218,22 @@ def build(
         key_env=key_env,
         store=store,
         registry=registry,
-        alert_queue=alert_queue,
-        alert_contacts=alert_contacts or _alert_contacts(core),
+        rooms=rooms,
         publisher=publisher,
-        stripe=build_stripe(settings.billing, measure=settings.observe.measure),
+        stripe=build_stripe(settings.billing, measure=measure),
         gate=gate,
+        redis=redis,
     )
+
+
+def _given(part: T | None) -> Lazy[T] | None:
+    """A part the caller gave, held as the rooms hold theirs."""
+    return None if part is None else Lazy(lambda: part)
 
 
 def _alert_queue(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
-    the gate queues crossings in; `redis`: the hot store's client, when wiring made it."""
+    the gate queues crossings in; `redis`: the cold paths' client, when wiring made it."""
     # A store is in-process only if its module was loaded: one that never was is not asked.
     memory = sys.modules.get("tiergate.store.memory")
     if memory is not None and isinstance(store, memory.MemoryStore):
@@ -207,11 +253,32 @@ def _alert_queue(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | N
     )
 
 
+def _meter_index(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | None) -> MeterIndex:
+    """The meter room's index over what the gate counts: the same Redis, or the in-process
+    store's own counts; `redis`: the cold paths' client, when wiring made it."""
+    memory = sys.modules.get("tiergate.store.memory")  # as `_alert_queue` tells them apart
+    if memory is not None and isinstance(store, memory.MemoryStore):
+        from .meter.index_memory import MemoryMeterIndex
+
+        return MemoryMeterIndex(store.metered)
+    if not settings.upstash_redis_rest_url:  # a store of the caller's own (a test's)
+        from .meter.index import NoMeterIndex
+
+        return NoMeterIndex()
+    from .meter.index_upstash import UpstashMeterIndex
+
+    return UpstashMeterIndex(
+        (redis or _upstash_client(settings)).get,
+        namespace=settings.redis_namespace,
+        timeout_s=max(settings.redis_timeout, settings.redis_retry_budget),
+    )
+
+
 def _upstash_client(settings: GateSettings) -> Lazy[Redis]:
     """The upstash-redis client of the configured database, made on first use (a request in
     the steady state never needs it: the hot path has its own). One per container: the hot
-    store's cold paths and the alert queue share it, and neither builds it at a cold start
-    (each client loads its own TLS context, tens of milliseconds)."""
+    store's cold paths, the alert queue and the meter index share it, and none builds it at
+    a cold start (each client loads its own TLS context, tens of milliseconds)."""
     url, token = settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
     assert url, "only asked for where Upstash is configured"
     assert token is not None  # Settings refuses a URL without a token
@@ -233,6 +300,18 @@ def _alert_contacts(settings: GateSettings) -> ContactsStore:
     from .alerts.contacts_dynamo import DynamoContacts  # the client is made on first use
 
     return DynamoContacts(lambda: dynamodb_client(settings), settings.table)
+
+
+def _meter_outbox(settings: GateSettings, registry: Registry) -> MeterOutbox:
+    """The meter room's outbox: in the registry's table when there is one (else in process,
+    reading the customers from `registry`)."""
+    if not settings.table:
+        from .meter.outbox_memory import MemoryMeterOutbox
+
+        return MemoryMeterOutbox(registry)
+    from .meter.outbox_dynamo import DynamoMeterOutbox  # the client is made on first use
+
+    return DynamoMeterOutbox(lambda: dynamodb_client(settings), settings.table)
 
 
 def _counted(store: HotStore) -> HotStore:

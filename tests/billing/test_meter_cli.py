@@ -1,6 +1,7 @@
 """`tiergate meter push`: what it needs, what it prints, and its exit status, against DynamoDB
-Local and the Stripe stand-in (the overage counts come from a hand-set hot store until the
-stores list them; tests/billing/test_meter_push.py covers the push itself)."""
+Local and the Stripe stand-in (the overage counts come from a hand-set meter index; the gate's
+own counting is tests/billing/test_meter_end_to_end.py's, the push's tests/billing/
+test_meter_push.py's)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tiergate.registry import Account
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..support.fakestripe import FakeStripe
-from .metered import MeteredStore
+from .metered import MeteredIndex
 
 
 @pytest.fixture
@@ -53,17 +54,17 @@ def env(
 
 
 @pytest.fixture
-def overage(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> MeteredStore:
-    """The hot store the command builds, with 5 overage units of acme this month."""
-    store = MeteredStore(clock)
+def overage(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> MeteredIndex:
+    """The meter index the command builds, with 5 overage units of acme this month."""
+    index = MeteredIndex()
     start, end = calendar_month(clock.now_ms())
-    store.count("acme", start, end, "api_overage", 5)
+    index.count("acme", start, end, "api_overage", 5)
     build = tiergate.wiring.build
 
-    def with_store(settings: Settings, **kwargs: Any) -> tiergate.wiring.Parts:
-        return build(settings, store=store, **kwargs)
+    def with_index(settings: Settings, **kwargs: Any) -> tiergate.wiring.Parts:
+        return build(settings, meter_index=index, **kwargs)
 
-    monkeypatch.setattr(tiergate.wiring, "build", with_store)
+    monkeypatch.setattr(tiergate.wiring, "build", with_index)
 
     async def link() -> None:
         parts = build(Settings())
@@ -73,7 +74,7 @@ def overage(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> MeteredStore:
             await parts.aclose()
 
     asyncio.run(link())
-    return store
+    return index
 
 
 def run(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
@@ -110,7 +111,7 @@ def test_it_refuses_without_what_it_needs(
 
 def test_it_prints_what_it_sent(
     env: dict[str, str],
-    overage: MeteredStore,
+    overage: MeteredIndex,
     capsys: pytest.CaptureFixture[str],
     fake_stripe: FakeStripe,
 ) -> None:
@@ -125,7 +126,7 @@ def test_it_prints_what_it_sent(
 
 def test_it_exits_1_and_says_what_failed(
     env: dict[str, str],
-    overage: MeteredStore,
+    overage: MeteredIndex,
     capsys: pytest.CaptureFixture[str],
     fake_stripe: FakeStripe,
 ) -> None:

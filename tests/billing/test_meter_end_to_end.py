@@ -99,7 +99,7 @@ async def test_requests_past_the_limit_reach_the_meter_once(
     clock.set(end + 5 * 60_000)  # the month is over, and every unit of it sent
     finished = await pusher.push()
     assert (finished.ok, finished.forgotten, finished.sent) == (True, 1, [])
-    assert await parts.store.metered() == []
+    assert await parts.meter_index.metered() == []
     assert fake_stripe.metered() == 3
 
 

@@ -1,5 +1,5 @@
 """The meter push against the Stripe stand-in (which deduplicates identifiers as Stripe does),
-on the in-process registry and on DynamoDB Local: every overage unit reaches Stripe exactly
+on the in-process outbox and on DynamoDB Local: every overage unit reaches Stripe exactly
 once, across a crash at every step, two pushes at once and a period boundary; what cannot be
 sent is reported, never dropped and never billed into another period."""
 
@@ -18,18 +18,26 @@ from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import FakeClock
 from tiergate.errors import StoreUnavailable
 from tiergate.meter.events import MeterDelivery, MeterEvent
+from tiergate.meter.outbox import (
+    Claim,
+    MeterChange,
+    MeterKey,
+    MeterOutbox,
+    MeterRecord,
+    Settle,
+    Skip,
+)
 from tiergate.meter.push import MeterPusher, batch_identifier
 from tiergate.meter.report import MeterPushReport
 from tiergate.observe import EmfWriter, Observation, bind
-from tiergate.registry import Account, MeterChange, MeterKey, MeterRecord, Registry
-from tiergate.registry.outbox import Claim, Settle, Skip
+from tiergate.registry import Account, Registry
 from tiergate.telemetry import SERVICE_SCHEDULED
 from tiergate.usage import MeteredPeriod
 
-from ..contract.registries import CONCURRENT_REGISTRIES, opened
+from ..contract.meter_outboxes import CONCURRENT_METER_OUTBOXES, Opened, opened
 from ..support.fakestripe import FakeStripe
 from .conftest import billing_settings
-from .metered import MeteredStore
+from .metered import MeteredIndex
 
 NOV, DEC, JAN = 1_793_491_200_000, 1_796_083_200_000, 1_798_761_600_000  # 2026-11-01 ... UTC
 MID_NOV = 1_794_744_000_000
@@ -41,10 +49,10 @@ class Crash(Exception):
     """The process dies here: the pusher does not catch it, and nothing after it runs."""
 
 
-@pytest.fixture(params=CONCURRENT_REGISTRIES)
-def registry(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Registry]:
-    with opened(request, clock) as registry:
-        yield registry
+@pytest.fixture(params=CONCURRENT_METER_OUTBOXES)
+def backend(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Opened]:
+    with opened(request, clock) as backend:
+        yield backend
 
 
 async def no_sleep(_: float) -> None:
@@ -60,23 +68,22 @@ async def gateway(stripe_url: str) -> AsyncIterator[StripeGateway]:
 
 
 @pytest.fixture
-async def store(clock: FakeClock) -> AsyncIterator[MeteredStore]:
-    store = MeteredStore(clock)
-    yield store
-    await store.aclose()
+def index() -> MeteredIndex:
+    return MeteredIndex()
 
 
 @dataclasses.dataclass
 class Meter:
     clock: FakeClock
-    store: MeteredStore
-    registry: Registry
+    index: MeteredIndex
+    outbox: MeterOutbox
+    registry: Registry  # the accounts, whose Stripe customers the outbox reads
     gateway: StripeGateway
     stripe: FakeStripe
 
     def pusher(self, **options: Any) -> MeterPusher:
         return MeterPusher(
-            store=self.store, registry=self.registry, sender=self.gateway, clock=self.clock,
+            index=self.index, outbox=self.outbox, sender=self.gateway, clock=self.clock,
             **options,
         )  # fmt: skip
 
@@ -88,18 +95,19 @@ class Meter:
             await self.push()
 
     async def record(self, account: str = "acme", start: int = NOV) -> MeterRecord:
-        return await self.registry.meter_record(MeterKey(account, start, METER), DEC)
+        return await self.outbox.meter_record(MeterKey(account, start, METER), DEC)
 
 
 @pytest.fixture
 async def meter(
-    clock: FakeClock, store: MeteredStore, registry: Registry, gateway: StripeGateway,
+    clock: FakeClock, index: MeteredIndex, backend: Opened, gateway: StripeGateway,
     fake_stripe: FakeStripe,
 ) -> Meter:  # fmt: skip
     clock.set(MID_NOV)
     for account in ("acme", "globex"):
-        await registry.put_account(Account(account, tier="pro", customer_id=f"cus_{account}"))
-    return Meter(clock, store, registry, gateway, fake_stripe)
+        customer = f"cus_{account}"
+        await backend.registry.put_account(Account(account, tier="pro", customer_id=customer))
+    return Meter(clock, index, backend.outbox, backend.registry, gateway, fake_stripe)
 
 
 def assert_each_identifier_once(stripe: FakeStripe) -> None:
@@ -108,7 +116,7 @@ def assert_each_identifier_once(stripe: FakeStripe) -> None:
 
 
 async def test_new_overage_is_sent_and_nothing_twice(meter: Meter) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 10)
+    meter.index.count("acme", NOV, DEC, METER, 10)
     first = await meter.push()
     assert first.ok
     assert first.units_sent("acme") == 10
@@ -122,7 +130,7 @@ async def test_new_overage_is_sent_and_nothing_twice(meter: Meter) -> None:
     again = await meter.push()
     assert (again.sent, again.stripe_calls, again.registry_writes) == ([], 0, 0)
 
-    meter.store.count("acme", NOV, DEC, METER, 4)
+    meter.index.count("acme", NOV, DEC, METER, 4)
     meter.clock.advance(MINUTE)
     assert (await meter.push()).units_sent() == 4
     assert meter.stripe.metered("cus_acme", METER) == 14
@@ -131,9 +139,9 @@ async def test_new_overage_is_sent_and_nothing_twice(meter: Meter) -> None:
 
 
 async def test_accounts_and_meters_are_sent_apart(meter: Meter) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 3)
-    meter.store.count("acme", NOV, DEC, "other_meter", 2)
-    meter.store.count("globex", NOV, DEC, METER, 7)
+    meter.index.count("acme", NOV, DEC, METER, 3)
+    meter.index.count("acme", NOV, DEC, "other_meter", 2)
+    meter.index.count("globex", NOV, DEC, METER, 7)
     report = await meter.push()
     assert report.ok
     assert meter.stripe.metered("cus_acme", METER) == 3
@@ -156,7 +164,7 @@ def crash_sender(meter: Meter, monkeypatch: pytest.MonkeyPatch, *, after: bool) 
 def crash_write(
     meter: Meter, monkeypatch: pytest.MonkeyPatch, kind: type[MeterChange], *, written: bool
 ) -> None:
-    change = meter.registry.change_meter
+    change = meter.outbox.change_meter
 
     async def crashing(read: MeterRecord, what: MeterChange) -> tuple[bool, MeterRecord]:
         if isinstance(what, kind):
@@ -165,7 +173,7 @@ def crash_write(
             raise Crash
         return await change(read, what)
 
-    monkeypatch.setattr(meter.registry, "change_meter", crashing)
+    monkeypatch.setattr(meter.outbox, "change_meter", crashing)
 
 
 CRASHES: dict[str, Callable[[Meter, pytest.MonkeyPatch], None]] = {
@@ -181,7 +189,7 @@ CRASHES: dict[str, Callable[[Meter, pytest.MonkeyPatch], None]] = {
 @pytest.mark.parametrize("step", list(CRASHES))
 async def test_a_crash_at_any_step_sends_every_unit_once(meter: Meter, step: str) -> None:
     for total in (10, 13):  # a first batch, then one on top of a sent one
-        meter.store.count("acme", NOV, DEC, METER, total - meter.stripe.metered())
+        meter.index.count("acme", NOV, DEC, METER, total - meter.stripe.metered())
         with pytest.MonkeyPatch.context() as patch:
             CRASHES[step](meter, patch)
             await meter.crashed_push()
@@ -197,15 +205,15 @@ async def test_a_crash_at_any_step_sends_every_unit_once(meter: Meter, step: str
 async def test_a_registry_failure_is_reported_and_the_next_run_resumes(
     meter: Meter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 6)
-    change = meter.registry.change_meter
+    meter.index.count("acme", NOV, DEC, METER, 6)
+    change = meter.outbox.change_meter
 
     async def unavailable(read: MeterRecord, what: MeterChange) -> tuple[bool, MeterRecord]:
         if isinstance(what, Settle):
             raise StoreUnavailable("DynamoDB unreachable")
         return await change(read, what)
 
-    monkeypatch.setattr(meter.registry, "change_meter", unavailable)
+    monkeypatch.setattr(meter.outbox, "change_meter", unavailable)
     report = await meter.push()
     assert [(f.units, "registry" in f.reason) for f in report.failed] == [(6, True)]
     monkeypatch.undo()
@@ -218,13 +226,13 @@ async def test_a_crash_at_the_period_boundary_bills_each_period_its_own(
     meter: Meter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meter.clock.set(DEC - MINUTE)
-    meter.store.count("acme", NOV, DEC, METER, 4)
+    meter.index.count("acme", NOV, DEC, METER, 4)
     crash_sender(meter, monkeypatch, after=True)  # sent, never marked
     await meter.crashed_push()
     monkeypatch.undo()
     meter.clock.set(DEC + 5 * MINUTE)
-    meter.store.count("acme", NOV, DEC, METER, 1)  # November's last request, counted late
-    meter.store.count("acme", DEC, JAN, METER, 2)
+    meter.index.count("acme", NOV, DEC, METER, 1)  # November's last request, counted late
+    meter.index.count("acme", DEC, JAN, METER, 2)
     report = await meter.push()
     assert report.ok
     by_period = {
@@ -238,8 +246,8 @@ async def test_a_crash_at_the_period_boundary_bills_each_period_its_own(
 
 async def test_two_pushes_at_once_send_each_unit_once(meter: Meter) -> None:
     for round_ in range(3):
-        meter.store.count("acme", NOV, DEC, METER, 5 + round_)
-        meter.store.count("globex", NOV, DEC, METER, 2)
+        meter.index.count("acme", NOV, DEC, METER, 5 + round_)
+        meter.index.count("globex", NOV, DEC, METER, 2)
         reports = await asyncio.gather(meter.push(), meter.push(), meter.push())
         assert all(r.ok for r in reports)
         meter.clock.advance(MINUTE)
@@ -251,11 +259,11 @@ async def test_two_pushes_at_once_send_each_unit_once(meter: Meter) -> None:
 
 
 async def test_an_ended_period_is_sent_into_itself_then_forgotten(meter: Meter) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 10)
+    meter.index.count("acme", NOV, DEC, METER, 10)
     await meter.push()
-    meter.store.count("acme", NOV, DEC, METER, 2)  # the month's last requests
+    meter.index.count("acme", NOV, DEC, METER, 2)  # the month's last requests
     meter.clock.set(DEC + 10 * MINUTE)
-    meter.store.count("acme", DEC, JAN, METER, 3)  # December's first
+    meter.index.count("acme", DEC, JAN, METER, 3)  # December's first
     report = await meter.push()
     assert report.ok
     nov = [e for e in meter.stripe.meter_events if e["timestamp"] < DEC // 1000]
@@ -266,15 +274,15 @@ async def test_an_ended_period_is_sent_into_itself_then_forgotten(meter: Meter) 
         (3, (DEC + 10 * MINUTE) // 1000)
     ]
     assert report.forgotten == 1
-    assert [(p.period_start_ms, p.units) for p in await meter.store.metered()] == [(DEC, 3)]
+    assert [(p.period_start_ms, p.units) for p in await meter.index.metered()] == [(DEC, 3)]
 
 
 async def test_units_too_late_for_their_period_are_missed_loudly(
     meter: Meter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 10)
+    meter.index.count("acme", NOV, DEC, METER, 10)
     await meter.push()
-    meter.store.count("acme", NOV, DEC, METER, 5)  # counted, but no push ran in time
+    meter.index.count("acme", NOV, DEC, METER, 5)  # counted, but no push ran in time
     meter.clock.set(DEC + 2 * HOUR)
     lines: list[str] = []
     observation = Observation("run-1", SERVICE_SCHEDULED)  # as the scheduled run binds one
@@ -299,7 +307,7 @@ async def test_units_too_late_for_their_period_are_missed_loudly(
 async def test_missed_units_are_said_even_when_the_process_dies_as_they_are_recorded(
     meter: Meter, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 5)
+    meter.index.count("acme", NOV, DEC, METER, 5)
     meter.clock.set(DEC + 2 * HOUR)
     crash_write(meter, monkeypatch, Skip, written=True)
     with caplog.at_level(logging.ERROR, "tiergate"):
@@ -316,7 +324,7 @@ async def test_a_batch_unconfirmed_when_its_period_closed_is_not_resent(
     meter: Meter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meter.clock.set(DEC - MINUTE)
-    meter.store.count("acme", NOV, DEC, METER, 4)
+    meter.index.count("acme", NOV, DEC, METER, 4)
     crash_sender(meter, monkeypatch, after=False)
     await meter.crashed_push()
     monkeypatch.undo()
@@ -329,12 +337,12 @@ async def test_a_batch_unconfirmed_when_its_period_closed_is_not_resent(
 async def test_a_batch_older_than_the_identifier_window_is_not_resent(
     meter: Meter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 4)
+    meter.index.count("acme", NOV, DEC, METER, 4)
     crash_sender(meter, monkeypatch, after=True)  # Stripe has it; the mark never came
     await meter.crashed_push()
     monkeypatch.undo()
     meter.clock.advance(23 * HOUR)  # Stripe may forget the identifier any time after 24 h
-    meter.store.count("acme", NOV, DEC, METER, 1)
+    meter.index.count("acme", NOV, DEC, METER, 1)
     report = await meter.push()
     assert [(m.units, "24 hours" in m.reason) for m in report.missed] == [(4, True)]
     assert meter.stripe.metered() == 5  # the 4 once, and the new unit
@@ -343,7 +351,7 @@ async def test_a_batch_older_than_the_identifier_window_is_not_resent(
 
 async def test_an_account_without_a_customer_waits_with_a_hint(meter: Meter) -> None:
     await meter.registry.put_account(Account("initech", tier="pro"))
-    meter.store.count("initech", NOV, DEC, METER, 6)
+    meter.index.count("initech", NOV, DEC, METER, 6)
     report = await meter.push()
     assert report.ok  # said, counted, and waiting: not a failure every run until linked
     assert report.problems()[0].startswith("waiting: 6 api_overage of initech")
@@ -356,34 +364,34 @@ async def test_an_account_without_a_customer_waits_with_a_hint(meter: Meter) -> 
 
 
 async def test_an_account_missing_from_the_registry_waits_too(meter: Meter) -> None:
-    meter.store.count("umbrella", NOV, DEC, METER, 2)
+    meter.index.count("umbrella", NOV, DEC, METER, 2)
     [waiting] = (await meter.push()).waiting
     assert "not in the registry" in waiting.reason
     assert meter.stripe.meter_requests == 0
 
 
 async def test_lost_counters_never_send_a_negative(meter: Meter) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 10)
+    meter.index.count("acme", NOV, DEC, METER, 10)
     await meter.push()
-    meter.store.reset("acme", NOV, METER)  # Redis lost its counters
-    meter.store.count("acme", NOV, DEC, METER, 3)
+    meter.index.reset("acme", NOV, METER)  # Redis lost its counters
+    meter.index.count("acme", NOV, DEC, METER, 3)
     report = await meter.push()
     assert report.ok  # nothing due: the units were billed already
     assert [b.units for b in report.behind] == [7]
     assert meter.stripe.meter_requests == 1
-    meter.store.count("acme", NOV, DEC, METER, 9)
+    meter.index.count("acme", NOV, DEC, METER, 9)
     assert (await meter.push()).units_sent() == 2  # only what is beyond the watermark
     assert meter.stripe.metered() == 12
 
 
 async def test_a_failed_send_is_reported_and_resent_with_its_identifier(meter: Meter) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 8)
+    meter.index.count("acme", NOV, DEC, METER, 8)
     meter.stripe.meter_failures = ["500"] * 4  # the gateway's every attempt
     failed = await meter.push()
     assert not failed.ok
     [failure] = failed.failed
     assert (failure.units, "Stripe" in failure.reason) == (8, True)
-    meter.store.count("acme", NOV, DEC, METER, 2)
+    meter.index.count("acme", NOV, DEC, METER, 2)
     meter.clock.advance(MINUTE)
     report = await meter.push()
     assert [(s.units, s.identifier) for s in report.sent] == [
@@ -394,7 +402,7 @@ async def test_a_failed_send_is_reported_and_resent_with_its_identifier(meter: M
 
 
 async def test_a_refusal_is_a_failure(meter: Meter) -> None:
-    meter.store.count("acme", NOV, DEC, METER, 8)
+    meter.index.count("acme", NOV, DEC, METER, 8)
     meter.stripe.failures = [400]
     report = await meter.push()
     assert [f.units for f in report.failed] == [8]
@@ -410,7 +418,7 @@ def test_identifiers_are_deterministic_and_short() -> None:
 
 
 def test_the_fake_lists_what_it_counted() -> None:
-    store = MeteredStore(FakeClock(MID_NOV))
-    store.count("acme", NOV, DEC, METER, 2)
-    store.count("acme", NOV, DEC, METER, 3)
-    assert asyncio.run(store.metered()) == [MeteredPeriod("acme", NOV, DEC, METER, 5)]
+    index = MeteredIndex()
+    index.count("acme", NOV, DEC, METER, 2)
+    index.count("acme", NOV, DEC, METER, 3)
+    assert asyncio.run(index.metered()) == [MeteredPeriod("acme", NOV, DEC, METER, 5)]

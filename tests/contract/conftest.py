@@ -1,24 +1,20 @@
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 
 import pytest
 
 from tiergate.alerts.queue import AlertQueue
 from tiergate.alerts.queue_memory import MemoryAlertQueue
-from tiergate.alerts.queue_upstash import UpstashAlertQueue
 from tiergate.clock import FakeClock
+from tiergate.meter.index import MeterIndex
+from tiergate.meter.index_memory import MemoryMeterIndex
 from tiergate.store import HotStore
 from tiergate.store.memory import MemoryStore
-from tiergate.store.upstash import UpstashStore, connect
-from tiergate_tools.localredis.background import UpstashEndpoint
+
+from .hot_stores import ALL_HOT_STORES, Backend, Opened, in_process_store
 
 NOW = 1_763_208_000_000  # 2025-11-15T12:00:00Z
-# Redis counts TTLs in real time and the in-process store on the fake clock, which tests move
-# by minutes: long enough that nothing expires in either unless a test is about expiry.
-LONG_TTL_MS = 400 * 86_400_000
-_namespaces = itertools.count()
 
 
 @pytest.fixture
@@ -28,7 +24,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def memory_reference(clock: FakeClock) -> MemoryStore:
-    return MemoryStore(clock, inflight_ttl_ms=LONG_TTL_MS, hot_state_ttl_ms=LONG_TTL_MS)
+    return in_process_store(clock)
 
 
 @pytest.fixture
@@ -41,37 +37,30 @@ def reference_queue(memory_reference: MemoryStore) -> AlertQueue:
     return MemoryAlertQueue(memory_reference.fired)
 
 
-@pytest.fixture(params=["memory", "upstash"])
-async def backend(
-    request: pytest.FixtureRequest, clock: FakeClock
-) -> AsyncIterator[tuple[HotStore, AlertQueue]]:
-    """The hot store and the alert room's queue over the same backend (the gate queues the
-    crossings the queue reads)."""
-    if request.param == "memory":
-        memory = MemoryStore(clock, inflight_ttl_ms=LONG_TTL_MS, hot_state_ttl_ms=LONG_TTL_MS)
-        yield memory, MemoryAlertQueue(memory.fired)
-        return
-    endpoint: UpstashEndpoint = request.getfixturevalue("upstash")
-    # A namespace per test keeps tests apart on one shared redis-server.
-    namespace = f"t{next(_namespaces)}"
-    store = UpstashStore.at(
-        endpoint.url,
-        endpoint.token,
-        namespace=namespace,
-        timeout_s=5,
-        inflight_ttl_ms=LONG_TTL_MS,
-    )
-    redis = connect(endpoint.url, endpoint.token)
-    yield store, UpstashAlertQueue(redis, namespace=namespace, timeout_s=5)
-    await store.aclose()
-    await redis.close()
+@pytest.fixture
+def reference_index(memory_reference: MemoryStore) -> MeterIndex:
+    return MemoryMeterIndex(memory_reference.metered)
+
+
+@pytest.fixture(params=ALL_HOT_STORES)
+async def backend(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Opened]:
+    """The hot store and the rooms' storage over the same backend (the gate queues the
+    crossings the queue reads, and counts the overage the index lists)."""
+    opener: Backend = request.param
+    async with opener(request, clock) as opened:
+        yield opened
 
 
 @pytest.fixture
-def store(backend: tuple[HotStore, AlertQueue]) -> HotStore:
-    return backend[0]
+def store(backend: Opened) -> HotStore:
+    return backend.store
 
 
 @pytest.fixture
-def queue(backend: tuple[HotStore, AlertQueue]) -> AlertQueue:
-    return backend[1]
+def queue(backend: Opened) -> AlertQueue:
+    return backend.queue
+
+
+@pytest.fixture
+def index(backend: Opened) -> MeterIndex:
+    return backend.index

@@ -14,8 +14,7 @@ import pytest
 from tiergate.alerts.ledger import LEASE_RULES, Lease, Release, Settle, Take
 from tiergate.alerts.ledger_dynamo import LEASE_CODEC
 from tiergate.ledger import Ledger
-from tiergate.registry.dynamo.outbox import OUTBOX_CODEC
-from tiergate.registry.outbox import (
+from tiergate.meter.outbox import (
     OUTBOX_RULES,
     Batch,
     Claim,
@@ -24,7 +23,8 @@ from tiergate.registry.outbox import (
     MeterRecord,
     meter_pk,
 )
-from tiergate.registry.outbox import Settle as SettleBatch
+from tiergate.meter.outbox import Settle as SettleBatch
+from tiergate.meter.outbox_dynamo import OUTBOX_CODEC
 
 from .ledgers import ALL_LEDGERS, Opener
 

@@ -1,6 +1,7 @@
 """The usage-billing contract, every hot store: overage past the limit up to the cap, counted
-for the meter; billable units by route; usage alerts fired once per period and threshold,
-all inside the one atomic call."""
+for the meter (as the meter room's index lists it); billable units by route; usage alerts
+fired once per period and threshold (as the alert room's queue reads them), all inside the
+one atomic call."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tiergate.alerts.queue import AlertQueue
 from tiergate.clock import FakeClock
 from tiergate.decision import Code
 from tiergate.hotstate import AccountState, usage_alerts
+from tiergate.meter.index import MeterIndex
 from tiergate.periods import calendar_month
 from tiergate.store import Charge, HotStore
 from tiergate.usage import AlertCrossing, MeteredPeriod
@@ -36,55 +38,59 @@ async def labels(queue: AlertQueue) -> list[tuple[str, int]]:
 
 
 async def test_an_overage_tier_admits_past_its_limit_up_to_the_cap(
-    store: HotStore, clock: FakeClock
+    store: HotStore, index: MeterIndex, clock: FakeClock
 ) -> None:
     await seed(store, OVERAGE)
     assert await codes(store, clock, 16) == [Code.ADMIT] * 15 + [Code.QUOTA]
     denied = await store.check(ask(clock))
     assert (denied.used, denied.limit, denied.overage_cap) == (15, 10, 5)
-    assert await store.metered() == [metered(5)]
+    assert await index.metered() == [metered(5)]
     assert await store.used("acct-1", START) == 15
 
 
-async def test_a_tier_without_overage_is_not_metered(store: HotStore, clock: FakeClock) -> None:
+async def test_a_tier_without_overage_is_not_metered(
+    store: HotStore, index: MeterIndex, clock: FakeClock
+) -> None:
     await seed(store, replace(OVERAGE, overage_cap=0, meter="", alerts=()))
     assert await codes(store, clock, 11) == [Code.ADMIT] * 10 + [Code.QUOTA]
-    assert await store.metered() == []
+    assert await index.metered() == []
 
 
 async def test_a_cost_that_straddles_the_limit_meters_only_its_part_past_it(
-    store: HotStore, clock: FakeClock
+    store: HotStore, index: MeterIndex, clock: FakeClock
 ) -> None:
     await seed(store, OVERAGE)
     await store.check(ask(clock, cost=8))
     straddling = await store.check(ask(clock, cost=4))  # 2 within the limit, 2 past it
     assert (straddling.code, straddling.used) == (Code.ADMIT, 12)
-    assert await store.metered() == [metered(2)]
+    assert await index.metered() == [metered(2)]
     too_big = await store.check(ask(clock, cost=4))  # 16 > 15: refused whole
     assert (too_big.code, too_big.used) == (Code.QUOTA, 12)
-    assert await store.metered() == [metered(2)]
+    assert await index.metered() == [metered(2)]
 
 
-async def test_refunds_give_back_overage_and_route_units(store: HotStore, clock: FakeClock) -> None:
+async def test_refunds_give_back_overage_and_route_units(
+    store: HotStore, index: MeterIndex, clock: FakeClock
+) -> None:
     await seed(store, OVERAGE)
     for _ in range(10):
         await store.check(ask(clock, route="/v1/a"))
     by_id = await store.check(ask(clock, cost=2, request_id="r1", route="/v1/b"))
     by_verdict = await store.check(ask(clock, cost=3, request_id="r2", route="/v1/b"))
-    assert await store.metered() == [metered(5)]
+    assert await index.metered() == [metered(5)]
     assert await store.routes("acct-1", START) == {"/v1/a": 10, "/v1/b": 5}
     await store.refund("r1", None)  # the answer was lost: the request's record tells
     # The verdict's charge, as the gate builds it (no meter named: the store finds it).
     await store.refund("r2", Charge("acct-1", START, 3, "", 3, "/v1/b"))
     await store.refund("r2", Charge("acct-1", START, 3, "", 3, "/v1/b"))  # once only
     assert (by_id.used, by_verdict.used) == (12, 15)
-    assert await store.metered() == [metered(0)]
+    assert await index.metered() == [metered(0)]
     assert await store.routes("acct-1", START) == {"/v1/a": 10}
     assert await store.used("acct-1", START) == 10
 
 
 async def test_a_replay_is_neither_metered_nor_counted_by_route(
-    store: HotStore, clock: FakeClock
+    store: HotStore, index: MeterIndex, clock: FakeClock
 ) -> None:
     await seed(store, replace(OVERAGE, limit=0, alerts=()))
     first = await store.check(
@@ -97,25 +103,8 @@ async def test_a_replay_is_neither_metered_nor_counted_by_route(
         )
         assert replayed.code == Code.REPLAY
     assert first.code == Code.ADMIT
-    assert await store.metered() == [metered(1)]
+    assert await index.metered() == [metered(1)]
     assert await store.routes("acct-1", START) == {"/v1/a": 1}
-
-
-async def test_overage_is_kept_per_period_until_the_push_forgets_it(
-    store: HotStore, clock: FakeClock
-) -> None:
-    await seed(store, replace(OVERAGE, alerts=()))
-    await codes(store, clock, 12)
-    clock.set(END)  # the next month
-    nxt, nxt_end = calendar_month(END)
-    assert await codes(store, clock, 11) == [Code.ADMIT] * 11
-    assert sorted(await store.metered(), key=lambda p: p.period_start_ms) == [
-        metered(2),
-        metered(1, nxt, nxt_end),
-    ]
-    await store.forget_metered(metered(2))
-    assert await store.metered() == [metered(1, nxt, nxt_end)]
-    assert await store.used("acct-1", nxt) == 11
 
 
 async def test_alerts_fire_once_per_threshold_and_period(
@@ -186,7 +175,7 @@ async def test_alerts_start_again_next_period_and_drain_when_delivered(
 
 
 async def test_concurrent_clients_at_the_boundaries_are_exact(
-    store: HotStore, queue: AlertQueue, clock: FakeClock
+    store: HotStore, index: MeterIndex, queue: AlertQueue, clock: FakeClock
 ) -> None:
     """64 clients race past 80 %, the limit and the cap: the ceiling admits exactly, the meter
     counts exactly the cap, and each alert fires exactly once."""
@@ -203,7 +192,7 @@ async def test_concurrent_clients_at_the_boundaries_are_exact(
                for item in items]  # fmt: skip
     assert results.count("denied") == 64 * 4 - 150
     assert sorted(r for r in results if r != "denied") == ["100", "80", "cap"]
-    assert await store.metered() == [MeteredPeriod("acct-1", START, END, "api_overage", 50)]
+    assert await index.metered() == [MeteredPeriod("acct-1", START, END, "api_overage", 50)]
     assert await store.routes("acct-1", START) == {"/v1/a": 150}
     assert [a.label for a in await queue.alerts()] == ["80", "100", "cap"]
 
@@ -230,17 +219,3 @@ async def test_alerts_requeued_go_to_the_back_in_order(
     # One no longer pending is added back (the ledger has it settled: the next run drops it).
     await queue.alerts_requeue([first])
     assert await queue.alerts() == [third, second, first]
-
-
-async def test_a_period_whose_end_moves_is_listed_once_with_its_latest_end(
-    store: HotStore, clock: FakeClock
-) -> None:
-    """The gate rolled a subscription's period forward by its old length; then the renewal
-    webhook wrote the real end. The overage of that one period is listed once, with the end
-    the push must use (an entry with the stale end would close the period early)."""
-    start = NOW - 5 * DAY  # a subscription period with now inside it
-    await seed(store, replace(OVERAGE, period_start_ms=start, period_end_ms=start + 10 * DAY))
-    await codes(store, clock, 11)
-    await seed(store, replace(OVERAGE, period_start_ms=start, period_end_ms=start + 12 * DAY))
-    await codes(store, clock, 2)
-    assert await store.metered() == [metered(3, start, start + 12 * DAY)]

@@ -21,9 +21,12 @@ PRODUCTION = {
     "STRIPE_WEBHOOK_SECRET": "whsec_cold",
 }
 PROBE = "import json, sys, api.index; print(json.dumps(sorted(sys.modules)))"
-# The schedule's section of the settings is read with every other section (tiergate.config);
-# its package loads nothing else until a name of it is used.
-SCHEDULE_SETTINGS = {"tiergate.schedule", "tiergate.schedule.settings"}
+# Each room's section of the settings is read with every other section (tiergate.config);
+# the rooms' packages load nothing else until a name of theirs is used.
+SETTINGS_SECTIONS = {
+    "tiergate.schedule", "tiergate.schedule.settings",
+    "tiergate.alerts", "tiergate.alerts.settings",
+}  # fmt: skip
 
 
 def loaded(**env: str) -> list[str]:
@@ -45,8 +48,11 @@ def test_a_cold_start_loads_no_in_process_store_no_schedule_and_no_tool() -> Non
     assert "tiergate.registry.dynamo" in modules
     assert "tiergate.observe.counting" in modules  # measuring is on
     unwanted = ("tiergate_tools", "tiergate.store.memory", "tiergate.registry.memory",
-                "tiergate.schedule", "tiergate.admin", "tiergate.cli")  # fmt: skip
-    assert [m for m in modules if m.startswith(unwanted) and m not in SCHEDULE_SETTINGS] == []
+                "tiergate.schedule", "tiergate.admin", "tiergate.cli",
+                # the rooms' storage (wiring.Rooms), made when a room first asks
+                "tiergate.alerts", "tiergate.ledger", "tiergate.meter.outbox",
+                "tiergate.meter.index", "tiergate.store.bounded")  # fmt: skip
+    assert [m for m in modules if m.startswith(unwanted) and m not in SETTINGS_SECTIONS] == []
     # The meter push is the scheduled function's (billing/meter_events.py, the events' shape,
     # still comes with the Stripe gateway's protocol).
     assert not {"tiergate.meter.push", "tiergate.meter.report"} & set(modules)
@@ -56,4 +62,4 @@ def test_the_embedded_default_still_loads_its_in_process_stores() -> None:
     modules = loaded()
     assert {"tiergate.store.memory", "tiergate.registry.memory"} <= set(modules)
     unwanted = ("tiergate_tools", "tiergate.schedule")
-    assert not [m for m in modules if m.startswith(unwanted) and m not in SCHEDULE_SETTINGS]
+    assert not [m for m in modules if m.startswith(unwanted) and m not in SETTINGS_SECTIONS]

@@ -27,8 +27,9 @@ def test_a_fresh_copy_packages_with_no_other_step(packaged: Packaged) -> None:
     assert not tops & {"boto3", "botocore", "uvicorn", "yaml"}  # the runtime has boto3
     # The tools (local Upstash server, infra check, the cost report) are not deployed.
     assert "tiergate_tools" not in tops
-    tools = ("tiergate/localredis/", "tiergate/infra/", "tiergate/costs/")
+    tools = ("tiergate/localredis/", "tiergate/infra/", "tiergate/costs/", "tiergate/cli/")
     assert not [n for n in names if n.startswith(tools) or n.endswith("prices.json")]
+    assert "tiergate/__main__.py" not in names  # nor the `tiergate` command
     compiled = [n for n in names if n.endswith(".so")]
     assert any(n.startswith("pydantic_core/") for n in compiled)
     # Built for Lambda's python3.12 on Graviton, whatever this machine is.

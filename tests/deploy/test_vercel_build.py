@@ -117,6 +117,13 @@ def test_both_entries_build_as_python_312_functions(built: Path) -> None:
         # The tools (local Upstash server, infra check, cost report) are not deployed.
         tools = [p for p in config["filePathMap"] if "tiergate_tools" in p]
         assert tools == [], tools[:5]
+        # Nor the `tiergate` command.
+        commands = [
+            p
+            for p in config["filePathMap"]
+            if "/tiergate/cli/" in p or p.endswith("/tiergate/__main__.py")
+        ]
+        assert commands == [], commands[:5]
     routes = json.loads((built / ".vercel" / "output" / "config.json").read_text())
     assert {"src": "^/webhooks/stripe$", "dest": "/api/webhooks", "check": True} in routes["routes"]
     assert {"src": "^/internal/scheduled$", "dest": "/api/scheduled", "check": True} in routes[

@@ -13,7 +13,7 @@ from tiergate.decision import Check, Verdict
 from tiergate.errors import StoreUnavailable
 from tiergate.hotstate import AccountState, KeyState
 from tiergate.store import Charge, HotStore
-from tiergate.usage import AlertCrossing, MeteredPeriod
+from tiergate.usage import AlertCrossing
 
 __all__ = ["FaultyStore"]
 
@@ -67,12 +67,6 @@ class FaultyStore:
 
     async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
         return await self._call("routes").routes(account_id, period_start_ms)
-
-    async def metered(self) -> list[MeteredPeriod]:
-        return await self._call("metered").metered()
-
-    async def forget_metered(self, period: MeteredPeriod) -> None:
-        await self._call("forget_metered").forget_metered(period)
 
     # The alert queue's calls, for an inner store that is also an alert queue (the alert
     # tests' PendingStore): a fault can be injected there as well.

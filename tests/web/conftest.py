@@ -17,8 +17,10 @@ from fastapi import FastAPI, HTTPException
 from tiergate import Settings, install, requires
 from tiergate.clock import FakeClock
 from tiergate.keys import generate_key, key_digest
+from tiergate.meter.index_memory import MemoryMeterIndex
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.memory import MemoryRegistry
+from tiergate.store.memory import MemoryStore
 from tiergate.web.example import create_app
 from tiergate.wiring import Parts, build, hot_store
 
@@ -202,8 +204,11 @@ async def make_harness() -> AsyncIterator[MakeHarness]:
     ) -> Harness:
         clock = FakeClock(NOW_MS)
         built = Settings(**settings)
-        store = FaultyStore(hot_store(built.gate, clock=clock))
-        parts = build(built, clock=clock, store=store)
+        inner = hot_store(built.gate, clock=clock)
+        store = FaultyStore(inner)
+        # The meter index reads what the wrapped store counts (on Upstash, wiring's own reads it).
+        index = MemoryMeterIndex(inner.metered) if isinstance(inner, MemoryStore) else None
+        parts = build(built, clock=clock, store=store, meter_index=index)
         app = app_factory(built, parts=parts)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         client = httpx.AsyncClient(transport=transport, base_url="http://test")

@@ -81,7 +81,7 @@ async def together(h: Harness, key: str, n: int, path: str = "/v1/hello") -> Cou
 
 
 async def metered(h: Harness, account: str) -> int:
-    periods: list[MeteredPeriod] = await h.parts.store.metered()
+    periods: list[MeteredPeriod] = await h.parts.meter_index.metered()
     return sum(p.units for p in periods if p.account_id == account)
 
 

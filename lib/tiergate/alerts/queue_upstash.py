@@ -10,20 +10,17 @@ get an answer is StoreUnavailable (the crossings stay pending for the next run).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from ..errors import StoreUnavailable
 from ..lazy import Lazy
+from ..store.bounded import bounded
 from ..usage import AlertCrossing
 
 if TYPE_CHECKING:
     from upstash_redis.asyncio import Redis
 
 __all__ = ["UpstashAlertQueue", "alert_entry", "alert_text"]
-
-T = TypeVar("T")
 
 
 class UpstashAlertQueue:
@@ -43,7 +40,9 @@ class UpstashAlertQueue:
     async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
         if limit <= 0:  # LRANGE 0 -1 would be all of them
             return []
-        entries = await self._bounded(lambda: self._client.get().lrange(self._list, 0, limit - 1))
+        entries = await bounded(
+            lambda: self._client.get().lrange(self._list, 0, limit - 1), self._timeout_s
+        )
         return [alert_entry(str(entry)) for entry in entries or []]
 
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
@@ -52,7 +51,7 @@ class UpstashAlertQueue:
         pipe = self._client.get().pipeline()
         for crossing in crossings:
             pipe.execute(["LREM", self._list, "1", alert_text(crossing)])
-        await self._bounded(pipe.exec)
+        await bounded(pipe.exec, self._timeout_s)
 
     async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
         if not crossings:
@@ -63,16 +62,7 @@ class UpstashAlertQueue:
             entry = alert_text(crossing)
             tx.execute(["LREM", self._list, "1", entry])
             tx.execute(["RPUSH", self._list, entry])
-        await self._bounded(tx.exec)
-
-    async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await call()
-        except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {self._timeout_s}s") from None
-        except Exception as exc:  # an error reply, refused, dropped, bad gateway, ...
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+        await bounded(tx.exec, self._timeout_s)
 
 
 def alert_text(c: AlertCrossing) -> str:

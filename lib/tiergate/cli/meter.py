@@ -1,6 +1,6 @@
 """`tiergate meter push`: every account's unsent overage to Stripe's meter, exactly once.
 
-It reads the overage counters from Redis (UPSTASH_*), keeps its outbox in the registry
+It reads the overage counters from Redis (UPSTASH_*), keeps its outbox in the registry's table
 (TIERGATE_TABLE) and sends with STRIPE_SECRET_KEY (TIERGATE_STRIPE_API_BASE points it at a
 stand-in). Without any of them it refuses before touching anything: an in-process store has
 no counters, and an in-process outbox would forget what it sent. Each unit not sent is said

@@ -8,9 +8,6 @@ import logging
 
 from ..errors import StoreUnavailable, StripeRejected, StripeUnavailable
 from ..observe.metrics import count
-from ..registry import Registry
-from ..registry.outbox import Batch, Claim, MeterChange, MeterKey, MeterRecord, Settle, Skip
-from ..store import HotStore
 from ..telemetry import (
     DIM_OUTCOME,
     METER_BEHIND,
@@ -23,6 +20,8 @@ from ..telemetry import (
 )
 from ..usage import MeteredPeriod
 from .events import IDENTIFIER_WINDOW_MS, MeterEvent, MeterEventSender
+from .index import MeterIndex
+from .outbox import Batch, Claim, MeterChange, MeterKey, MeterOutbox, MeterRecord, Settle, Skip
 from .report import MeterPushReport, Sent, Unsent
 
 __all__ = ["RESEND_WITHIN_MS", "PeriodPush", "batch_identifier", "event_timestamp_s"]
@@ -64,15 +63,15 @@ class PeriodPush:
     def __init__(
         self,
         *,
-        store: HotStore,
-        registry: Registry,
+        index: MeterIndex,
+        outbox: MeterOutbox,
         sender: MeterEventSender,
         late_window_ms: int,
         report: MeterPushReport,
         now_ms: int,
     ) -> None:
-        self._store = store
-        self._registry = registry
+        self._index = index
+        self._outbox = outbox
         self._sender = sender
         self._late_window_ms = late_window_ms
         self.report = report
@@ -210,12 +209,12 @@ class PeriodPush:
             return
         if period.units > record.batched and self._open(period):
             return  # units still to send (waiting for a customer, or failed)
-        await self._store.forget_metered(period)
+        await self._index.forget_metered(period)
         self.report.forgotten += 1
 
     async def _change(self, record: MeterRecord, change: MeterChange) -> tuple[bool, MeterRecord]:
         self.report.registry_writes += 1
-        return await self._registry.change_meter(record, change)
+        return await self._outbox.change_meter(record, change)
 
     def _open(self, period: MeteredPeriod) -> bool:
         """Whether Stripe still bills usage into the period."""

@@ -1,13 +1,13 @@
 """The meter push: every account's new overage units to Stripe's meter, exactly once.
 
-For each period the hot store lists (`store.metered()`), through the registry's outbox
-(registry/outbox.py):
+For each period the meter index lists (`index.metered()`, meter/index.py: what the gate
+counted), through the meter outbox (meter/outbox.py):
 
 1. a pending batch (claimed by an earlier push that crashed, failed or is still running) is
    resent first, with its own identifier; Stripe's "already exists" answer counts as sent;
 2. the new units (counted minus the watermark) are claimed as a batch with a conditional
    write, sent under the batch's deterministic identifier, and the batch marked sent;
-3. an ended period that has nothing left to send is forgotten by the hot store.
+3. an ended period that has nothing left to send is forgotten by the index.
 
 So a crash anywhere leaves either unclaimed units (claimed by the next run) or a pending
 batch (resent under the same identifier, which Stripe deduplicates): never a unit sent twice,
@@ -29,10 +29,10 @@ from __future__ import annotations
 import asyncio
 
 from ..clock import Clock
-from ..registry import MeterKey, MeterRecord, Registry
-from ..store import HotStore
 from ..usage import MeteredPeriod
 from .events import MeterEventSender
+from .index import MeterIndex
+from .outbox import MeterKey, MeterOutbox, MeterRecord
 from .period import PeriodPush, batch_identifier, event_timestamp_s
 from .report import MeterPushReport
 
@@ -45,15 +45,15 @@ class MeterPusher:
     def __init__(
         self,
         *,
-        store: HotStore,
-        registry: Registry,
+        index: MeterIndex,
+        outbox: MeterOutbox,
         sender: MeterEventSender,
         clock: Clock,
         late_window_ms: int = DEFAULT_LATE_WINDOW_MS,
         concurrency: int = 8,
     ) -> None:
-        self._store = store
-        self._registry = registry
+        self._index = index
+        self._outbox = outbox
         self._sender = sender
         self._clock = clock
         self._late_window_ms = late_window_ms
@@ -61,25 +61,25 @@ class MeterPusher:
 
     async def push(self) -> MeterPushReport:
         """Push every listed period; raises `StoreUnavailable` only when the list, or the
-        registry's reads of all the periods' records and customers, fail (a period's own
+        outbox's reads of all the periods' records and customers, fail (a period's own
         failures are in the report).
 
         Its metrics (MeterPush, MeterUnits) are counted into the current observation: the
         scheduled run's (`scheduled.JobRunner` flushes them); the CLI has none, and prints.
         """
         report = MeterPushReport()
-        periods = await self._store.metered()
+        periods = await self._index.metered()
         report.periods = len(periods)
         # Every record and customer in a few batched reads; each period then needs only its
         # writes. A record read here may be moved on by a concurrent push before this one
         # writes: the writes' conditions catch that.
-        records = await self._registry.meter_records(
+        records = await self._outbox.meter_records(
             [(MeterKey(p.account_id, p.period_start_ms, p.meter), p.period_end_ms) for p in periods]
         )
-        customers = await self._registry.customer_ids([p.account_id for p in periods])
+        customers = await self._outbox.customer_ids([p.account_id for p in periods])
         run = PeriodPush(
-            store=self._store,
-            registry=self._registry,
+            index=self._index,
+            outbox=self._outbox,
             sender=self._sender,
             late_window_ms=self._late_window_ms,
             report=report,

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ..hotstate import AccountState, KeyState
     from ..meter.events import MeterDelivery, MeterEvent
     from ..store import Charge, HotStore
-    from ..usage import MeteredPeriod
 
 __all__ = ["CountedStore", "CountedStripe", "count_dynamodb_units", "write_commands"]
 
@@ -77,12 +76,6 @@ class CountedStore:
     async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
         spent_on_redis(1)
         return await self.inner.routes(account_id, period_start_ms)
-
-    async def metered(self) -> list[MeteredPeriod]:
-        return await self.inner.metered()  # the meter push's, never a request's
-
-    async def forget_metered(self, period: MeteredPeriod) -> None:
-        await self.inner.forget_metered(period)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

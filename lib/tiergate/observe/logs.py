@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from ..keys import key_digest
 from .context import current
 
-__all__ = ["JsonFormatter", "configure_logging", "scrub_keys"]
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "scrub_keys"]
 
 LOGGER = "tiergate"
 
@@ -73,6 +73,41 @@ class JsonFormatter(logging.Formatter):
         return scrub_keys(json.dumps(line, default=str, ensure_ascii=False))
 
 
+class TextFormatter(logging.Formatter):
+    """One short line per record for a person at a terminal (`tiergate serve`): the time, the
+    level when it is not INFO, the message, then the fields that say what happened. An access
+    line reads ``12:04:31.207  GET /v1/hello 200  4.6 ms  key 24aed480be2d  admitted``."""
+
+    # The access line's fields worth a person's attention, in this order (the JSON line has
+    # them all); the method, path and status are its message already.
+    _ACCESS = ("duration_ms", "key_id", "account", "outcome")
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        level = "" if record.levelno == logging.INFO else f"{record.levelname}  "
+        parts = [f"{when}  {level}{record.getMessage()}"]
+        fields = record.__dict__
+        if record.name.endswith(".access"):
+            for name in self._ACCESS:
+                value = fields.get(name)
+                if value is None:
+                    continue
+                if name == "duration_ms":
+                    parts.append(f"{value:.1f} ms")
+                elif name == "outcome":
+                    parts.append(str(value))
+                else:
+                    parts.append(f"{name.removesuffix('_id')} {value}")
+        else:
+            extra = [f"{k}={v}" for k, v in fields.items() if k not in _STANDARD]
+            if extra:
+                parts.append(" ".join(extra))
+        text = "  ".join(parts)
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return scrub_keys(text)
+
+
 class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stdout is at the time (a test's capture, Lambda's pipe)."""
 
@@ -88,15 +123,16 @@ class _StdoutHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure_logging(service: str, level: str = "INFO") -> logging.Logger:
-    """Give the ``tiergate`` logger one JSON handler on stdout and `level`. Idempotent:
-    calling it again (a second app in the process) replaces the handler, never adds one."""
+def configure_logging(service: str, level: str = "INFO", *, text: bool = False) -> logging.Logger:
+    """Give the ``tiergate`` logger one handler on stdout, JSON lines (or, with `text`, lines
+    for a person: TextFormatter), and `level`. Idempotent: calling it again (a second app in
+    the process) replaces the handler, never adds one."""
     logger = logging.getLogger(LOGGER)
     for handler in list(logger.handlers):
         if isinstance(handler, _StdoutHandler):
             logger.removeHandler(handler)
     handler = _StdoutHandler()
-    handler.setFormatter(JsonFormatter(service))
+    handler.setFormatter(TextFormatter() if text else JsonFormatter(service))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -1,5 +1,6 @@
-"""The registry: the durable source of truth for keys, accounts, processed Stripe events and
-the meter outbox (what has been sent to Stripe's meter).
+"""The registry: the durable source of truth for keys, accounts and processed Stripe events.
+(The feature rooms keep their own storage beside it, in the same table: the meter's outbox,
+the alerts' ledger and contacts.)
 
 The rules (what "live" means, the live-key bound, event ordering) are written once, in
 `rules` and `base.RegistryBase`; each backend (`memory/`, `dynamo/`) supplies primitives.
@@ -7,10 +8,9 @@ The rules (what "live" means, the live-key bound, event ordering) are written on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol
 
-from .outbox import MeterChange, MeterKey, MeterRecord
 from .records import Account, KeyRecord
 from .rules import MAX_LIVE_KEYS
 from .subscriptions import Applied, EventRecord, Outcome, SubscriptionUpdate, updated_account
@@ -21,9 +21,6 @@ __all__ = [
     "Applied",
     "EventRecord",
     "KeyRecord",
-    "MeterChange",
-    "MeterKey",
-    "MeterRecord",
     "Outcome",
     "Registry",
     "SubscriptionUpdate",
@@ -82,23 +79,4 @@ class Registry(Protocol):
         The update applies only if the event is newer than the account's watermark (or of
         the same second, with same_second_ok, for state re-read from Stripe).
         """
-        ...
-
-    # The meter outbox (registry/outbox.py: its rules, and what the meter push does with it).
-    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
-        """The outbox record (read consistently), or an empty one if none yet."""
-        ...
-
-    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
-        """`meter_record` of each (key, period end), in order, in as few reads as it can."""
-        ...
-
-    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
-        """Each existing account's Stripe customer ("" when none is linked), in few reads."""
-        ...
-
-    async def change_meter(
-        self, read: MeterRecord, change: MeterChange
-    ) -> tuple[bool, MeterRecord]:
-        """One conditional write: (True, the record now) or (False, the record as stored)."""
         ...

@@ -8,7 +8,6 @@ from typing import Protocol
 
 from ..decision import Check, Verdict
 from ..hotstate import AccountState, KeyState
-from ..usage import MeteredPeriod
 
 __all__ = ["Charge", "HotStore"]
 
@@ -74,14 +73,6 @@ class HotStore(Protocol):
 
     async def routes(self, account_id: str, period_start_ms: int) -> dict[str, int]:
         """Billable units by route template in the period starting at `period_start_ms`."""
-        ...
-
-    async def metered(self) -> list[MeteredPeriod]:
-        """Every account and period with overage units counted, not yet forgotten."""
-        ...
-
-    async def forget_metered(self, period: MeteredPeriod) -> None:
-        """Stop listing `period` (the meter push has sent all of it, and it has ended)."""
         ...
 
     async def aclose(self) -> None: ...

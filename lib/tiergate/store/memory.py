@@ -7,7 +7,9 @@ loop each call is as atomic as the Lua script. State lives in this process only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from operator import attrgetter
+from typing import Any
 
 from ..clock import Clock
 from ..decision import (
@@ -24,7 +26,7 @@ from ..decision import (
     must_record,
 )
 from ..hotstate import UNKNOWN_KEY, AccountState, KeyState
-from ..usage import AlertCrossing, MeteredPeriod
+from ..usage import AlertCrossing, MeteredPeriod, MeterMark
 from . import Charge
 
 __all__ = ["MemoryStore"]
@@ -33,6 +35,7 @@ __all__ = ["MemoryStore"]
 # are swept every this many calls, or on the first call this long after the last sweep.
 _SWEEP_EVERY = 1024
 _SWEEP_AFTER_MS = 10_000
+_ABANDONED = Verdict(Code.ABANDONED)
 
 
 @dataclass(slots=True)
@@ -54,13 +57,15 @@ class _Held:
     expires_ms: int
 
 
-@dataclass(slots=True)  # one per admitted request: not frozen, whose __init__ costs more
-class _Request:
-    """A request id's record: what gate.lua keeps in <ns>:r:<request id>."""
-
-    verdict: Verdict | None  # None: a tombstone (refunded, or given up on)
-    charge: Charge
-    expires_ms: int
+# A request id's record: what gate.lua keeps in <ns>:r:<request id>, as (expiry, the verdict's
+# Code or _TOMBSTONE, the verdict's other fields, Charge's fields). One lives per admitted
+# request for `request_ttl_ms`, thousands at a time under load, so it is a plain tuple of
+# numbers and strings: the garbage collector stops tracking such a tuple (not a subclass, not
+# an object), where a Verdict and a Charge per request would be walked by every full
+# collection, and would make full collections more frequent too.
+_Request = tuple[int, int, tuple[Any, ...], tuple[Any, ...]]
+_TOMBSTONE = -1
+_verdict_fields = attrgetter(*[f.name for f in fields(Verdict) if f.name != "code"])
 
 
 class MemoryStore:
@@ -89,9 +94,11 @@ class MemoryStore:
         self._quota: dict[str, _Quota] = {}  # only the current period: O(1) per account
         self._held: dict[tuple[str, str], _Held] = {}  # (account, key hash) -> record
         self._requests: dict[str, _Request] = {}
-        # (account, period start, meter) -> overage units: kept past the period's end, until
-        # the meter push forgets it (the units are still due then)
-        self._metered: dict[tuple[str, int, str], MeteredPeriod] = {}
+        # Overage counted by (account, period start, meter): kept past the period's end, until
+        # the meter push forgets it (the units are still due then). The meter room's index
+        # lists and forgets these (meter/index_memory.py), as the push does gate.lua's <ns>:m.
+        self.metered: dict[MeterMark, MeteredPeriod] = {}
+        self._metered = self.metered
         # Alerts fired, not yet delivered: the alert room's queue reads and trims this list
         # (alerts/queue_memory.py), as the delivery does gate.lua's <ns>:al.
         self.fired: list[AlertCrossing] = []
@@ -109,7 +116,8 @@ class MemoryStore:
         if check.request_id:
             seen = self._live_request(check.request_id, now)
             if seen is not None:
-                return seen.verdict or Verdict(Code.ABANDONED)
+                _, code, fields_, _ = seen
+                return Verdict(Code(code), *fields_) if code != _TOMBSTONE else _ABANDONED
         key = self._key(check.digest, now)
         account = self._account(key.account_id, now) if key else None
         tat_us = self._tat_us.get(key.account_id, 0) if key else 0
@@ -137,12 +145,13 @@ class MemoryStore:
             held_key = check.idempotency_key if effects and effects.hold else ""
             charged, over = (effects.charge, effects.overage) if effects else (0, 0)
             meter = account.meter if account else ""
-            charge = Charge(verdict.account_id, verdict.period_start_ms, charged, held_key,
-                            over, check.route, meter)  # fmt: skip
+            charge = (verdict.account_id, verdict.period_start_ms, charged, held_key, over,
+                      check.route, meter)  # fmt: skip
             expires = now + self._request_ttl_ms
             # As gate.lua records it: without the alerts, which were queued by this call.
             recorded = replace(verdict, alerts="") if verdict.alerts else verdict
-            self._requests[check.request_id] = _Request(recorded, charge, expires)
+            entry = (expires, int(verdict.code), _verdict_fields(recorded), charge)
+            self._requests[check.request_id] = entry
         return verdict
 
     def _apply(
@@ -199,10 +208,10 @@ class MemoryStore:
         now = self._clock.now_ms()
         if request_id:
             seen = self._live_request(request_id, now)
-            if seen is not None and seen.verdict is None:
-                return  # refunded, or given up on, already
             if seen is not None:
-                charge = seen.charge
+                if seen[1] == _TOMBSTONE:
+                    return  # refunded, or given up on, already
+                charge = Charge(*seen[3])
         if charge is not None and charge.account_id:
             quota = self._quota.get(charge.account_id)
             if quota is not None and quota.period_start_ms == charge.period_start_ms:
@@ -223,8 +232,7 @@ class MemoryStore:
             if held is not None and held.request_id == request_id:
                 del self._held[mark]
         if request_id:  # a tombstone: a late copy of the first call finds it, does nothing
-            tombstone = _Request(None, Charge("", 0, 0), now + self._request_ttl_ms)
-            self._requests[request_id] = tombstone
+            self._requests[request_id] = (now + self._request_ttl_ms, _TOMBSTONE, (), ())
 
     async def write(
         self,
@@ -252,12 +260,6 @@ class MemoryStore:
         if quota is None or quota.period_start_ms != period_start_ms:
             return {}
         return {route: units for route, units in quota.routes.items() if units}
-
-    async def metered(self) -> list[MeteredPeriod]:
-        return list(self._metered.values())
-
-    async def forget_metered(self, period: MeteredPeriod) -> None:
-        self._metered.pop((period.account_id, period.period_start_ms, period.meter), None)
 
     async def aclose(self) -> None:
         return None
@@ -288,7 +290,7 @@ class MemoryStore:
 
     def _live_request(self, request_id: str, now_ms: int) -> _Request | None:
         seen = self._requests.get(request_id)
-        return seen if seen is not None and seen.expires_ms > now_ms else None
+        return seen if seen is not None and seen[0] > now_ms else None
 
     def _sweep_now_and_then(self, now_ms: int) -> None:
         self._calls += 1
@@ -308,7 +310,7 @@ class MemoryStore:
         # expired records are never read as live.)
         done = []
         for rid, seen in self._requests.items():
-            if seen.expires_ms > now_ms:
+            if seen[0] > now_ms:
                 break
             done.append(rid)
         for rid in done:

@@ -2,11 +2,12 @@
 
 Two clients of one database: the gate's own calls (the three scripts, one EVALSHA per
 admission) go as prepared bytes over the lean keep-alive connection (`rest.py`), and
-everything else (write-through, usage reads, the meter's reads, scripts loaded by the CLI)
-through stock upstash-redis, made on first use. EVALSHA first, EVAL only after a NOSCRIPT
-reply, i.e. once per script per Redis. Neither client retries: every call is bounded by
-`timeout_s` of waiting (see deadline.py), so a slow Redis turns into a fast 503 (or
-fail-open) rather than a hung function.
+everything else (write-through, usage reads, scripts loaded by the CLI) through stock
+upstash-redis, made on first use (the rooms' own Redis storage, the alert queue and the
+meter index, share that client). EVALSHA first, EVAL only after a NOSCRIPT reply, i.e. once
+per script per Redis. Neither client retries: every call is bounded by `timeout_s` of
+waiting (see deadline.py), so a slow Redis turns into a fast 503 (or fail-open) rather than
+a hung function.
 
 A decision whose answer is lost (a timeout, a dropped connection) may still have run and
 charged. It is asked again with the same request id, within `retry_budget_s`: the script
@@ -26,7 +27,6 @@ from ..decision import Check, Code, Verdict
 from ..errors import StoreUnavailable
 from ..hotstate import AccountState, KeyState
 from ..lazy import Lazy
-from ..usage import MeteredPeriod
 from . import Charge
 from .deadline import answer_within
 from .rest import Command, RestClient, Result, ScriptError, json_args, json_str
@@ -204,24 +204,6 @@ class UpstashStore:
         counts = {str(route): int(str(units)) for route, units in (reply or {}).items()}
         return {route: units for route, units in counts.items() if units}
 
-    async def metered(self) -> list[MeteredPeriod]:
-        entries = await self._bounded(lambda: self._redis.hgetall(f"{self._ns}:m"))
-        periods = [_metered_entry(str(entry), str(end)) for entry, end in (entries or {}).items()]
-        if not periods:
-            return []
-        pipe = self._redis.pipeline()
-        for p in periods:
-            pipe.execute(["GET", self._overage_key(p)])
-        counts = await self._bounded(pipe.exec)
-        return [replace(p, units=int(str(n or 0))) for p, n in zip(periods, counts, strict=True)]
-
-    async def forget_metered(self, period: MeteredPeriod) -> None:
-        entry = "\n".join([str(period.period_start_ms), period.meter, period.account_id])
-        await self._bounded(lambda: self._redis.hdel(f"{self._ns}:m", entry))
-
-    def _overage_key(self, p: MeteredPeriod) -> str:
-        return f"{self._ns}:a:{p.account_id}:o:{p.period_start_ms}:{p.meter}"
-
     async def aclose(self) -> None:
         await self._rest.aclose()
         if self._client.made:
@@ -369,10 +351,3 @@ def _verdict_of(
         overage_cap=n[9],
         alerts=alerts,
     )
-
-
-def _metered_entry(entry: str, end: str) -> MeteredPeriod:
-    """A field of <ns>:m as gate.lua sets it (period start, meter, account) and its value, the
-    period's latest end."""
-    start, meter, account = entry.split("\n", 2)
-    return MeteredPeriod(account, int(start), int(end), meter, 0)

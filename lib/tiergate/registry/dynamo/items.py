@@ -11,7 +11,7 @@ One table, partition key ``pk`` only; the prefix says what an item is:
                      a copy of its account's fields, so a hot-state miss is one GetItem
     CUS#<customer>   a: the account a Stripe customer belongs to
     EVT#<event id>   a processed Stripe event: et type, ec created, ttl (DynamoDB TTL, s)
-    MTR#...          the meter outbox (see `outbox`)
+    MTR#...          the meter room's outbox (tiergate.meter.outbox_dynamo)
     ALRT#..., ALERTS#...   the alert room's items (tiergate.alerts: its ledger, its contacts)
 
 Attribute names are short because every key item carries its account's.

@@ -9,20 +9,17 @@ key created while a webhook lands can never keep an older copy (the loser re-rea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...clock import Clock
-from ...ledger.dynamo import DynamoLedger
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot
-from ..outbox import LedgerOutbox, MeterChange, MeterKey, MeterRecord
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 from .client import TableCalls
 from .items import (
     Item,
-    account_from,
     account_key,
     customer_key,
     event_item,
@@ -31,7 +28,6 @@ from .items import (
     key_key,
     stored_from,
 )
-from .outbox import OUTBOX_CODEC
 from .transaction import NEW_ITEM, transact_items
 
 if TYPE_CHECKING:
@@ -51,7 +47,6 @@ class DynamoRegistry(RegistryBase):
         """`client` is a client, or a function that makes one when it is first needed."""
         super().__init__(clock)
         self._calls = TableCalls(client, table)
-        self._outbox = LedgerOutbox(DynamoLedger(self._calls, OUTBOX_CODEC))
 
     async def hot_state(self, digest: str) -> tuple[KeyRecord, Account] | None:
         item = await self._calls.get(key_key(digest))
@@ -101,20 +96,3 @@ class DynamoRegistry(RegistryBase):
         if failed == 0 and change.event is not None:
             return "duplicate"  # the event's put comes first: it was recorded before
         return "conflict"
-
-    # -- the meter outbox (registry/outbox.py) ------------------------------------------
-
-    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
-        return await self._outbox.meter_record(key, period_end_ms)
-
-    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
-        return await self._outbox.meter_records(wanted)
-
-    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
-        items = await self._calls.get_many([account_key(a) for a in dict.fromkeys(account_ids)])
-        return {(a := account_from(item)).account_id: a.customer_id for item in items}
-
-    async def change_meter(
-        self, read: MeterRecord, change: MeterChange
-    ) -> tuple[bool, MeterRecord]:
-        return await self._outbox.change_meter(read, change)

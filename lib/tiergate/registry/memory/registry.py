@@ -8,13 +8,9 @@ conditions do: between a read and its commit another task may have written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ...clock import Clock
-from ...ledger.memory import MemoryLedger
 from ..base import RegistryBase
 from ..changes import Change, Committed, Snapshot, StoredAccount
-from ..outbox import OUTBOX_RULES, LedgerOutbox, MeterChange, MeterKey, MeterRecord
 from ..records import Account, KeyRecord
 from ..subscriptions import EventRecord
 
@@ -28,7 +24,6 @@ class MemoryRegistry(RegistryBase):
         self._accounts: dict[str, StoredAccount] = {}
         self._customers: dict[str, str] = {}
         self._events: dict[str, EventRecord] = {}
-        self._outbox = LedgerOutbox(MemoryLedger(OUTBOX_RULES))
         self.reads = 0  # hot-state reads served, so tests can see the steady state makes none
 
     async def hot_state(self, digest: str) -> tuple[KeyRecord, Account] | None:
@@ -86,20 +81,3 @@ class MemoryRegistry(RegistryBase):
         if change.event is not None:
             self._events[change.event.event_id] = change.event
         return "committed"
-
-    # -- the meter outbox (registry/outbox.py), checked at commit as DynamoDB does ---------
-
-    async def meter_record(self, key: MeterKey, period_end_ms: int) -> MeterRecord:
-        return await self._outbox.meter_record(key, period_end_ms)
-
-    async def meter_records(self, wanted: Sequence[tuple[MeterKey, int]]) -> list[MeterRecord]:
-        return await self._outbox.meter_records(wanted)
-
-    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
-        found = (self._accounts.get(a) for a in account_ids)
-        return {s.account.account_id: s.account.customer_id for s in found if s is not None}
-
-    async def change_meter(
-        self, read: MeterRecord, change: MeterChange
-    ) -> tuple[bool, MeterRecord]:
-        return await self._outbox.change_meter(read, change)

@@ -1,30 +1,47 @@
-"""The meter outbox's rules (registry/outbox.py) as DynamoDB items and conditional
-UpdateItems: the codec the DynamoDB claim/settle ledger (tiergate/ledger/dynamo.py) sends.
+"""The meter outbox in the registry's DynamoDB table: its rules (meter/outbox.py) as items
+and conditional UpdateItems, the codec the DynamoDB claim/settle ledger (tiergate/ledger/
+dynamo.py) sends, one item per record:
 
     MTR#<meter>#<period start>#<account>   a account, m meter, ps/pe period (ms), wm units
         batched (the watermark), st sent, ms missed, sq last batch's number; the pending
         batch: pq its number, pu units, pi identifier, pc claimed at (ms); ttl (s)
 
 The account comes last in the key: meters and period starts hold no '#', account ids may.
+The accounts' Stripe customers are read from the registry's own account items (`ACCT#`,
+registry/dynamo/items.py), by BatchGetItem.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..outbox import (
+from ..ledger.dynamo import DynamoLedger
+from ..registry.dynamo.client import TableCalls
+from ..registry.dynamo.items import Item, account_from, account_key
+from .outbox import (
     Batch,
     Claim,
     Decided,
+    LedgerOutbox,
     MeterChange,
     MeterKey,
     MeterRecord,
     Settle,
     Skip,
 )
-from .items import Item
 
-__all__ = ["BATCH_FREE", "BATCH_PENDING", "NEW_OUTBOX", "OUTBOX_CODEC", "meter_update"]
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = [
+    "BATCH_FREE",
+    "BATCH_PENDING",
+    "NEW_OUTBOX",
+    "OUTBOX_CODEC",
+    "DynamoMeterOutbox",
+    "meter_update",
+]
 
 NEW_OUTBOX = "attribute_not_exists(pk)"
 BATCH_FREE = "wm = :wm AND attribute_not_exists(pq)"  # the watermark read, nothing pending
@@ -45,6 +62,17 @@ class _OutboxCodec:
 
 
 OUTBOX_CODEC = _OutboxCodec()
+
+
+class DynamoMeterOutbox(LedgerOutbox):
+    def __init__(self, client: DynamoDBClient | Callable[[], DynamoDBClient], table: str) -> None:
+        """`client` is a client, or a function that makes one when it is first needed."""
+        self._calls = TableCalls(client, table)
+        super().__init__(DynamoLedger(self._calls, OUTBOX_CODEC))
+
+    async def customer_ids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        items = await self._calls.get_many([account_key(a) for a in dict.fromkeys(account_ids)])
+        return {(a := account_from(item)).account_id: a.customer_id for item in items}
 
 
 def meter_update(read: MeterRecord, change: MeterChange) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The meter outbox: what has left for Stripe's meter, per account, period and meter.
+"""The meter room's outbox: what has left for Stripe's meter, per account, period and meter.
 
 One record per (account, period start, meter) holds the units already put in a batch (the
 watermark), at most one pending batch (claimed, maybe sent, not yet marked sent), and the
@@ -17,8 +17,12 @@ A crash between any two steps leaves a state the next push resumes from: a pendi
 resent with its own identifier (Stripe deduplicates it), never claimed again.
 
 The records live in a claim/settle ledger (tiergate/ledger/): `OUTBOX_RULES` are these rules
-as the in-process ledger runs them, registry/dynamo/outbox.py the same as DynamoDB conditions,
-and `LedgerOutbox` the outbox's reads and changes over either.
+as the in-process ledger runs them, `outbox_dynamo` the same as DynamoDB conditions, and
+`LedgerOutbox` the outbox's reads and changes over either. One file per backend, each a
+`LedgerOutbox` that also reads the accounts' Stripe customers (the push reads them with the
+records, in as few reads): `outbox_memory.py` (in process, the customers from the registry)
+and `outbox_dynamo.py` (items in the registry's table, beside the accounts' own).
+`tests/contract/meter_outboxes.py` is their table.
 """
 
 from __future__ import annotations
