@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 import httpx
 from pydantic import SecretStr
 
+from tiergate.config import Settings
 from tiergate.gate import Gate, Requirement
 from tiergate.outcomes import Admitted
-from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 from tiergate_tools.localredis.resp import RespPool

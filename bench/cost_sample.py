@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from tiergate.config import Settings
 from tiergate.observe.measurements import RouteMeasurements
-from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 from tiergate_tools.costs.recorded import dump_measurements

@@ -17,13 +17,13 @@ from pydantic import SecretStr
 from tests.support.moto_server import running_moto_server
 
 from tiergate.clock import FakeClock, SystemClock
+from tiergate.config import Settings
 from tiergate.gate import Requirement
 from tiergate.keys import generate_key, key_digest
 from tiergate.outcomes import Admitted
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.dynamo import DynamoRegistry, connect
 from tiergate.registry.dynamo.table import create_table
-from tiergate.settings import Settings
 from tiergate.store.memory import MemoryStore
 from tiergate.wiring import Parts, build
 
@@ -93,7 +93,7 @@ async def measure(stack: Stack, requests: int, events: int) -> Outcome:
             _admitted(await parts.gate.admit(keys[n % len(keys)], Requirement()))
         steady = calls.copy()
 
-        processor = parts.webhook_processor(settings)
+        processor = parts.webhook_processor(settings.billing)
         assert processor is not None  # the settings name a webhook secret
         bodies = [_signed_event(f"acct-{i}", n=i) for i in range(events)]
         calls.clear()
@@ -112,7 +112,7 @@ async def measure(stack: Stack, requests: int, events: int) -> Outcome:
     table_out.add("per hot-state miss (first use of a key)", miss.describe(events), "-", "1 read")
     table_out.add("per new Stripe event", applied.describe(events), "-", "1 transaction")
     table_out.add("per redelivered event", redelivered.describe(events), "-", "no write")
-    ttl_s = settings.hot_state_ttl
+    ttl_s = settings.gate.hot_state_ttl
     table_out.add(
         f"{requests:,} requests of one key spread over an hour (hot TTL {ttl_s} s)",
         " + ".join(f"{n} {op}" for op, n in sorted(hourly.items())) or "0",
@@ -152,7 +152,7 @@ async def _over_an_hour(
 ) -> tuple[_Calls, int]:
     """One key's requests spaced evenly over an hour: the registry reads its hot TTL costs."""
     clock = FakeClock(SystemClock().now_ms())
-    store = MemoryStore(clock, hot_state_ttl_ms=settings.hot_state_ttl * 1000)
+    store = MemoryStore(clock, hot_state_ttl_ms=settings.gate.hot_state_ttl * 1000)
     parts = build(settings, clock=clock, store=store, registry=registry)
     key = await _new_key(parts, "acct-hourly")
     step_ms = 3_600_000 // requests

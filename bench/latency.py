@@ -19,9 +19,9 @@ import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from tiergate.config import Settings
 from tiergate.keys import generate_key, key_digest
 from tiergate.registry import Account, KeyRecord
-from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import Parts, build
 

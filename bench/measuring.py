@@ -29,13 +29,13 @@ from typing import Annotated, Any
 import httpx
 from fastapi import FastAPI
 
+from tiergate.config import Settings
 from tiergate.observe import Observation
 from tiergate.observe.context import bind
 from tiergate.observe.costmeter import CostMeter
 from tiergate.observe.recording import MemoryRecorder
 from tiergate.observe.resources import spent_on_redis
 from tiergate.outcomes import Admitted
-from tiergate.settings import Settings
 from tiergate.web import install, requires
 from tiergate.web.costs import write_pending
 from tiergate.web.example import create_app

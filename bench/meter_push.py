@@ -18,6 +18,7 @@ from tests.support.fakestripe import FakeStripe, running_fake_stripe
 
 from tiergate.billing.stripe_client import StripeGateway, build_stripe
 from tiergate.clock import SystemClock
+from tiergate.config import Settings
 from tiergate.meter.events import MeterEvent
 from tiergate.meter.outbox_dynamo import DynamoMeterOutbox
 from tiergate.meter.push import MeterPusher
@@ -25,7 +26,6 @@ from tiergate.periods import calendar_month
 from tiergate.registry import Account
 from tiergate.registry.dynamo import DynamoRegistry, connect
 from tiergate.registry.dynamo.table import create_table
-from tiergate.settings import Settings
 
 from .report import Finding, Outcome, Table
 
@@ -83,8 +83,8 @@ async def measure(accounts: int) -> Outcome:
 
 
 def _gateway(stripe_url: str) -> StripeGateway:
-    settings = Settings(stripe_secret_key="sk_test_bench", stripe_api_base=stripe_url)  # type: ignore[arg-type]  # noqa: S106
-    built = build_stripe(settings)
+    settings = Settings(stripe_secret_key="sk_test_bench", stripe_api_base=stripe_url)  # noqa: S106
+    built = build_stripe(settings.billing)
     assert built is not None
     return built
 

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 from pydantic import SecretStr
 
 from tiergate.clock import SystemClock
+from tiergate.config import Settings
 from tiergate.gate import Requirement
 from tiergate.keys import generate_key, key_digest
 from tiergate.outcomes import Admitted
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.memory import MemoryRegistry
-from tiergate.settings import Settings
 from tiergate.wiring import build
 
 from .baseline import SlidingLogLimiter

@@ -83,11 +83,11 @@ async def _make_call(kind: str, url: str, token: str) -> tuple[Call, Callable[[]
 async def _gate(url: str, token: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
     from pydantic import SecretStr
 
+    from tiergate.config import Settings
     from tiergate.gate import Requirement
     from tiergate.keys import generate_key, key_digest
     from tiergate.outcomes import Admitted
     from tiergate.registry import Account, KeyRecord
-    from tiergate.settings import Settings
     from tiergate.wiring import build
 
     settings = Settings(

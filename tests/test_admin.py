@@ -9,13 +9,13 @@ import pytest
 
 from tiergate.admin import Admin, NotWrittenThrough
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.errors import NotFound, StoreUnavailable, TierConfigError, TiergateError
 from tiergate.gate import Gate, Requirement
 from tiergate.hotstate import AccountState, KeyState
 from tiergate.outcomes import Admitted, Denied
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.memory import MemoryRegistry
-from tiergate.settings import Settings
 from tiergate.store.memory import MemoryStore
 from tiergate.wiring import Parts, build, hot_store
 
@@ -52,7 +52,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def store(clock: FakeClock) -> FaultyStore:
-    return FaultyStore(hot_store(SETTINGS, clock=clock))
+    return FaultyStore(hot_store(SETTINGS.gate, clock=clock))
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import stripe
 from pydantic import SecretStr
 
 from tiergate.cli import main
+from tiergate.config import Settings
 from tiergate.gate import Requirement
 from tiergate.outcomes import Denied
-from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint

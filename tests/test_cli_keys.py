@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from tiergate.cli import main
+from tiergate.config import Settings
 from tiergate.gate import Requirement
 from tiergate.keys import parse_key
 from tiergate.outcomes import Denied
-from tiergate.settings import Settings
 from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint
 

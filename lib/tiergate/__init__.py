@@ -16,9 +16,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .observe.resources import record_call
     from .outcomes import Admitted
-    from .settings import Settings
     from .web import install, requires
     from .web.thirdparty import third_party
 
@@ -26,7 +26,7 @@ __all__ = ["Admitted", "Settings", "install", "record_call", "requires", "third_
 
 _HOME = {
     "Admitted": ".outcomes",
-    "Settings": ".settings",
+    "Settings": ".config",
     "install": ".web",
     "record_call": ".observe.resources",
     "requires": ".web",

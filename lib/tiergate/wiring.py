@@ -17,7 +17,7 @@ from .gate import Gate
 from .keys import KeyEnv
 from .lazy import Lazy
 from .publisher import Publisher
-from .settings import Settings
+from .settings import GateSettings
 from .tiers import Tiers, load_tiers
 
 # What a request does not need loads only where it is used: the in-process store and
@@ -31,10 +31,13 @@ if TYPE_CHECKING:
     from .alerts.contacts_store import ContactsStore
     from .alerts.queue import AlertQueue
     from .billing import StripeApi
+    from .billing.settings import BillingSettings
     from .billing.webhook import WebhookProcessor
+    from .config import Settings
     from .meter.index import MeterIndex
     from .meter.outbox import MeterOutbox
     from .meter.push import MeterPusher
+    from .meter.settings import MeterSettings
     from .registry import Registry
     from .store import HotStore
 
@@ -106,7 +109,7 @@ class Parts:
             key_env=self.key_env,
         )
 
-    def webhook_processor(self, settings: Settings) -> WebhookProcessor | None:
+    def webhook_processor(self, settings: BillingSettings) -> WebhookProcessor | None:
         """The webhook's processor, or None without STRIPE_WEBHOOK_SECRET (it answers 503).
 
         `settings`: the webhook's own (its secrets), which an app may set apart from the
@@ -131,7 +134,7 @@ class Parts:
             stripe=self.stripe,
         )
 
-    def meter_pusher(self, settings: Settings) -> MeterPusher | None:
+    def meter_pusher(self, settings: MeterSettings) -> MeterPusher | None:
         """What `tiergate meter push` and the scheduled runs run, or None without
         STRIPE_SECRET_KEY."""
         if self.stripe is None:
@@ -177,27 +180,28 @@ def build(
     (`alert_queue`, `alert_contacts`, `meter_index`, `meter_outbox`) replace the configured
     ones (tests: a frozen clock, a store that fails, a registry that records its calls). An
     in-process `store` given alone comes with its own alert queue and meter index."""
-    settings.require_production_stores()
+    core, measure = settings.gate, settings.observe.measure
+    core.require_production_stores()
     injected = clock
     clock = clock or SystemClock()
-    tiers = load_tiers(settings.tiers)
-    key_env: KeyEnv = "live" if settings.env == "production" else "test"
-    redis = _upstash_client(settings) if settings.upstash_redis_rest_url else None
+    tiers = load_tiers(core.tiers)
+    key_env: KeyEnv = "live" if core.env == "production" else "test"
+    redis = _upstash_client(core) if core.upstash_redis_rest_url else None
     if store is None:
-        store = hot_store(settings, clock=injected, redis=redis)
-    registry = registry if registry is not None else _registry(settings, clock)
+        store = hot_store(core, clock=injected, redis=redis)
+    registry = registry if registry is not None else _registry(core, clock, measure=measure)
     made = store  # the rooms read what this store counts
     rooms = Rooms(
-        alert_queue=_given(alert_queue) or Lazy(lambda: _alert_queue(settings, made, redis)),
-        alert_contacts=_given(alert_contacts) or Lazy(lambda: _alert_contacts(settings)),
-        meter_index=_given(meter_index) or Lazy(lambda: _meter_index(settings, made, redis)),
-        meter_outbox=_given(meter_outbox) or Lazy(lambda: _meter_outbox(settings, registry)),
+        alert_queue=_given(alert_queue) or Lazy(lambda: _alert_queue(core, made, redis)),
+        alert_contacts=_given(alert_contacts) or Lazy(lambda: _alert_contacts(core)),
+        meter_index=_given(meter_index) or Lazy(lambda: _meter_index(core, made, redis)),
+        meter_outbox=_given(meter_outbox) or Lazy(lambda: _meter_outbox(core, registry)),
     )
     # What the request path sends to Redis is counted for the cost metrics; the admin
     # commands' calls are nobody's request.
-    path_store = _counted(store) if settings.measure else store
+    path_store = _counted(store) if measure else store
     publisher = Publisher(
-        path_store, tiers, past_due_grace_ms=int(settings.past_due_grace_days * _DAY_MS)
+        path_store, tiers, past_due_grace_ms=int(core.past_due_grace_days * _DAY_MS)
     )
     gate = Gate(
         tiers=tiers,
@@ -206,7 +210,7 @@ def build(
         publisher=publisher,
         clock=clock,
         key_env=key_env,
-        refund_client_errors=settings.refund_client_errors,
+        refund_client_errors=core.refund_client_errors,
     )
     return Parts(
         tiers=tiers,
@@ -216,7 +220,7 @@ def build(
         registry=registry,
         rooms=rooms,
         publisher=publisher,
-        stripe=build_stripe(settings),
+        stripe=build_stripe(settings.billing, measure=measure),
         gate=gate,
         redis=redis,
     )
@@ -227,7 +231,7 @@ def _given(part: T | None) -> Lazy[T] | None:
     return None if part is None else Lazy(lambda: part)
 
 
-def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
+def _alert_queue(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
     the gate queues crossings in; `redis`: the cold paths' client, when wiring made it."""
     # A store is in-process only if its module was loaded: one that never was is not asked.
@@ -249,7 +253,7 @@ def _alert_queue(settings: Settings, store: HotStore, redis: Lazy[Redis] | None)
     )
 
 
-def _meter_index(settings: Settings, store: HotStore, redis: Lazy[Redis] | None) -> MeterIndex:
+def _meter_index(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | None) -> MeterIndex:
     """The meter room's index over what the gate counts: the same Redis, or the in-process
     store's own counts; `redis`: the cold paths' client, when wiring made it."""
     memory = sys.modules.get("tiergate.store.memory")  # as `_alert_queue` tells them apart
@@ -270,7 +274,7 @@ def _meter_index(settings: Settings, store: HotStore, redis: Lazy[Redis] | None)
     )
 
 
-def _upstash_client(settings: Settings) -> Lazy[Redis]:
+def _upstash_client(settings: GateSettings) -> Lazy[Redis]:
     """The upstash-redis client of the configured database, made on first use (a request in
     the steady state never needs it: the hot path has its own). One per container: the hot
     store's cold paths, the alert queue and the meter index share it, and none builds it at
@@ -287,7 +291,7 @@ def _upstash_client(settings: Settings) -> Lazy[Redis]:
     return Lazy(make)
 
 
-def _alert_contacts(settings: Settings) -> ContactsStore:
+def _alert_contacts(settings: GateSettings) -> ContactsStore:
     """The alert room's contacts: in the registry's table when there is one."""
     if not settings.table:
         from .alerts.contacts_memory import MemoryContacts
@@ -298,7 +302,7 @@ def _alert_contacts(settings: Settings) -> ContactsStore:
     return DynamoContacts(lambda: dynamodb_client(settings), settings.table)
 
 
-def _meter_outbox(settings: Settings, registry: Registry) -> MeterOutbox:
+def _meter_outbox(settings: GateSettings, registry: Registry) -> MeterOutbox:
     """The meter room's outbox: in the registry's table when there is one (else in process,
     reading the customers from `registry`)."""
     if not settings.table:
@@ -317,7 +321,7 @@ def _counted(store: HotStore) -> HotStore:
 
 
 def hot_store(
-    settings: Settings, *, clock: Clock | None = None, redis: Lazy[Redis] | None = None
+    settings: GateSettings, *, clock: Clock | None = None, redis: Lazy[Redis] | None = None
 ) -> HotStore:
     """The configured hot store. `clock`: one the caller (a test) chose; Redis then decides
     at its time rather than on its own clock, which no test can move. `redis`: the
@@ -353,7 +357,7 @@ def hot_store(
     )
 
 
-def _registry(settings: Settings, clock: Clock) -> Registry:
+def _registry(settings: GateSettings, clock: Clock, *, measure: bool) -> Registry:
     if not settings.table:
         from .registry.memory import MemoryRegistry
 
@@ -361,19 +365,19 @@ def _registry(settings: Settings, clock: Clock) -> Registry:
     from .registry.dynamo import DynamoRegistry  # the client (boto3) is made on first use
 
     return DynamoRegistry(
-        lambda: _measured(dynamodb_client(settings), settings), settings.table, clock=clock
+        lambda: _measured(dynamodb_client(settings), measure), settings.table, clock=clock
     )
 
 
-def _measured(client: DynamoDBClient, settings: Settings) -> DynamoDBClient:
-    if not settings.measure:
+def _measured(client: DynamoDBClient, measure: bool) -> DynamoDBClient:
+    if not measure:
         return client
     from .observe.counting import count_dynamodb_units
 
     return count_dynamodb_units(client)
 
 
-def dynamodb_client(settings: Settings) -> DynamoDBClient:
+def dynamodb_client(settings: GateSettings) -> DynamoDBClient:
     from .registry.dynamo import connect
 
     return connect(
@@ -383,14 +387,15 @@ def dynamodb_client(settings: Settings) -> DynamoDBClient:
     )
 
 
-def build_stripe(settings: Settings) -> StripeApi | None:
-    """The Stripe gateway, or None without STRIPE_SECRET_KEY (Checkout then answers 503)."""
+def build_stripe(settings: BillingSettings, *, measure: bool) -> StripeApi | None:
+    """The Stripe gateway, or None without STRIPE_SECRET_KEY (Checkout then answers 503);
+    `measure`: its calls counted for the cost metrics (TIERGATE_MEASURE)."""
     if settings.stripe_secret_key is None:
         return None
     from .billing.stripe_client import build_stripe as build
 
     stripe = build(settings)
-    if stripe is None or not settings.measure:
+    if stripe is None or not measure:
         return stripe
     from .observe.counting import CountedStripe
 

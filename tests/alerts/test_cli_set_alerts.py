@@ -17,10 +17,10 @@ from tiergate.alerts.contacts_memory import MemoryContacts
 from tiergate.alerts.contacts_store import NO_CONTACTS, AlertContacts
 from tiergate.cli import main
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.errors import NotFound, StoreUnavailable
 from tiergate.registry import Account
 from tiergate.registry.dynamo import connect
-from tiergate.settings import Settings
 from tiergate.wiring import build
 
 from ..contract.registries import InterleavedMemoryRegistry

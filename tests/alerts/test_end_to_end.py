@@ -47,7 +47,11 @@ async def test_fifty_concurrent_requests_cross_80_percent_and_one_alert_arrives(
     )
     parts = build(settings)
     job = alert_job(
-        settings, queue=parts.alert_queue, contacts=parts.alert_contacts, clock=parts.clock
+        settings.alerts,
+        settings.gate,
+        queue=parts.alert_queue,
+        contacts=parts.alert_contacts,
+        clock=parts.clock,
     )
     app = create_app(settings, parts=parts)
     try:

@@ -9,16 +9,24 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tiergate.alerts import alert_job, new_secret
+from tiergate.alerts import AlertJob, alert_job, new_secret
 from tiergate.alerts.contacts_memory import MemoryContacts
 from tiergate.alerts.contacts_store import AlertContacts
+from tiergate.alerts.queue import AlertQueue
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.registry.dynamo.table import create_table
-from tiergate.settings import Settings
 
 from .support import PERIOD_START, PendingStore, crossing, receiving, sent_emails
 
 SENDER = "alerts@seller.example"
+
+
+def job_of(
+    settings: Settings, *, queue: AlertQueue, contacts: MemoryContacts, clock: FakeClock
+) -> AlertJob:
+    """The job as the job table makes it: the alerts' section and the gate's beside it."""
+    return alert_job(settings.alerts, settings.gate, queue=queue, contacts=contacts, clock=clock)
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ async def test_ses_in_its_region_and_the_ledger_in_the_table(aws: None) -> None:
     contacts = MemoryContacts()
     await contacts.update("acme", lambda _: AlertContacts(email="ops@acme.example"))
     store = PendingStore(clock, [c := crossing()])
-    job = alert_job(settings, queue=store, contacts=contacts, clock=clock)
+    job = job_of(settings, queue=store, contacts=contacts, clock=clock)
     try:
         report = await job.run()
     finally:
@@ -59,7 +67,7 @@ async def test_in_production_a_loopback_url_is_refused_for_good() -> None:
             "acme", lambda _: AlertContacts(url=receiver.url, secret=new_secret())
         )
         store = PendingStore(clock, [crossing()])
-        job = alert_job(Settings(env="production"), queue=store, contacts=contacts, clock=clock)
+        job = job_of(Settings(env="production"), queue=store, contacts=contacts, clock=clock)
         try:
             report = await job.run()
         finally:
@@ -76,7 +84,7 @@ async def test_in_production_without_a_sender_emails_fail_loudly_not_delivered()
     contacts = MemoryContacts()
     await contacts.update("acme", lambda _: AlertContacts(email="ops@acme.example"))
     store = PendingStore(clock, [c := crossing(at_ms=clock.now_ms())])
-    job = alert_job(Settings(env="production"), queue=store, contacts=contacts, clock=clock)
+    job = job_of(Settings(env="production"), queue=store, contacts=contacts, clock=clock)
     try:
         first = await job.run()
         clock.advance(24 * 3_600_000)
@@ -99,7 +107,7 @@ async def test_in_development_without_a_sender_the_email_is_a_log_line() -> None
     contacts = MemoryContacts()
     await contacts.update("acme", lambda _: AlertContacts(email="ops@acme.example"))
     store = PendingStore(clock, [crossing()])
-    job = alert_job(Settings(env="development"), queue=store, contacts=contacts, clock=clock)
+    job = job_of(Settings(env="development"), queue=store, contacts=contacts, clock=clock)
     try:
         report = await job.run()
     finally:

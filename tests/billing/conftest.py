@@ -15,9 +15,9 @@ import pytest
 from fastapi import FastAPI
 
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.keys import generate_key, key_digest
 from tiergate.registry import Account, KeyRecord, Registry
-from tiergate.settings import Settings
 from tiergate.store import HotStore
 from tiergate.web.example import create_app
 from tiergate.wiring import Parts, build

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tiergate.settings import Settings
+from tiergate.config import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 
@@ -111,7 +111,7 @@ async def test_a_transient_stripe_error_is_retried(billing: Billing) -> None:
 
 
 async def test_without_a_stripe_key_billing_answers_503(billing: Billing) -> None:
-    settings = Settings(tiers=billing_settings("http://unused").tiers)
+    settings = Settings(tiers=billing_settings("http://unused").gate.tiers)
     app = create_app(settings, parts=build(settings, clock=billing.clock))
     parts = app.state.tiergate
     key = await Billing(

@@ -34,7 +34,7 @@ async def test_checkout_counts_its_stripe_call_and_the_keys_first_use_its_reads(
     [checkout] = costs(capsys)
     assert (checkout["route"], checkout["tier"]) == ("/v1/billing/checkout", "free")
     assert only(checkout, "StripeCalls") == 1
-    on_dynamodb = billing.settings.table is not None
+    on_dynamodb = billing.settings.gate.table is not None
     if on_dynamodb:
         # As DynamoDB Local reports them: the key's miss, one strongly consistent GetItem,
         # and Checkout's read of the account, one more (1 unit each: items under 4 KB).

@@ -15,9 +15,9 @@ import pytest
 import tiergate.wiring
 from tiergate.cli import main
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.periods import calendar_month
 from tiergate.registry import Account
-from tiergate.settings import Settings
 from tiergate_tools.localredis.background import UpstashEndpoint
 
 from ..support.fakestripe import FakeStripe

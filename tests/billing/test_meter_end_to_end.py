@@ -17,6 +17,7 @@ from botocore.client import BaseClient
 
 from tiergate.alerts.contacts_store import AlertContacts
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.gate import Requirement
 from tiergate.keys import generate_key, key_digest
 from tiergate.observe import EmfWriter
@@ -24,7 +25,6 @@ from tiergate.outcomes import Admitted
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
 from tiergate.schedule import JobRunner, scheduled_jobs
-from tiergate.settings import Settings
 from tiergate.telemetry import SERVICE_SCHEDULED
 from tiergate.web.example import create_app
 from tiergate.wiring import Parts, build
@@ -83,7 +83,7 @@ async def test_requests_past_the_limit_reach_the_meter_once(
             for _ in range(10)
         ]
     assert answers == [200] * 8 + [429] * 2  # 5 in the quota, 3 of overage, then the cap
-    pusher = parts.meter_pusher(settings)
+    pusher = parts.meter_pusher(settings.meter)
     assert pusher is not None
 
     report = await pusher.push()
@@ -159,7 +159,7 @@ async def test_a_scheduled_run_on_dynamodb_makes_only_calls_its_role_allows(
     )
     run = await runner.run(run_id="run-1")
     assert run.ok, run
-    if settings.table is None:
+    if settings.gate.table is None:
         assert called == set()  # the in-process registry: nothing to allow
         return
     template = yaml.safe_load((ROOT / "serverless.yml").read_text())
@@ -177,7 +177,7 @@ async def test_a_scheduled_run_on_dynamodb_makes_only_calls_its_role_allows(
 async def test_without_a_stripe_key_there_is_no_meter_job(
     settings: Settings, clock: FakeClock
 ) -> None:
-    unkeyed = settings.model_copy(update={"stripe_secret_key": None})
+    unkeyed = settings.replace(stripe_secret_key=None)
     parts = build(unkeyed, clock=clock)
     try:
         assert [job.name for job in scheduled_jobs(parts, unkeyed)] == ["alerts"]

@@ -19,7 +19,7 @@ async def no_sleep(_: float) -> None:
 
 
 def gateway(stripe_url: str, **settings: object) -> StripeGateway:
-    built = build_stripe(billing_settings(stripe_url, **settings), sleep=no_sleep)
+    built = build_stripe(billing_settings(stripe_url, **settings).billing, sleep=no_sleep)
     assert built is not None
     return built
 

@@ -61,7 +61,7 @@ async def no_sleep(_: float) -> None:
 
 @pytest.fixture
 async def gateway(stripe_url: str) -> AsyncIterator[StripeGateway]:
-    built = build_stripe(billing_settings(stripe_url), sleep=no_sleep)
+    built = build_stripe(billing_settings(stripe_url).billing, sleep=no_sleep)
     assert built is not None
     yield built
     await built.aclose()

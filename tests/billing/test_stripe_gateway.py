@@ -22,7 +22,7 @@ _PATH = os.pathsep.join([str(_ROOT / "lib"), str(_ROOT)])
 
 
 def gateway(stripe_url: str, **settings: object) -> StripeGateway:
-    built = build_stripe(billing_settings(stripe_url, **settings))
+    built = build_stripe(billing_settings(stripe_url, **settings).billing)
     assert built is not None
     return built
 

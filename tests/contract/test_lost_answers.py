@@ -18,11 +18,11 @@ import pytest
 from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.decision import Code
 from tiergate.keys import generate_key, key_digest
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
-from tiergate.settings import Settings
 from tiergate.store.upstash import UpstashStore
 from tiergate.web.example import create_app
 from tiergate.wiring import Parts, build

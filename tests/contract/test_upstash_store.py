@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.decision import Check, Code
 from tiergate.errors import StoreUnavailable
 from tiergate.gate import Requirement
@@ -23,7 +24,6 @@ from tiergate.keys import generate_key, key_digest
 from tiergate.periods import calendar_month
 from tiergate.registry import Account, KeyRecord
 from tiergate.registry.memory import MemoryRegistry
-from tiergate.settings import Settings
 from tiergate.store.rest import RestClient
 from tiergate.store.scripts import COMPLETE, GATE, REFUND
 from tiergate.store.upstash import UpstashStore, connect

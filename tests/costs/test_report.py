@@ -343,8 +343,8 @@ def test_production_without_aws_credentials_is_one_line_naming_cloudwatch(
 def test_a_cloudwatch_refusal_is_a_config_error(loop: Any) -> None:
     from botocore.exceptions import ClientError
 
+    from tiergate.config import Settings
     from tiergate.errors import ConfigError
-    from tiergate.settings import Settings
     from tiergate_tools.costs.sources import measurements
 
     class Denied:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tiergate.settings import Settings
+from tiergate.config import Settings
 
 from .packaged import Packaged
 
@@ -60,7 +60,7 @@ def test_every_route_is_throttled_and_the_exposed_ones_tighter(packaged: Package
     assert all(own[key] == (5, 10) for key in BILLING_ROUTES)
     # Every route that takes no API key (outside the gated prefix, the webhook aside) has a
     # throttle of its own, the tightest: a new ungated route without one fails here.
-    prefix = Settings().prefix + "/"
+    prefix = Settings().gate.prefix + "/"
     public = {
         key for key in routes if not key.split(" ")[1].startswith(prefix) and key != WEBHOOK_ROUTE
     }

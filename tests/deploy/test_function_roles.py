@@ -21,8 +21,8 @@ import yaml
 from fastapi import FastAPI
 
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.registry.dynamo import DynamoRegistry
-from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.web.webhooks import create_webhook_app
 from tiergate.wiring import build, dynamodb_client
@@ -110,9 +110,10 @@ async def function(
     make_app: Callable[..., FastAPI], settings: Settings, clock: FakeClock, actions: set[str]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """One deployed function: its own parts, whose registry records what it calls."""
-    assert settings.table is not None
+    gate = settings.gate
+    assert gate.table is not None
     registry = DynamoRegistry(
-        lambda: recording(lambda: dynamodb_client(settings), actions), settings.table, clock=clock
+        lambda: recording(lambda: dynamodb_client(gate), actions), gate.table, clock=clock
     )
     parts = build(settings, clock=clock, registry=registry)
     transport = httpx.ASGITransport(app=make_app(settings, parts=parts))

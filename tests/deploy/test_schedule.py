@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tiergate.settings import Settings
+from tiergate.config import Settings
 
 from .packaged import SERVERLESS, Packaged, run, scheduled_function
 
@@ -72,7 +72,7 @@ def test_runs_never_overlap_and_end_inside_the_functions_limit(packaged: Package
     assert function["ReservedConcurrentExecutions"] == 1
     # The jobs are cut off at TIERGATE_SCHEDULED_TIMEOUT, which leaves the handler time to
     # report before Lambda's own limit (and the run ends before the next minute's starts).
-    assert Settings().scheduled_timeout + 2 <= function["Timeout"] <= 60
+    assert Settings().schedule.scheduled_timeout + 2 <= function["Timeout"] <= 60
     assert "TIERGATE_SCHEDULED_TIMEOUT" not in function["Environment"]["Variables"]
 
 
@@ -95,4 +95,6 @@ def test_the_alert_emails_sender_is_a_deploy_param_of_the_scheduled_runs() -> No
 def test_without_the_param_the_scheduled_runs_have_no_sender(packaged: Packaged) -> None:
     env = packaged.functions()[scheduled_function(packaged)]["Environment"]["Variables"]
     assert env["TIERGATE_ALERT_EMAIL_FROM"] == ""  # Settings reads it as unset
-    assert Settings(alert_email_from=env["TIERGATE_ALERT_EMAIL_FROM"]).alert_email_from is None
+    assert (
+        Settings(alert_email_from=env["TIERGATE_ALERT_EMAIL_FROM"]).alerts.alert_email_from is None
+    )

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tiergate.settings import Settings
+from tiergate.config import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 from tiergate_tools.localredis.background import UpstashEndpoint

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tiergate.config import Settings
 from tiergate.observe.cpu import CpuShares
 from tiergate.outcomes import Admitted
-from tiergate.settings import Settings
 from tiergate.web import install, requires
 from tiergate.wiring import build
 

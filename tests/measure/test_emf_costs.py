@@ -13,9 +13,9 @@ from fastapi import FastAPI
 
 import tiergate
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.observe.counting import write_commands
 from tiergate.outcomes import Admitted
-from tiergate.settings import Settings
 from tiergate.web import install, requires
 from tiergate.web.example import create_app
 from tiergate.web.lambda_handler import lambda_handler

@@ -19,6 +19,7 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.errors import ConfigError
 from tiergate.observe.costmeter import Measured
 from tiergate.observe.measurements import RouteMeasurements
@@ -26,7 +27,6 @@ from tiergate.observe.recording import FileRecorder, read_recorded, recorded_pat
 from tiergate.observe.resources import Spent
 from tiergate.observe.totals import FIELDS
 from tiergate.schedule import Report
-from tiergate.settings import Settings
 from tiergate_tools.costs.cloudwatch import period_for
 from tiergate_tools.costs.sources import measurements
 
@@ -139,10 +139,10 @@ def test_the_recording_adds_up_across_flushes_and_reads_since_an_hour(
     for n in range(4):
         call(handler, "/v1/usage", f"u{n}", keys["free"])
         recorder.flush()  # a flush merges into what the file holds
-    [usage] = read_recorded(recorded_path(settings)).measurements()
+    [usage] = read_recorded(recorded_path(settings.observe)).measurements()
     assert usage.requests == 4
     later = time.time_ns() // 1_000_000 + 2 * 3_600_000
-    assert read_recorded(recorded_path(settings)).measurements(since_ms=later) == []
+    assert read_recorded(recorded_path(settings.observe)).measurements(since_ms=later) == []
 
 
 def test_nothing_recorded_is_an_empty_list_and_a_damaged_file_a_clear_error(
@@ -150,7 +150,7 @@ def test_nothing_recorded_is_an_empty_list_and_a_damaged_file_a_clear_error(
 ) -> None:
     settings = Settings(state_dir=str(tmp_path))
     assert loop.run_until_complete(measurements(settings, since_ms=None, profile=False)) == []
-    recorded_path(settings).write_text(json.dumps({"version": 9}))
+    recorded_path(settings.observe).write_text(json.dumps({"version": 9}))
     with pytest.raises(ConfigError, match="not a measurements file"):
         loop.run_until_complete(measurements(settings, since_ms=None, profile=False))
 
@@ -217,7 +217,7 @@ def test_a_damaged_recording_is_a_config_error(
     content: bytes, tmp_path: Path, loop: asyncio.AbstractEventLoop
 ) -> None:
     settings = Settings(state_dir=str(tmp_path))
-    recorded_path(settings).write_bytes(content)
+    recorded_path(settings.observe).write_bytes(content)
     with pytest.raises(ConfigError, match="not a measurements file tiergate wrote"):
         loop.run_until_complete(measurements(settings, since_ms=None, profile=False))
 
@@ -246,8 +246,8 @@ def test_the_recording_is_written_by_its_scheduled_job_never_in_the_request(
 
     monkeypatch.setattr(recording, "read_recorded", reading)
     settings = Settings(tiers=ROOMY, record_costs=True, state_dir=str(tmp_path))
-    recorder = FileRecorder.at(settings)
-    assert FileRecorder.at(settings) is recorder  # the meter's and the job's: one recorder
+    recorder = FileRecorder.at(settings.observe)
+    assert FileRecorder.at(settings.observe) is recorder  # the meter's and the job's: one recorder
     for _ in range(3):
         recorder.add(measured())
     assert read_in == []  # a request only adds to memory
@@ -257,7 +257,7 @@ def test_the_recording_is_written_by_its_scheduled_job_never_in_the_request(
     assert (report.ok, list(report.lines)) == (True, [])
     assert read_in
     assert read_in[0] is not threading.current_thread()  # off the event loop
-    [hello] = read_recorded(recorded_path(settings)).measurements()
+    [hello] = read_recorded(recorded_path(settings.observe)).measurements()
     assert hello.requests == 3
     off = Settings(tiers=ROOMY, state_dir=str(tmp_path))  # TIERGATE_RECORD_COSTS off: no job
     assert "recording" not in [job.name for job in scheduled_jobs(build(off), off)]

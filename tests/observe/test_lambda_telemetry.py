@@ -22,9 +22,9 @@ from pydantic import SecretStr
 
 from tiergate.billing.webhook import WebhookProcessor
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.keys import parse_key
 from tiergate.registry import Account
-from tiergate.settings import Settings
 from tiergate.web import install
 from tiergate.web.example import create_app
 from tiergate.web.lambda_handler import lambda_handler
@@ -319,7 +319,7 @@ def test_a_webhook_that_crashes_is_a_500_counted_as_failed(
     """Stripe retries a 500 like a 503: the alarm on failed deliveries must see it too."""
     app = FastAPI()
     app.include_router(webhook_router(cast(WebhookProcessor, _Crashing())))
-    observe(app, Settings(), service="webhook", prefix=None)
+    observe(app, Settings().observe, service="webhook", prefix=None)
     handler: Handler = lambda_handler(app)
     capsys.readouterr()
     signed = {"stripe-signature": "t=1796162344,v1=" + "0" * 64}  # well-formed: the body is read
@@ -339,7 +339,7 @@ def test_a_refund_that_cannot_reach_redis_is_counted_degraded(
 ) -> None:
     """A 5xx is refunded; when the refund fails the customer paid for nothing: say so."""
     settings = Settings(tiers=json.dumps({"free": {"limit": 9, "price": 0, "burst": 1000}}))
-    store = FaultyStore(hot_store(settings, clock=clock))
+    store = FaultyStore(hot_store(settings.gate, clock=clock))
     parts = build(settings, clock=clock, store=store)
     app = FastAPI()
 

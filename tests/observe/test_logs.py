@@ -90,7 +90,7 @@ def test_configuring_twice_leaves_one_handler_and_stops_propagation(
 def test_install_configures_the_logger_from_settings(
     pristine: logging.Logger, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = Settings.model_validate({"log_level": "info", "service": "edge"})
+    settings = Settings(log_level="info", service="edge")
     install(FastAPI(), settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     logging.getLogger("tiergate.access").info("ready")
     line = json.loads(capsys.readouterr().out)
@@ -125,7 +125,7 @@ def test_the_level_comes_from_the_environment_in_python_or_lambda_words(
 ) -> None:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    assert Settings().log_level == level
+    assert Settings().observe.log_level == level
 
 
 def test_an_unknown_level_stops_start_up_with_the_variable_named(

@@ -25,8 +25,8 @@ def test_import_tiergate_loads_no_web_framework_and_no_store() -> None:
 
 
 def test_the_public_names_resolve_to_the_real_objects() -> None:
+    from tiergate.config import Settings
     from tiergate.outcomes import Admitted
-    from tiergate.settings import Settings
     from tiergate.web import install, requires
 
     assert (tiergate.Admitted, tiergate.Settings) == (Admitted, Settings)

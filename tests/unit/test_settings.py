@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from tiergate.cli import main
-from tiergate.settings import Settings
+from tiergate.config import Settings
 
 MIN_CRON_SECRET = 16  # what the README asks for
 
@@ -58,7 +58,7 @@ def test_a_long_enough_or_empty_cron_secret_is_taken(
 ) -> None:
     if given is not None:
         monkeypatch.setenv("CRON_SECRET", given)
-    secret = Settings().cron_secret
+    secret = Settings().gate.cron_secret
     value = secret.get_secret_value() if secret is not None else None
     assert (value or None) == kept
 

@@ -7,8 +7,8 @@ import asyncio
 from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.registry.memory import MemoryRegistry
-from tiergate.settings import Settings
 from tiergate.store.memory import MemoryStore
 from tiergate.wiring import build
 

@@ -204,7 +204,7 @@ async def make_harness() -> AsyncIterator[MakeHarness]:
     ) -> Harness:
         clock = FakeClock(NOW_MS)
         built = Settings(**settings)
-        inner = hot_store(built, clock=clock)
+        inner = hot_store(built.gate, clock=clock)
         store = FaultyStore(inner)
         # The meter index reads what the wrapped store counts (on Upstash, wiring's own reads it).
         index = MemoryMeterIndex(inner.metered) if isinstance(inner, MemoryStore) else None

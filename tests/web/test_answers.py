@@ -13,10 +13,10 @@ import pytest
 
 import tiergate
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.decision import Code, Verdict
 from tiergate.gate import _SLUG
 from tiergate.outcomes import denial
-from tiergate.settings import Settings
 from tiergate.web.answers import ANSWERS, gated_slugs
 from tiergate.web.problems import render
 from tiergate.web.webhooks import create_webhook_app

@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from tiergate.clock import FakeClock
+from tiergate.config import Settings
 from tiergate.observe import EmfWriter
 from tiergate.schedule import JobRunner
 from tiergate.schedule.background import BackgroundRuns
-from tiergate.settings import Settings
 from tiergate.web.example import create_app
 from tiergate.web.scheduled import run_in_background
 from tiergate.wiring import build
@@ -48,7 +48,7 @@ def app_with_runs(*jobs: TestJob, interval_s: float = 30, grace_s: float = 5) ->
     app = create_app(settings, parts=build(settings, clock=FakeClock(NOW_MS)))
     runner = JobRunner(
         [job.scheduled() for job in jobs],
-        timeout_s=settings.scheduled_timeout,
+        timeout_s=settings.schedule.scheduled_timeout,
         service="api",
         writer=EmfWriter("tiergate", write=lambda _: None),
     )

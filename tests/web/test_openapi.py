@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from tiergate.clock import FakeClock
-from tiergate.settings import Settings
+from tiergate.config import Settings
 from tiergate.web.answers import ANSWERS, gated_slugs
 from tiergate.web.example import create_app
 from tiergate.wiring import build

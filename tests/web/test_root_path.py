@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from tiergate import install, requires
 from tiergate.clock import FakeClock
-from tiergate.settings import Settings
+from tiergate.config import Settings
 from tiergate.wiring import Parts, build
 
 from .conftest import NOW_MS

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from tiergate.clock import FakeClock
-from tiergate.settings import Settings
+from tiergate.config import Settings
 from tiergate.web.example import create_app
 from tiergate.web.scheduled import SCHEDULED_PATH, create_scheduled_app
 from tiergate.wiring import build
@@ -190,9 +190,9 @@ def test_vercel_is_read_from_its_own_variable(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("VERCEL", "1")
     monkeypatch.setenv("CRON_SECRET", SECRET)
     settings = Settings()
-    assert settings.vercel is True
-    assert settings.cron_secret is not None
-    assert settings.cron_secret.get_secret_value() == SECRET
+    assert settings.schedule.vercel is True
+    assert settings.gate.cron_secret is not None
+    assert settings.gate.cron_secret.get_secret_value() == SECRET
 
 
 def assert_problem_blank(response: httpx.Response, status: int) -> None:

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from schemathesis import Case
 
 from tiergate.clock import FakeClock
-from tiergate.settings import Settings
+from tiergate.config import Settings
 from tiergate.web.example import create_app
 from tiergate.wiring import build
 from tiergate_tools.localredis.background import serve_in_thread

@@ -12,17 +12,25 @@ Standard-Webhooks-signed POST, at least once, deduplicated by the crossing's id.
   the room's own storage (not on the registry's Account); `contacts`: changing them
 - `message`: what an alert says; `policy`: what an alert email, URL and secret may be
 
-Importing this package imports neither httpx nor boto3: the senders are made by `job`.
+- `settings`: the room's section of the settings (`AlertSettings`)
+
+The names load on first use: a request loads the room's section of the settings (read with
+every other section, tiergate.config) and none of the rest; `job` makes the senders, so even
+a name's module imports neither httpx nor boto3.
 """
 
 from __future__ import annotations
 
-from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
-from .contacts_store import NO_CONTACTS, AlertContacts, ContactsStore
-from .delivery import AlertDelivery, DeliveryReport, Failure
-from .job import AlertJob, alert_job
-from .ledger import DeliveryLedger, MemoryLedger
-from .policy import InvalidContact, check_email, check_url, new_secret
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
+    from .contacts_store import NO_CONTACTS, AlertContacts, ContactsStore
+    from .delivery import AlertDelivery, DeliveryReport, Failure
+    from .job import AlertJob, alert_job
+    from .ledger import DeliveryLedger, MemoryLedger
+    from .policy import InvalidContact, check_email, check_url, new_secret
 
 __all__ = [
     "NO_CONTACTS",
@@ -44,3 +52,25 @@ __all__ = [
     "check_url",
     "new_secret",
 ]
+
+_HOME = {
+    **dict.fromkeys(("Channel", "DeliveryFailed", "EmailSender", "WebhookSender"), ".channels"),
+    **dict.fromkeys(("NO_CONTACTS", "AlertContacts", "ContactsStore"), ".contacts_store"),
+    **dict.fromkeys(("AlertDelivery", "DeliveryReport", "Failure"), ".delivery"),
+    **dict.fromkeys(("AlertJob", "alert_job"), ".job"),
+    **dict.fromkeys(("DeliveryLedger", "MemoryLedger"), ".ledger"),
+    **dict.fromkeys(("InvalidContact", "check_email", "check_url", "new_secret"), ".policy"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tiergate.alerts' has no attribute {name!r}")
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value  # once found, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

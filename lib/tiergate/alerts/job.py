@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     import httpx
 
     from ..observe import EmfWriter
-    from ..settings import Settings
+    from ..settings import GateSettings
+    from .settings import AlertSettings
 
 __all__ = ["AlertJob", "alert_job"]
 
@@ -41,7 +42,8 @@ class AlertJob:
 
 
 def alert_job(
-    settings: Settings,
+    settings: AlertSettings,
+    gate: GateSettings,
     *,
     queue: AlertQueue,
     contacts: ContactsStore,
@@ -49,7 +51,9 @@ def alert_job(
     emf: EmfWriter | None = None,
 ) -> AlertJob:
     """The job on the configured parts: pass the alert queue and contacts of the parts the
-    gate uses (`wiring.build(settings)`'s), so the pending list is the one the gate fills."""
+    gate uses (`wiring.build(settings)`'s), so the pending list is the one the gate fills.
+    `gate`: the gate's settings, for what the room shares with it (the environment, which
+    says what a URL may be; the table and region the ledger and SES use)."""
     from .webhook import HttpWebhookSender, webhook_client
 
     client = webhook_client(settings.alert_webhook_timeout)
@@ -57,10 +61,10 @@ def alert_job(
         queue=queue,
         contacts=contacts,
         senders=channel_table(
-            email=_email_sender(settings),
-            webhook=HttpWebhookSender(client, allow_loopback=settings.env == "development"),
+            email=_email_sender(settings, gate),
+            webhook=HttpWebhookSender(client, allow_loopback=gate.env == "development"),
         ),
-        ledger=_ledger(settings),
+        ledger=_ledger(gate),
         clock=clock,
         run_budget_s=settings.alert_run_budget,
         attempt_timeout_s=settings.alert_webhook_timeout,
@@ -70,21 +74,21 @@ def alert_job(
     return AlertJob(delivery, client)
 
 
-def _email_sender(settings: Settings) -> EmailSender:
+def _email_sender(settings: AlertSettings, gate: GateSettings) -> EmailSender:
     from .email import LogEmailSender, SesEmailSender, UnconfiguredEmailSender, ses_client
 
     if not settings.alert_email_from:
         # A log line is an email only where the operator reads the log as it is written.
-        return UnconfiguredEmailSender() if settings.env == "production" else LogEmailSender()
-    region = settings.ses_region or settings.aws_region or "us-east-1"
+        return UnconfiguredEmailSender() if gate.env == "production" else LogEmailSender()
+    region = settings.ses_region or gate.aws_region or "us-east-1"
     client = ses_client(region, settings.alert_webhook_timeout)
     return SesEmailSender(client, sender=settings.alert_email_from)
 
 
-def _ledger(settings: Settings) -> DeliveryLedger:
-    if not settings.table:
+def _ledger(gate: GateSettings) -> DeliveryLedger:
+    if not gate.table:
         return MemoryLedger()
     from ..wiring import dynamodb_client
     from .ledger_dynamo import DynamoLedger
 
-    return DynamoLedger(lambda: dynamodb_client(settings), settings.table)
+    return DynamoLedger(lambda: dynamodb_client(gate), gate.table)

@@ -21,7 +21,7 @@ from ..backoff import Backoff
 from ..errors import StripeRejected, StripeUnavailable
 from ..lazy import Lazy
 from ..meter.events import MeterDelivery, MeterEvent, is_duplicate_refusal
-from ..settings import Settings
+from .settings import BillingSettings
 
 if TYPE_CHECKING:
     import stripe
@@ -183,7 +183,7 @@ def _retryable(exc: stripe.StripeError) -> bool:
 
 
 def build_stripe(
-    settings: Settings, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    settings: BillingSettings, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 ) -> StripeGateway | None:
     """The gateway, or None when STRIPE_SECRET_KEY is not set. `sleep`: between retries
     (tests pass one that returns at once)."""

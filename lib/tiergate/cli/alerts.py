@@ -48,12 +48,12 @@ def add_alert_commands(account_actions: Any) -> None:  # argparse's subparsers a
 
 def _set_alerts(args: argparse.Namespace) -> int:
     from ..alerts.contacts import set_alert_contacts
-    from ..settings import Settings
+    from ..config import Settings
     from ..wiring import build
     from .keys import require_stores
 
     settings = Settings()
-    require_stores(settings, "accounts set-alerts", "registry")
+    require_stores(settings.gate, "accounts set-alerts", "registry")
     parts = build(settings)
 
     async def main() -> None:
@@ -65,7 +65,7 @@ def _set_alerts(args: argparse.Namespace) -> int:
                 email=args.email,
                 url=args.url,
                 clear=args.clear,
-                allow_loopback=settings.env == "development",
+                allow_loopback=settings.gate.env == "development",
             )
         finally:
             await parts.aclose()
@@ -82,11 +82,11 @@ def _set_alerts(args: argparse.Namespace) -> int:
 
 def _migrate_alerts(args: argparse.Namespace) -> int:
     from ..alerts.contacts_dynamo import DynamoContacts
-    from ..settings import Settings
+    from ..config import Settings
     from ..wiring import dynamodb_client
     from .keys import require_stores
 
-    settings = Settings()
+    settings = Settings().gate
     require_stores(settings, "accounts migrate-alerts", "registry")
     assert settings.table is not None  # require_stores refused without it
     store = DynamoContacts(dynamodb_client(settings), settings.table)

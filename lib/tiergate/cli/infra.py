@@ -32,7 +32,7 @@ def _infra_check(args: argparse.Namespace) -> int:
     from tiergate_tools.infra.check import check_serverless, check_vercel, read_serverless
     from tiergate_tools.infra.routemap import app_routes
 
-    from ..settings import Settings
+    from ..config import Settings
 
     root = Path(args.root).resolve()
     module_name, _, attribute = args.app.partition(":")
@@ -44,7 +44,7 @@ def _infra_check(args: argparse.Namespace) -> int:
     except Exception as exc:  # the user's module: whatever it raises, say so in one line
         raise ConfigError(f"cannot load the app {args.app!r} from {root}: {exc!r}") from None
     try:
-        routes = app_routes(app, Settings().prefix)
+        routes = app_routes(app, Settings().gate.prefix)
     except ConfigError as exc:
         raise ConfigError(f"the app {args.app!r}: {exc}") from None
     problems = [

@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..registry import KeyRecord
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from ..settings import GateSettings
 
 __all__ = ["add_admin_commands", "require_stores"]
 
@@ -74,12 +74,12 @@ def _admin(
     command: Callable[[Admin, argparse.Namespace], Awaitable[None]], needs: Needs
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from ..settings import Settings
+        from ..config import Settings
         from ..wiring import build
 
         settings = Settings()
         name = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
-        require_stores(settings, name, needs)
+        require_stores(settings.gate, name, needs)
         parts = build(settings)
 
         async def main() -> None:
@@ -94,7 +94,7 @@ def _admin(
     return run
 
 
-def require_stores(settings: Settings, command: str, needs: Needs) -> None:
+def require_stores(settings: GateSettings, command: str, needs: Needs) -> None:
     """Refuse (ConfigError: one line, exit 2) when a store the command needs is in-process."""
     hot = bool(settings.upstash_redis_rest_url)
     if not settings.table and not hot and needs != "registry":

@@ -32,18 +32,18 @@ def add_meter_commands(commands: Any) -> None:  # argparse's subparsers action i
 
 
 def _push(args: argparse.Namespace) -> int:
-    from ..settings import Settings
+    from ..config import Settings
     from ..wiring import build
 
     settings = Settings()
-    require_stores(settings, "meter push", "counters")
-    if settings.stripe_secret_key is None:
+    require_stores(settings.gate, "meter push", "counters")
+    if settings.billing.stripe_secret_key is None:
         raise ConfigError(
             "`tiergate meter push` sends to Stripe: set STRIPE_SECRET_KEY (and"
             " TIERGATE_STRIPE_API_BASE only for a local stand-in)"
         )
     parts = build(settings)
-    pusher = parts.meter_pusher(settings)
+    pusher = parts.meter_pusher(settings.meter)
     assert pusher is not None  # the Stripe key is set
 
     async def main() -> None:

@@ -20,8 +20,8 @@ def add_serve_command(commands: Any) -> None:  # argparse's subparsers action is
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ..config import Settings
     from ..schedule.runner import job_runner
-    from ..settings import Settings
     from ..telemetry import SERVICE_API
     from ..web.example import create_app
     from ..web.scheduled import run_in_background
@@ -33,21 +33,20 @@ def _serve(args: argparse.Namespace) -> int:
     # names a key by its id and never prints the query string. Uvicorn's line is off: it
     # prints the path and query as sent, a key put there by mistake included.
     defaults = {"record_costs": True, "access_log": "all"}
-    unset = {
-        name: value for name, value in defaults.items() if name not in settings.model_fields_set
-    }
-    settings = settings.model_copy(update=unset)
+    given = settings.observe.model_fields_set
+    settings = settings.replace(**{k: v for k, v in defaults.items() if k not in given})
     parts = build(settings)
     app = create_app(settings, parts=parts)
     # The embedded default's schedule: the meter push and alert delivery in-process.
     runner = job_runner(parts, settings, service=SERVICE_API)
-    run_in_background(app, runner, interval_s=settings.background_interval)
+    run_in_background(app, runner, interval_s=settings.schedule.background_interval)
     keys = asyncio.run(parts.demo_keys())
     for tier, key in keys.items():
         print(f"demo key {tier}: {key}", flush=True)
-    if settings.record_costs and settings.measure:
+    observe = settings.observe
+    if observe.record_costs and observe.measure:
         from ..observe.recording import recorded_path
 
-        print(f"recording costs for `tiergate costs` in {recorded_path(settings)}", flush=True)
+        print(f"recording costs for `tiergate costs` in {recorded_path(observe)}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0

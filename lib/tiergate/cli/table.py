@@ -19,11 +19,11 @@ def add_table_commands(commands: Any) -> None:  # argparse's subparsers action i
 
 
 def _table_create(args: argparse.Namespace) -> int:
+    from ..config import Settings
     from ..registry.dynamo.table import create_table
-    from ..settings import Settings
     from ..wiring import dynamodb_client
 
-    settings = Settings()
+    settings = Settings().gate
     name = args.table or settings.table
     if not name:
         raise ConfigError("name the table: --table NAME, or set TIERGATE_TABLE")

@@ -14,10 +14,10 @@ def add_tiers_command(commands: Any) -> None:  # argparse's subparsers action is
 
 
 def _tiers(args: argparse.Namespace) -> int:
-    from ..settings import Settings
+    from ..config import Settings
     from ..tiers import load_tiers
 
-    tiers = load_tiers(Settings().tiers)
+    tiers = load_tiers(Settings().gate.tiers)
     print(f"{'tier':<12} {'limit/month':>12} {'burst/s':>8} {'$/month':>9}  on error  features")
     for t in tiers.values():
         features = ", ".join(sorted(t.features)) or "-"

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..jsontext import read_json
-from ..settings import Settings
 from .costmeter import Measured
+from .settings import ObserveSettings
 from .totals import Totals
 
 __all__ = [
@@ -47,7 +47,7 @@ RETENTION_MS = 35 * 86_400_000
 log = logging.getLogger("tiergate")
 
 
-def recorded_path(settings: Settings) -> Path:
+def recorded_path(settings: ObserveSettings) -> Path:
     return Path(settings.state_dir).expanduser() / FILE_NAME
 
 
@@ -105,7 +105,7 @@ class FileRecorder:
         self._failed = False  # a failure is logged once, not every flush
 
     @classmethod
-    def at(cls, settings: Settings) -> FileRecorder:
+    def at(cls, settings: ObserveSettings) -> FileRecorder:
         """The process's one recorder of the file TIERGATE_STATE_DIR names: the app's cost
         meter adds to it and the recording job flushes it, so both must get the same one."""
         path = recorded_path(settings)

@@ -1,11 +1,19 @@
 """The schedule: one job table (`jobs`), one runner (`runner`) that every entry point uses,
 and the entry points that are not HTTP: `tiergate serve`'s background task (`background`)
-and the EventBridge handler (`lambda_handler`). The cron route is web/scheduled.py."""
+and the EventBridge handler (`lambda_handler`). The cron route is web/scheduled.py.
+
+The names load on first use: a request loads the schedule's section of the settings
+(`schedule.settings`, read with every other section) and none of the rest.
+"""
 
 from __future__ import annotations
 
-from .jobs import JOBS, JobRow, Report, ScheduledJob, scheduled_jobs
-from .runner import JobOutcome, JobRunner, RunReport, job_runner
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .jobs import JOBS, JobRow, Report, ScheduledJob, scheduled_jobs
+    from .runner import JobOutcome, JobRunner, RunReport, job_runner
 
 __all__ = [
     "JOBS",
@@ -18,3 +26,21 @@ __all__ = [
     "job_runner",
     "scheduled_jobs",
 ]
+
+_HOME = {
+    **dict.fromkeys(("JOBS", "JobRow", "Report", "ScheduledJob", "scheduled_jobs"), ".jobs"),
+    **dict.fromkeys(("JobOutcome", "JobRunner", "RunReport", "job_runner"), ".runner"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tiergate.schedule' has no attribute {name!r}")
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value  # once found, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from ..config import Settings
     from ..wiring import Parts
 
 __all__ = ["JOBS", "JobRow", "Report", "Run", "ScheduledJob", "scheduled_jobs"]
@@ -47,7 +47,7 @@ class JobRow:
 
 
 def _meter_push(parts: Parts, settings: Settings) -> Run | None:
-    pusher = parts.meter_pusher(settings)
+    pusher = parts.meter_pusher(settings.meter)
     return pusher.push if pusher is not None else None
 
 
@@ -55,18 +55,23 @@ def _alerts(parts: Parts, settings: Settings) -> Run:
     from ..alerts.job import alert_job  # the job's own clients (httpx, SES) load only here
 
     return alert_job(
-        settings, queue=parts.alert_queue, contacts=parts.alert_contacts, clock=parts.clock
+        settings.alerts,
+        settings.gate,
+        queue=parts.alert_queue,
+        contacts=parts.alert_contacts,
+        clock=parts.clock,
     ).run
 
 
 def _recording(parts: Parts, settings: Settings) -> Run | None:
     """What `tiergate serve` recorded for `tiergate costs`, merged into its file (only where
     TIERGATE_RECORD_COSTS is on: `tiergate serve`)."""
-    if not (settings.measure and settings.record_costs):
+    observe = settings.observe
+    if not (observe.measure and observe.record_costs):
         return None
     from ..observe.recording import FileRecorder
 
-    return FileRecorder.at(settings).scheduled
+    return FileRecorder.at(observe).scheduled
 
 
 JOBS: tuple[JobRow, ...] = (

@@ -22,7 +22,7 @@ from ..telemetry import SERVICE_SCHEDULED
 from .jobs import ScheduledJob, scheduled_jobs
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from ..config import Settings
     from ..wiring import Parts
 
 __all__ = ["JobOutcome", "JobRunner", "RunReport", "job_runner"]
@@ -124,7 +124,7 @@ def job_runner(parts: Parts, settings: Settings, *, service: str = SERVICE_SCHED
     """The deployment's jobs (the table's rows that apply) and how a run of them is made."""
     return JobRunner(
         scheduled_jobs(parts, settings),
-        timeout_s=settings.scheduled_timeout,
-        service=settings.service or service,
-        writer=EmfWriter(settings.metrics_namespace),
+        timeout_s=settings.schedule.scheduled_timeout,
+        service=settings.observe.service or service,
+        writer=EmfWriter(settings.observe.metrics_namespace),
     )

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.routing import BaseRoute
 
-from ..settings import Settings
+from ..config import Settings
 from ..telemetry import SERVICE_API
 from ..tiers import Tiers
 from ..wiring import Parts, build
@@ -35,29 +35,30 @@ def install(app: FastAPI, settings: Settings | None = None, *, parts: Parts | No
     """
     settings = settings or Settings()
     parts = parts or build(settings)
-    prefix = settings.prefix
+    gate = settings.gate
+    prefix = gate.prefix
     app.include_router(health_router)
-    app.include_router(warmup_router(_secrets(settings.warmup_secret, settings.cron_secret)))
+    app.include_router(warmup_router(_secrets(gate.warmup_secret, gate.cron_secret)))
     app.include_router(usage_router(prefix, parts.store, parts.tiers))
     app.include_router(
         billing_router(
-            prefix, parts.tiers, parts.registry, parts.stripe, settings.billing_return_url
+            prefix, parts.tiers, parts.registry, parts.stripe, settings.billing.billing_return_url
         )
     )
-    app.include_router(webhook_router(parts.webhook_processor(settings)))
+    app.include_router(webhook_router(parts.webhook_processor(settings.billing)))
     if serves_scheduled_route(settings):  # Vercel's cron, or a scheduler with CRON_SECRET
         from ..schedule.runner import job_runner  # elsewhere a request never loads the schedule
 
         runner = job_runner(parts, settings, service=SERVICE_API)
-        app.include_router(scheduled_router(runner, settings.cron_secret))
+        app.include_router(scheduled_router(runner, gate.cron_secret))
     _check_requirements(app.router.routes, parts.tiers)
-    warmup = settings.warmup_secret.get_secret_value() if settings.warmup_secret else None
+    warmup = gate.warmup_secret.get_secret_value() if gate.warmup_secret else None
     app.add_middleware(
         GateMiddleware, gate=parts.gate, router=app.router, prefix=prefix, warmup_secret=warmup
     )
     declare_api(app, prefix)
     install_problem_handlers(app)
-    observe(app, settings, service=SERVICE_API, prefix=prefix)  # last: outermost
+    observe(app, settings.observe, service=SERVICE_API, prefix=prefix)  # last: outermost
     app.state.tiergate = parts
     return parts
 

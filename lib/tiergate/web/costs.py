@@ -16,7 +16,7 @@ from starlette.types import Message, Send
 
 from ..observe import EmfWriter
 from ..observe.costmeter import CostMeter
-from ..settings import Settings
+from ..observe.settings import ObserveSettings
 
 __all__ = ["cost_meter", "on_shutdown", "write_pending"]
 
@@ -26,7 +26,7 @@ _PENDING: weakref.WeakKeyDictionary[CostMeter, EmfWriter] = weakref.WeakKeyDicti
 
 
 def cost_meter(
-    app: FastAPI, settings: Settings, service: str, writer: EmfWriter
+    app: FastAPI, settings: ObserveSettings, service: str, writer: EmfWriter
 ) -> CostMeter | None:
     """The app's meter (None when TIERGATE_MEASURE is off), also `app.state.tiergate_costs`,
     where `--profile` adds its own sink."""

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI
 
+from ..config import Settings
 from ..outcomes import Admitted
-from ..settings import Settings
 from ..wiring import Parts
 from . import install, requires
 

@@ -22,8 +22,8 @@ from ..observe import EmfWriter, Observation, configure_logging, count
 from ..observe.context import attach, detach
 from ..observe.costmeter import CostMeter
 from ..observe.requestid import accept_request_id, new_request_id
+from ..observe.settings import ObserveSettings
 from ..outcomes import Admitted, Denied
-from ..settings import Settings
 from ..telemetry import DEGRADED, DENIED, DIM_REASON, REASON_KEY_IN_QUERY, TIER_NONE
 from .costs import cost_meter, on_shutdown
 from .querykey import key_in_query, key_in_query_problem
@@ -53,7 +53,7 @@ _INTERNAL = {
 }
 
 
-def observe(app: FastAPI, settings: Settings, *, service: str, prefix: str | None) -> None:
+def observe(app: FastAPI, settings: ObserveSettings, *, service: str, prefix: str | None) -> None:
     """Log as JSON and add the middleware to `app`. Call it after every other
     ``add_middleware``: Starlette makes the last one added the outermost."""
     service = settings.service or service

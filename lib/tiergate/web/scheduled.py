@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..settings import Settings
+from ..config import Settings
 from ..telemetry import SERVICE_SCHEDULED
 from ..wiring import Parts, build
 from .handlers import install_problem_handlers
@@ -52,7 +52,7 @@ def serves_scheduled_route(settings: Settings) -> bool:
     """On Vercel (its cron calls the route), or wherever CRON_SECRET is set (any scheduler
     that can send a bearer token). Elsewhere the route does not exist: on AWS EventBridge
     invokes the scheduled function itself, under `tiergate serve` the runs are in-process."""
-    return settings.vercel or settings.cron_secret is not None
+    return settings.schedule.vercel or settings.gate.cron_secret is not None
 
 
 def scheduled_router(runner: JobRunner, secret: SecretStr | None) -> APIRouter:
@@ -118,8 +118,8 @@ def create_scheduled_app(
     app = FastAPI(title="tiergate scheduled runs", docs_url=None, redoc_url=None, openapi_url=None)
     install_problem_handlers(app)
     app.include_router(health_router)
-    app.include_router(scheduled_router(runner, settings.cron_secret))
-    observe(app, settings, service=SERVICE_SCHEDULED, prefix=None)  # last: outermost
+    app.include_router(scheduled_router(runner, settings.gate.cron_secret))
+    observe(app, settings.observe, service=SERVICE_SCHEDULED, prefix=None)  # last: outermost
     app.state.tiergate = parts
     app.state.tiergate_runner = runner
     return app

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from ..billing.events import UnknownPrice
 from ..billing.signature import InvalidSignature, check_header
 from ..billing.webhook import WebhookProcessor
+from ..config import Settings
 from ..errors import ConfigError, StoreUnavailable, StripeUnavailable
 from ..observe import metrics
-from ..settings import Settings
 from ..telemetry import (
     DIM_OUTCOME,
     OUTCOME_BAD_REQUEST,
@@ -104,7 +104,7 @@ def create_webhook_app(settings: Settings | None = None, *, parts: Parts | None 
     app = FastAPI(title="tiergate webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     install_problem_handlers(app)
     app.include_router(health_router)
-    app.include_router(webhook_router(parts.webhook_processor(settings)))
-    observe(app, settings, service=SERVICE_WEBHOOK, prefix=None)  # last: outermost
+    app.include_router(webhook_router(parts.webhook_processor(settings.billing)))
+    observe(app, settings.observe, service=SERVICE_WEBHOOK, prefix=None)  # last: outermost
     app.state.tiergate = parts
     return app

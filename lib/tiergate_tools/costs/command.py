@@ -53,17 +53,18 @@ def parse_since(text: str | None, now_ms: int) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tiergate.settings import Settings
+    from tiergate.config import Settings
     from tiergate.tiers import load_tiers
 
     from .deployment import read_deployment
     from .prices import load_prices
     from .recorded import load_measurements
     from .report import build_report
+    from .settings import CostSettings
 
     settings = Settings()
-    tiers = load_tiers(settings.tiers)
-    prices = load_prices(settings.prices)
+    tiers = load_tiers(settings.gate.tiers)
+    prices = load_prices(CostSettings().prices)  # the report's own, not the deployment's
     customers = parse_customers(args.customers)
     for name in customers:
         tiers.require(name)

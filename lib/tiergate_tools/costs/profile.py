@@ -26,11 +26,11 @@ import httpx
 from fastapi import FastAPI
 
 from tiergate.clock import FakeClock, SystemClock
+from tiergate.config import Settings
 from tiergate.observe.costmeter import CostMeter
 from tiergate.observe.cpu import CpuShares
 from tiergate.observe.measurements import RouteMeasurements
 from tiergate.observe.recording import MemoryRecorder
-from tiergate.settings import Settings
 from tiergate.web.requirements import all_routes, requirement_of
 from tiergate.wiring import Parts, build
 
@@ -54,17 +54,15 @@ async def profile(
 ) -> list[RouteMeasurements]:
     """Measurements of every gated route of the app `app(settings, parts)` builds (default:
     the example app `tiergate serve` runs), per tier allowed on it."""
-    local = settings.model_copy(
-        update={
-            "env": "development",
-            "upstash_redis_rest_url": None,
-            "upstash_redis_rest_token": None,
-            "table": None,
-            "stripe_secret_key": None,
-            "measure": True,
-            "record_costs": False,
-            "log_json": False,
-        }
+    local = settings.replace(
+        env="development",
+        upstash_redis_rest_url=None,
+        upstash_redis_rest_token=None,
+        table=None,
+        stripe_secret_key=None,
+        measure=True,
+        record_costs=False,
+        log_json=False,
     )
     # The burst bucket refills on the store's clock: one request per key per clock second
     # keeps every tier within its burst, so no request is a denial.
@@ -80,7 +78,7 @@ async def profile(
     # it, and another thread of the process (a test runner's servers) is not its cost.
     meter.shares = CpuShares(time.thread_time, gap_s=0)
     keys = await parts.demo_keys()
-    calls = _calls(built, local.prefix)
+    calls = _calls(built, local.gate.prefix)
     recorder = MemoryRecorder()
     transport = httpx.ASGITransport(app=built)
     # The app's EMF lines and logs are the profile's raw material, not the command's output.

@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tiergate.config import Settings
 from tiergate.errors import ConfigError
 from tiergate.observe.measurements import RouteMeasurements
-from tiergate.settings import Settings
 from tiergate.telemetry import SERVICE_API
 
 __all__ = ["DEFAULT_SINCE_MS", "measurements"]
@@ -35,7 +35,8 @@ async def measurements(
         from .profile import profile as run_profile
 
         return await run_profile(settings)
-    if settings.env == "production" or cloudwatch is not None:
+    observe = settings.observe
+    if settings.gate.env == "production" or cloudwatch is not None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         from .cloudwatch import cloudwatch_measurements
@@ -43,9 +44,9 @@ async def measurements(
         now = time.time_ns() // 1_000_000
         try:
             return await cloudwatch_measurements(
-                cloudwatch or _cloudwatch_client(settings),
-                namespace=settings.metrics_namespace,
-                service=settings.service or SERVICE_API,
+                cloudwatch or _cloudwatch_client(settings.gate.aws_region),
+                namespace=observe.metrics_namespace,
+                service=observe.service or SERVICE_API,
                 start_ms=now - DEFAULT_SINCE_MS if since_ms is None else since_ms,
                 end_ms=now + 60_000,  # the minute under way, whole: CloudWatch's resolution
             )
@@ -55,10 +56,10 @@ async def measurements(
             raise ConfigError(f"cannot read the measurements from CloudWatch: {exc}") from None
     from tiergate.observe.recording import read_recorded, recorded_path
 
-    return read_recorded(recorded_path(settings)).measurements(since_ms)
+    return read_recorded(recorded_path(observe)).measurements(since_ms)
 
 
-def _cloudwatch_client(settings: Settings) -> Any:
+def _cloudwatch_client(region: str | None) -> Any:
     import boto3
 
-    return boto3.client("cloudwatch", region_name=settings.aws_region or "us-east-1")
+    return boto3.client("cloudwatch", region_name=region or "us-east-1")
