@@ -94,6 +94,15 @@ class Settings:
             )
             object.__setattr__(self, name, part)
 
+    def __getattr__(self, name: str) -> Any:
+        """A field read flat (`settings.prefix`), as on the one class before the sections: an
+        app's code, and the benchmarks, read settings so. tiergate's own code reads its
+        section (`settings.gate.prefix`)."""
+        section = FIELDS.get(name)
+        if section is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(getattr(self, section), name)
+
     def replace(self, **values: Any) -> Settings:
         """A copy with these fields changed, taken as they are (as pydantic's
         `model_copy(update=...)`): for values known to be valid, such as a command's defaults."""

@@ -344,3 +344,11 @@ def test_pydantic_settings_own_options_still_reach_every_section(tmp_path: Path)
         "from-file",
         "sk_test_file",
     )
+
+
+def test_a_field_still_reads_flat_as_before_the_sections() -> None:
+    settings = Settings(prefix="/api", redis_timeout=2.5, log_level="debug")
+    assert (settings.prefix, settings.redis_timeout, settings.log_level) == ("/api", 2.5, "DEBUG")
+    assert settings.prefix == settings.gate.prefix
+    with pytest.raises(AttributeError, match="no attribute 'prefixx'"):
+        _ = settings.prefixx
