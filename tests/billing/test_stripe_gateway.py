@@ -168,10 +168,10 @@ class Refuse(MetaPathFinder):
 sys.meta_path.insert(0, Refuse())
 from tiergate.billing.stripe_client import build_stripe
 from tiergate.meter.events import MeterEvent
-from tiergate.settings import Settings
+from tiergate import Settings
 
 async def main(url, now_s):
-    gw = build_stripe(Settings(stripe_secret_key="sk_test_x", stripe_api_base=url))
+    gw = build_stripe(Settings(stripe_secret_key="sk_test_x", stripe_api_base=url).billing)
     await gw.checkout_url(account_id="acme", customer_id="", price="price_pro",
                           success_url="s", cancel_url="c")
     await gw.portal_url(customer_id="cus_1", return_url="r")
