@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tiergate.cli import main
+from tiergate.keys import parse_key
 from tiergate.observe.recording import read_recorded
 from tiergate_tools.localredis.binary import free_port
 
@@ -174,5 +175,10 @@ def test_serve_never_writes_a_key_to_the_terminal(tmp_path: Path) -> None:
         printed, _ = process.communicate(timeout=10)
     served = [line for line in printed.splitlines() if not line.startswith("demo key ")]
     assert not [line for line in served if key[8:20] in line]  # not the key, nor a part of it
-    lines = [line for line in served if "/v1/hello" in line and '"status": 200' in line]
-    assert lines, printed  # the terminal still says what was served
+    # The terminal says what was served, a short line a request, naming the key by its id.
+    key_id = parse_key(key).key_id  # type: ignore[union-attr]
+    lines = [line for line in served if "GET /v1/hello 200" in line and f"key {key_id}" in line]
+    assert lines, printed
+    assert [line for line in served if "GET /v1/hello 401" in line and "key-in-query" in line]
+    # and nothing meant for machines: no JSON lines, no EMF documents
+    assert not [line for line in served if line.startswith("{")], printed

@@ -7,13 +7,14 @@ import logging
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
 from tiergate import Settings, install
 from tiergate.clock import FakeClock
 from tiergate.keys import generate_key, parse_key
-from tiergate.observe import JsonFormatter, Observation, bind, configure_logging
+from tiergate.observe import JsonFormatter, Observation, TextFormatter, bind, configure_logging
 from tiergate.wiring import build
 
 from .conftest import NOW_MS
@@ -134,3 +135,46 @@ def test_an_unknown_level_stops_start_up_with_the_variable_named(
     monkeypatch.setenv("LOG_LEVEL", "verbose")
     with pytest.raises(ValueError, match=r"LOG_LEVEL[\s\S]*VERBOSE"):
         Settings()
+
+
+def test_a_text_line_for_a_person_says_what_happened_in_a_few_words() -> None:
+    formatter = TextFormatter()
+    access = logging.LogRecord("tiergate.access", logging.INFO, __file__, 1, "%s %s %d",
+                               ("GET", "/v1/hello", 200), None)  # fmt: skip
+    access.__dict__.update(
+        method="GET", path="/v1/hello", status=200, duration_ms=4.63, key_id="24aed480be2d",
+        account="acct-1", outcome="admitted", route="/v1/hello", function_request_id=None,
+    )  # fmt: skip
+    line = formatter.format(access)
+    assert line[12:] == "  GET /v1/hello 200  4.6 ms  key 24aed480be2d  account acct-1  admitted"
+    assert (line[2], line[5], line[8]) == (":", ":", ".")  # the local time, to the millisecond
+    warning = record("limiter unavailable key=%s", "24aed480be2d")  # WARNING
+    assert formatter.format(warning)[12:] == "  WARNING  limiter unavailable key=24aed480be2d"
+
+
+def test_a_text_line_never_carries_a_key_either() -> None:
+    key = generate_key("test")
+    line = TextFormatter().format(record("got %s", key, note=key))
+    assert key not in line
+    assert f"[key {parse_key(key).key_id}]" in line  # type: ignore[union-attr]
+
+
+async def test_serve_s_terminal_settings_print_text_lines_and_no_emf(
+    pristine: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(log_format="text", emf=False, access_log="all")
+    app = FastAPI()
+
+    @app.get("/v1/hi")
+    def hi() -> dict[str, str]:
+        return {"hi": "there"}
+
+    install(app, settings, parts=build(settings))
+    never_issued = generate_key("test")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/v1/hi", headers={"X-API-Key": never_issued})).status_code == 401
+    printed = capsys.readouterr().out
+    assert "GET /v1/hi 401" in printed, printed
+    assert "invalid-key" in printed
+    assert "{" not in printed  # no JSON line, no EMF document (a denial is counted as one)

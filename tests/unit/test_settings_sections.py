@@ -84,6 +84,8 @@ ENVIRONMENT: list[tuple[str, str, type[Section], str, object]] = [
     ("AWS_LAMBDA_LOG_LEVEL", "WARN", ObserveSettings, "log_level", "WARNING"),
     ("TIERGATE_ACCESS_LOG", "all", ObserveSettings, "access_log", "all"),
     ("TIERGATE_LOG_JSON", "false", ObserveSettings, "log_json", False),
+    ("TIERGATE_LOG_FORMAT", "text", ObserveSettings, "log_format", "text"),
+    ("TIERGATE_EMF", "false", ObserveSettings, "emf", False),
     ("VERCEL", "1", ScheduleSettings, "vercel", True),
     ("TIERGATE_SCHEDULED_TIMEOUT", "20", ScheduleSettings, "scheduled_timeout", 20.0),
     ("TIERGATE_BACKGROUND_INTERVAL", "5", ScheduleSettings, "background_interval", 5.0),
@@ -106,7 +108,7 @@ DEFAULTS: dict[str, object] = {
     "upstash_redis_rest_url": None, "upstash_redis_rest_token": None, "stripe_secret_key": None,
     "stripe_webhook_secret": None, "aws_region": None, "aws_endpoint_url_dynamodb": None,
     "service": None, "metrics_namespace": "tiergate", "log_level": "INFO",
-    "access_log": "problems", "log_json": True,
+    "access_log": "problems", "log_json": True, "log_format": "json", "emf": True,
 }  # fmt: skip
 
 # The one class's refusals, as str(ValidationError) without pydantic's documentation links.

@@ -30,9 +30,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     # On the developer's terminal: costs are recorded (TIERGATE_RECORD_COSTS=false: off), and
     # every request gets tiergate's own access line (TIERGATE_ACCESS_LOG to change it), which
-    # names a key by its id and never prints the query string. Uvicorn's line is off: it
-    # prints the path and query as sent, a key put there by mistake included.
-    defaults = {"record_costs": True, "access_log": "all"}
+    # names a key by its id and never prints the query string, as a short line for a person
+    # (TIERGATE_LOG_FORMAT=json for the deployed lines); no EMF documents, which are for
+    # CloudWatch (TIERGATE_EMF=true). Uvicorn's access line is off: it prints the path and
+    # query as sent, a key put there by mistake included.
+    defaults = {"record_costs": True, "access_log": "all", "log_format": "text", "emf": False}
     given = settings.observe.model_fields_set
     settings = settings.replace(**{k: v for k, v in defaults.items() if k not in given})
     parts = build(settings)

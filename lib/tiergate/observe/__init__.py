@@ -13,18 +13,20 @@ recording (``recording``). The report itself is a tool: ``tiergate_tools.costs``
 from __future__ import annotations
 
 from .context import Observation, bind, current
-from .logs import JsonFormatter, configure_logging
-from .metrics import EmfWriter, count
+from .logs import JsonFormatter, TextFormatter, configure_logging
+from .metrics import EmfWriter, count, emf_writer
 from .requestid import accept_request_id, new_request_id
 
 __all__ = [
     "EmfWriter",
     "JsonFormatter",
     "Observation",
+    "TextFormatter",
     "accept_request_id",
     "bind",
     "configure_logging",
     "count",
     "current",
+    "emf_writer",
     "new_request_id",
 ]

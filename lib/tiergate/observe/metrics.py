@@ -25,7 +25,7 @@ from typing import Any
 from ..telemetry import DIM_SERVICE
 from .context import Observation, current
 
-__all__ = ["EmfWriter", "count", "emf_documents"]
+__all__ = ["EmfWriter", "count", "emf_documents", "emf_writer"]
 
 
 def count(metric: str, dimension: str, value: str, n: float = 1) -> None:
@@ -106,6 +106,15 @@ class EmfWriter:
         except Exception:  # noqa: S110 - see the class docstring; stdout is where a log would go
             pass
         observation.counts.clear()
+
+
+def emf_writer(namespace: str, *, enabled: bool = True) -> EmfWriter:
+    """The writer of TIERGATE_EMF: to stdout, or (off) to nowhere."""
+    return EmfWriter(namespace) if enabled else EmfWriter(namespace, write=_nowhere)
+
+
+def _nowhere(_text: str) -> None:
+    return None
 
 
 def _stdout(text: str) -> None:

@@ -81,8 +81,19 @@ class ObserveSettings(Section):
     )
     log_json: bool = Field(
         default=True,
-        description="JSON lines on stdout from the tiergate logger; false leaves it to the"
-        " host's logging configuration",
+        description="lines on stdout from the tiergate logger (TIERGATE_LOG_FORMAT); false"
+        " leaves it to the host's logging configuration",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: a JSON object a line, for CloudWatch Logs and Vercel's log search;"
+        " text: a short line for a person at a terminal (`tiergate serve` uses it)",
+    )
+    emf: bool = Field(
+        default=True,
+        description="CloudWatch EMF metric documents on stdout (the metrics the alarms and"
+        " the cost report read); `tiergate serve` turns them off: a terminal has no CloudWatch"
+        " (its costs are recorded for `tiergate costs` all the same)",
     )
 
     @field_validator("log_level", mode="before")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..observe import EmfWriter, Observation, bind, current
+from ..observe import EmfWriter, Observation, bind, current, emf_writer
 from ..observe.requestid import new_request_id
 from ..telemetry import SERVICE_SCHEDULED
 from .jobs import ScheduledJob, scheduled_jobs
@@ -126,5 +126,5 @@ def job_runner(parts: Parts, settings: Settings, *, service: str = SERVICE_SCHED
         scheduled_jobs(parts, settings),
         timeout_s=settings.schedule.scheduled_timeout,
         service=settings.observe.service or service,
-        writer=EmfWriter(settings.observe.metrics_namespace),
+        writer=emf_writer(settings.observe.metrics_namespace, enabled=settings.observe.emf),
     )

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..keys import parse_key
-from ..observe import EmfWriter, Observation, configure_logging, count
+from ..observe import EmfWriter, Observation, configure_logging, count, emf_writer
 from ..observe.context import attach, detach
 from ..observe.costmeter import CostMeter
 from ..observe.requestid import accept_request_id, new_request_id
@@ -54,12 +54,12 @@ _INTERNAL = {
 
 
 def observe(app: FastAPI, settings: ObserveSettings, *, service: str, prefix: str | None) -> None:
-    """Log as JSON and add the middleware to `app`. Call it after every other
+    """Log (TIERGATE_LOG_FORMAT) and add the middleware to `app`. Call it after every other
     ``add_middleware``: Starlette makes the last one added the outermost."""
     service = settings.service or service
     if settings.log_json:
-        configure_logging(service, settings.log_level)
-    writer = EmfWriter(settings.metrics_namespace)
+        configure_logging(service, settings.log_level, text=settings.log_format == "text")
+    writer = emf_writer(settings.metrics_namespace, enabled=settings.emf)
     meter = cost_meter(app, settings, service, writer) if prefix is not None else None
     app.add_middleware(
         ObserveMiddleware,
