@@ -19,6 +19,7 @@ __all__ = [
     "COST_DYNAMODB_WRITES",
     "COST_METRICS",
     "COST_REDIS_COMMANDS",
+    "COST_REQUESTS",
     "COST_RESPONSE_BYTES",
     "COST_STRIPE_CALLS",
     "COST_THIRD_PARTY_CALLS",
@@ -120,7 +121,9 @@ ALERT_NO_CONTACTS = "no-contacts"
 # request with the dimensions [service, route, tier]: route is the route's template
 # (/v1/items/{id}), tier the caller's, TIER_NONE when the gate refused before knowing it
 # (a missing or malformed key). Never the account or the key: a dimension per customer
-# would be a custom metric per customer. The request count is the SampleCount of COST_WALL.
+# would be a custom metric per customer. The requests measured are the SampleCount of
+# COST_WALL; measured 1 in N, each document also carries COST_REQUESTS, N per request
+# measured, whose Sum estimates the requests served.
 DIM_ROUTE = "route"
 DIM_TIER = "tier"
 TIER_NONE = "none"
@@ -141,6 +144,7 @@ COST_METRICS = (
     (COST_DYNAMODB_WRITES, "Count"),
     (COST_STRIPE_CALLS, "Count"),
 )
+COST_REQUESTS = "Requests"  # Count: N per request measured 1 in N (only then: a metric more)
 # Third-party calls an endpoint declared or recorded: a document per API the request
 # called, dimensions [service, route, tier, api].
 DIM_API = "api"

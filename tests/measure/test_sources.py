@@ -21,13 +21,15 @@ from pydantic import SecretStr
 from tiergate.clock import FakeClock
 from tiergate.config import Settings
 from tiergate.errors import ConfigError
-from tiergate.observe.costmeter import Measured
+from tiergate.observe import Observation
+from tiergate.observe.costmeter import CostMeter, Measured
 from tiergate.observe.measurements import RouteMeasurements
 from tiergate.observe.recording import FileRecorder, read_recorded, recorded_path
 from tiergate.observe.resources import Spent
-from tiergate.observe.totals import FIELDS
+from tiergate.observe.totals import FIELDS, Totals
 from tiergate.schedule import Report
-from tiergate_tools.costs.cloudwatch import period_for
+from tiergate.telemetry import COST_REQUESTS
+from tiergate_tools.costs.cloudwatch import cloudwatch_measurements, period_for
 from tiergate_tools.costs.sources import measurements
 
 from ..observe.conftest import read_stdout
@@ -297,3 +299,49 @@ def test_a_damaged_recording_never_fails_a_flush_and_keeps_what_was_collected(
     recorder.flush()
     [hello] = read_recorded(path).measurements()
     assert hello.requests == 2
+
+
+class _Collected:
+    """A sink adding up what the meter hands it, as the local recording does."""
+
+    def __init__(self, at_ms: int) -> None:
+        self.totals = Totals()
+        self._at_ms = at_ms
+
+    def add(self, measured: Measured) -> None:
+        self.totals.add(measured, self._at_ms)
+
+
+def test_measured_1_in_n_the_counts_are_the_requests_served_and_the_means_the_measured(
+    loop: asyncio.AbstractEventLoop, cloudwatch: Any
+) -> None:
+    """8 requests, 1 in 4 measured (the 1st and the 6th, by these draws): both sources count
+    8 served, and average over the 2 measured. Measured before sampling, a request is one."""
+    now_ms = time.time_ns() // 1_000_000
+    draws = iter([0.1, 0.5, 0.9, 0.3, 0.6, 0.2, 0.8, 0.7, 0.9])  # the last: for a 9th
+    sink = _Collected(now_ms)
+    sampled = CostMeter("tiergate", "api", sinks=[sink], sample=4, chance=lambda: next(draws))
+    lines = []
+    for i in range(8):
+        observation = Observation(f"r{i}", "api")
+        sampled.start(observation)
+        lines.append(sampled.finish(observation, "/v1/x", "pro", 100 + i, now_ms))
+    lines.append(sampled.drain(now_ms))
+    everything = CostMeter("tiergate", "api", sinks=[sink])  # before sampling was turned on
+    observation = Observation("before", "api")
+    everything.start(observation)
+    everything.finish(observation, "/v1/x", "pro", 300, now_ms)
+    lines.append(everything.drain(now_ms))
+    documents = [json.loads(line) for text in lines for line in text.splitlines()]
+    assert [doc.get(COST_REQUESTS) for doc in documents] == [[4, 4], None]
+    ingest(cloudwatch, documents)
+    [from_cloudwatch] = loop.run_until_complete(
+        cloudwatch_measurements(
+            cloudwatch, namespace="tiergate", service="api",
+            start_ms=now_ms - 60_000, end_ms=now_ms + 60_000,
+        )
+    )  # fmt: skip
+    [recorded] = sink.totals.measurements()
+    same([recorded], [from_cloudwatch])
+    assert recorded.requests == 2 * 4 + 1  # served
+    assert recorded.response_bytes == pytest.approx((100 + 105 + 300) / 3)  # over the measured

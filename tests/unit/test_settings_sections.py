@@ -354,3 +354,15 @@ def test_a_field_still_reads_flat_as_before_the_sections() -> None:
     assert settings.prefix == settings.gate.prefix
     with pytest.raises(AttributeError, match="no attribute 'prefixx'"):
         _ = settings.prefixx
+
+
+def test_production_measures_1_in_10_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPSTASH_REDIS_REST_URL", "https://x.upstash.io")
+    monkeypatch.setenv("UPSTASH_REDIS_REST_TOKEN", "t")
+    monkeypatch.setenv("TIERGATE_TABLE", "t")
+    assert Settings(env="production").observe.measure_sample == 10
+    assert Settings(env="production", measure_sample=1).observe.measure_sample == 1
+    monkeypatch.setenv("TIERGATE_MEASURE_SAMPLE", "3")
+    assert Settings(env="production").observe.measure_sample == 3
+    monkeypatch.delenv("TIERGATE_MEASURE_SAMPLE")
+    assert Settings().observe.measure_sample == 1  # development: every request

@@ -14,15 +14,18 @@ that is reclaimed while frozen loses its last batch (at most TIERGATE_MEASURE_FL
 seconds of its requests: the means are unaffected, the request count is a little short).
 
 Sampling (`sample=N`, TIERGATE_MEASURE_SAMPLE): 1 in N gated requests, drawn at random, is
-measured and emitted; the others only count in flight for the CPU shares (cpu.py), so a
-sampled request's CPU is attributed exactly as without sampling. Each document then says
-`"sample_rate":N` (a property): per-route and per-tier means (what the cost report prices)
-are unbiased estimates, and counts (SampleCount, the sinks' request counts) are 1/N of the
-requests, to be scaled by N. The estimate's error, for a route with n requests: its count
-N*k (k ~ Binomial(n, 1/N)) has a relative standard error of sqrt((N-1)/n), e.g. 3 % for
-N=10 and n=10,000; its mean CPU one of (sd/mean of the route's CPU) * sqrt(N/n). What a
-request costs the meter: measured, about 4 us of CPU (bench/measuring.py measures it); not
-measured, two clock reads.
+measured and emitted. The others count in flight for the CPU shares (cpu.py: `join`), and
+read no clock unless a measured request is in flight, so a measured request's CPU is
+attributed exactly as without sampling, and one not measured costs a draw and two counter
+changes. The draw for a request is made when the one before it ended, if none was in flight
+then, so that the clocks can be read at that end for a request drawn back to back (it is
+charged the gap, as without sampling); otherwise at its start. Each document says
+`"sample_rate":N` and carries `Requests`, N per request measured: the cost report counts
+the requests served as their Sum, and averages over the requests measured (the SampleCount):
+means are unbiased estimates, counts estimates too. The estimate's error, for a route with
+n requests: its count N*k (k ~ Binomial(n, 1/N)) has a relative standard error of
+sqrt((N-1)/n), e.g. 3 % for N=10 and n=10,000; its mean CPU one of (sd/mean of the route's
+CPU) * sqrt(N/n). What a measured request costs the meter: bench/measuring.py measures it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Protocol
 
 from ..telemetry import (
     COST_METRICS,
+    COST_REQUESTS,
     COST_THIRD_PARTY_CALLS,
     COST_THIRD_PARTY_USD,
     DIM_API,
@@ -49,6 +53,7 @@ from .resources import Spent
 __all__ = ["CostMeter", "Measured", "MeasurementSink"]
 
 _MOST_VALUES = 100  # EMF's limit of values per metric in one document
+_JOINED = -1.0  # the cpu_token of a request not measured (its start was CpuShares.join)
 _compact = json.JSONEncoder(separators=(",", ":")).encode  # C-accelerated, for lists of numbers
 
 
@@ -60,6 +65,7 @@ class Measured:
         "dynamodb_reads",
         "dynamodb_writes",
         "redis_commands",
+        "requests",
         "response_bytes",
         "route",
         "stripe_calls",
@@ -76,8 +82,12 @@ class Measured:
         cpu_ms: float,
         response_bytes: int,
         spent: Spent,
+        requests: int = 1,
     ) -> None:
         self.route = route
+        # The requests it stands for: N when 1 in N is measured, so that the sinks' counts
+        # are the requests served, and their means over the requests measured.
+        self.requests = requests
         self.tier = tier
         self.wall_ms = wall_ms  # rounded to the microsecond, as the EMF values are
         self.cpu_ms = cpu_ms
@@ -141,12 +151,20 @@ class CostMeter:
         self._calls: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
         self._oldest = 0.0  # wall clock of the batch's first request
         self._fixed: dict[tuple[str, str], str] = {}  # (route, tier) -> the fixed JSON part
+        self._drawn: bool | None = None  # whether the next request is measured, if drawn
+        self._metrics = (*COST_METRICS, (COST_REQUESTS, "Count")) if sample > 1 else COST_METRICS
 
     def start(self, observation: Observation) -> None:
-        if self.sample > 1 and self._chance() * self.sample >= 1.0:
-            # Not this one: it counts in flight only (observation.spent stays None).
-            observation.cpu_token = self.shares.start()
-            return
+        if self.sample > 1:
+            # Drawn when the previous request ended, if none is in flight (see `_draw_next`),
+            # else now: either way one draw per request, whatever its route.
+            drawn, self._drawn = self._drawn, None
+            if drawn is None:
+                drawn = self._chance() * self.sample < 1.0
+            if not drawn:  # counts in flight only (observation.spent stays None)
+                self.shares.join()
+                observation.cpu_token = _JOINED
+                return
         spent = Spent()
         # The wall clock is read before the CPU clock here and after it in `finish`, so the
         # wall time spans the CPU's window.
@@ -168,7 +186,13 @@ class CostMeter:
         if token is None:
             return ""
         observation.cpu_token = None
+        if token is _JOINED:
+            self.shares.leave()
+            self._draw_next()
+            return ""
         cpu_s = self.shares.end(token)
+        if self.sample > 1:
+            self._draw_next()
         spent = observation.spent
         if spent is None:  # not sampled
             return ""
@@ -197,7 +221,7 @@ class CostMeter:
                 self._calls.setdefault((route, tier, api), []).append((calls, round(usd, 9)))
         if self.sinks:
             wall_ms, cpu_ms = round(values[0], 3), round(cpu_ms, 3)  # as drain writes them
-            measured = Measured(route, tier, wall_ms, cpu_ms, response_bytes, spent)
+            measured = Measured(route, tier, wall_ms, cpu_ms, response_bytes, spent, self.sample)
             for sink in self.sinks:
                 sink.add(measured)
         if self._flush_s <= 0:
@@ -205,6 +229,15 @@ class CostMeter:
         if len(batch) >= _MOST_VALUES or ended - self._oldest >= self._flush_s:
             return self.drain(now_ms)
         return ""
+
+    def _draw_next(self) -> None:
+        """With none in flight, draw now whether the next request is measured, and if it is
+        read the clocks now: a request that starts back to back is then charged the CPU of
+        the gap (the server reading it), as when every request is measured."""
+        if self.shares.idle:
+            self._drawn = self._chance() * self.sample < 1.0
+            if self._drawn:
+                self.shares.mark()
 
     def drain(self, now_ms: int, request_id: str | None = None) -> str:
         """Every pending measurement as EMF lines, and none pending after. `request_id`:
@@ -225,6 +258,8 @@ class CostMeter:
                 f'"{name}":{_compact(column)}'
                 for (name, _), column in zip(COST_METRICS, columns, strict=True)
             )
+            if self.sample > 1:  # each measured request stands for N
+                numbers += f',"{COST_REQUESTS}":{_compact([self.sample] * len(rows))}'
             lines.append(f'{{"_aws":{{"Timestamp":{now_ms},{fixed},{numbers}{tail}')
         for (route, tier, api), pairs in self._calls.items():
             lines.append(self._third_party(route, tier, api, pairs, now_ms, request_id))
@@ -237,7 +272,7 @@ class CostMeter:
         directive = {
             "Namespace": self._namespace,
             "Dimensions": [[DIM_SERVICE, DIM_ROUTE, DIM_TIER]],
-            "Metrics": [{"Name": name, "Unit": unit} for name, unit in COST_METRICS],
+            "Metrics": [{"Name": name, "Unit": unit} for name, unit in self._metrics],
         }
         members = {DIM_SERVICE: self._service, DIM_ROUTE: route, DIM_TIER: tier}
         return (

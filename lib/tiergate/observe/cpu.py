@@ -47,7 +47,8 @@ class CpuShares:
     """The running fair share of one process's CPU. One per process: every app in it
     shares the CPU clock. Its events come from the event loop's thread only."""
 
-    __slots__ = ("_clock", "_gap_s", "_in_flight", "_last", "_last_wall", "_share", "_wall")
+    __slots__ = ("_clock", "_gap_s", "_in_flight", "_last", "_last_wall", "_measured", "_share",
+                 "_wall")  # fmt: skip
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class CpuShares:
         self._wall = wall
         self._gap_s = gap_s
         self._in_flight = 0
+        self._measured = 0  # of those in flight, the ones started with `start` (not `join`)
         self._last = clock()
         self._last_wall = wall()
         self._share = 0.0  # seconds of CPU each request in flight has been charged so far
@@ -70,25 +72,48 @@ class CpuShares:
             # Back to back with the previous request: the CPU since it ended was the server
             # taking this one in (reading it, the runtime handing it over), so it is this
             # request's, and the clock need not be read (a system call) until it ends.
-            self._in_flight = 1
+            self._in_flight = self._measured = 1
             return self._share
-        now = self._clock()  # (the advance is written out in both: this is the hot path)
-        if self._in_flight:
-            self._share += (now - self._last) / self._in_flight
-        self._last = now
-        self._last_wall = self._wall()
+        self.mark()
         self._in_flight += 1
+        self._measured += 1
         return self._share
 
     def end(self, token: float) -> float:
         """The request that `start` gave `token` ends; returns its CPU seconds."""
+        self.mark()
+        if self._in_flight:
+            self._in_flight -= 1
+            self._measured -= 1
+        return self._share - token
+
+    def join(self) -> None:
+        """A request that is not measured starts (sampling): it counts in flight, since it
+        shares the CPU with any measured one, but the clock is read only while a measured
+        one is in flight; until then no share depends on it."""
+        if self._measured:
+            self.mark()
+        self._in_flight += 1
+
+    def leave(self) -> None:
+        """The request that `join`ed ends."""
+        if self._measured:
+            self.mark()
+        if self._in_flight:
+            self._in_flight -= 1
+
+    @property
+    def idle(self) -> bool:
+        return not self._in_flight
+
+    def mark(self) -> None:
+        """Read the clocks: the CPU since the last read is shared among those in flight, and
+        a request starting back to back from now is charged from here."""
         now = self._clock()
         if self._in_flight:
             self._share += (now - self._last) / self._in_flight
-            self._in_flight -= 1
         self._last = now
         self._last_wall = self._wall()
-        return self._share - token
 
 
 PROCESS = CpuShares()

@@ -26,7 +26,9 @@ class ThirdPartyCalls:
 class RouteMeasurements:
     route: str  # the route template, e.g. "/v1/hello"
     tier: str  # the caller's tier ("" : all tiers together)
-    requests: int  # how many requests the means are over
+    # The requests served; the means are over those measured, all of them unless 1 in N was
+    # (TIERGATE_MEASURE_SAMPLE): then this is N per request measured, an estimate.
+    requests: int
     wall_ms: float  # billed duration: wall time of the request in the function
     cpu_ms: float
     response_bytes: float  # egress

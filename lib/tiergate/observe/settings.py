@@ -39,8 +39,9 @@ class ObserveSettings(Section):
         default=1,
         ge=1,
         le=10_000,
-        description="measure 1 in N gated requests, drawn at random (1: every one); the"
-        " documents say sample_rate=N: means are unbiased, counts are 1/N (observe/costmeter.py)",
+        description="measure 1 in N gated requests, drawn at random (1: every one); their"
+        " documents carry Requests=N each, the requests served, and the means are over those"
+        " measured (observe/costmeter.py). Default 10 with TIERGATE_ENV=production, else 1",
     )
     record_costs: bool = Field(
         default=False,

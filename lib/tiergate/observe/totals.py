@@ -31,10 +31,11 @@ _Key = tuple[int, str, str]  # (hour start ms, route, tier)
 
 
 class _Sums:
-    __slots__ = ("requests", "third_party", "values")
+    __slots__ = ("requests", "served", "third_party", "values")
 
     def __init__(self) -> None:
-        self.requests = 0
+        self.requests = 0  # measured
+        self.served = 0  # the requests those stand for (N each when 1 in N is measured)
         self.values = [0.0] * len(FIELDS)
         self.third_party: dict[str, list[float]] = {}  # api -> [calls, dollars]
 
@@ -57,6 +58,7 @@ class Totals:
         if sums is None:
             sums = self._sums[key] = _Sums()
         sums.requests += 1
+        sums.served += m.requests
         values = sums.values
         for i, value in enumerate(m.values()):
             values[i] += value
@@ -69,6 +71,7 @@ class Totals:
             if ours is None:
                 ours = self._sums[key] = _Sums()
             ours.requests += theirs.requests
+            ours.served += theirs.served
             ours.values = [a + b for a, b in zip(ours.values, theirs.values, strict=True)]
             for api, (calls, usd) in theirs.third_party.items():
                 ours.add_third_party(api, calls, usd)
@@ -87,14 +90,16 @@ class Totals:
                 continue
             into = grouped.setdefault((route, tier), _Sums())
             into.requests += sums.requests
+            into.served += sums.served
             into.values = [a + b for a, b in zip(into.values, sums.values, strict=True)]
             for api, (calls, usd) in sums.third_party.items():
                 into.add_third_party(api, calls, usd)
-        return [
-            means(route, tier, s.requests, dict(zip(FIELDS, s.values, strict=True)), s.third_party)
-            for (route, tier), s in sorted(grouped.items())
-            if s.requests
-        ]
+        found = []
+        for (route, tier), s in sorted(grouped.items()):
+            if s.requests:
+                values = dict(zip(FIELDS, s.values, strict=True))
+                found.append(means(route, tier, s.requests, values, s.third_party, served=s.served))
+        return found
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +110,7 @@ class Totals:
                     "route": route,
                     "tier": tier,
                     "requests": s.requests,
+                    "served": s.served,
                     **dict(zip(FIELDS, s.values, strict=True)),
                     "third_party": {api: list(v) for api, v in s.third_party.items()},
                 }
@@ -121,6 +127,7 @@ class Totals:
         for row in data["hours"]:
             sums = _Sums()
             sums.requests = int(row["requests"])
+            sums.served = int(row.get("served", sums.requests))  # files from before sampling
             sums.values = [float(row[name]) for name in FIELDS]
             for api, (calls, usd) in dict(row.get("third_party") or {}).items():
                 sums.add_third_party(str(api), float(calls), float(usd))
@@ -134,8 +141,11 @@ def means(
     requests: int,
     sums: Mapping[str, float],
     third_party: Mapping[str, Iterable[float]],
+    *,
+    served: int | None = None,
 ) -> RouteMeasurements:
-    """RouteMeasurements from sums over `requests` requests (FIELDS' names)."""
+    """RouteMeasurements from sums over `requests` measured requests (FIELDS' names), which
+    stand for `served` (default: as many; more when 1 in N was measured)."""
     n = requests or 1
 
     def mean(name: str) -> float:
@@ -148,7 +158,7 @@ def means(
     return RouteMeasurements(
         route=route,
         tier=tier,
-        requests=requests,
+        requests=requests if served is None else served,
         wall_ms=mean("wall_ms"),
         cpu_ms=mean("cpu_ms"),
         response_bytes=mean("response_bytes"),

@@ -135,9 +135,7 @@ class ObserveMiddleware:
                     _access(scope, headers, outcome, name, reply.status, started)
                 costs = ""
                 if meter is not None:
-                    costs = self._measured(
-                        meter, observation, outcome, state.get(ROUTE), reply.sent_bytes
-                    )
+                    costs = self._measured(meter, observation, outcome, state.get(ROUTE), reply)
                 self._writer.flush(observation, costs)
         finally:
             detach(bound)
@@ -148,18 +146,24 @@ class ObserveMiddleware:
         observation: Observation,
         outcome: object,
         route: str | None,
-        sent_bytes: int,
+        reply: StampedReply,
     ) -> str:
         """End the request's measurement (always: the CPU shares count requests in flight).
         Only an admitted request is its route's and tier's cost: a denial (a free key's 403
         on a pro route, a 429) was not served by the route, and under the caller's tier it
         would put routes into a tier's mix that the tier cannot use. A measurement that
         fails is dropped, logged once: it is never worth failing the request."""
-        admitted = isinstance(outcome, Admitted)
-        tier = getattr(getattr(outcome, "verdict", None), "tier", "") or TIER_NONE
         try:
+            if observation.spent is None:  # not measured (sampling): it only leaves the shares
+                return meter.finish(observation, None, TIER_NONE, 0, 0)
+            admitted = isinstance(outcome, Admitted)
+            tier = getattr(getattr(outcome, "verdict", None), "tier", "") or TIER_NONE
             return meter.finish(
-                observation, route if admitted else None, tier, sent_bytes, self._writer.now_ms()
+                observation,
+                route if admitted else None,
+                tier,
+                reply.sent_bytes,
+                self._writer.now_ms(),
             )
         except Exception:
             if not self._measure_failed:

@@ -2,7 +2,9 @@
 
 ListMetrics finds every route and tier (and third-party API) the function reported, then
 GetMetricData reads, over the time range, the Sum of each cost metric and the SampleCount
-of the wall time (one sample per request), in batches of up to 500 queries. The means are
+of the wall time (one sample per request measured), in batches of up to 500 queries; and,
+for requests measured 1 in N, the Sum and SampleCount of Requests (N per request measured),
+so that the requests served are counted, not just those measured. The means are
 sums over requests, exactly as the local recording computes them, so both sources give the
 same RouteMeasurements for the same requests.
 
@@ -27,6 +29,7 @@ from tiergate.observe.measurements import RouteMeasurements
 from tiergate.observe.totals import FIELDS, means
 from tiergate.telemetry import (
     COST_METRICS,
+    COST_REQUESTS,
     COST_THIRD_PARTY_CALLS,
     COST_THIRD_PARTY_USD,
     COST_WALL,
@@ -72,6 +75,9 @@ def _read(
     for i, (route, tier) in enumerate(routes):
         dims = _dimensions(service, route, tier)
         queries.append(_query(f"r{i}n", namespace, COST_WALL, dims, "SampleCount"))
+        # Documents of requests measured 1 in N carry COST_REQUESTS, N each.
+        queries.append(_query(f"r{i}s", namespace, COST_REQUESTS, dims, "Sum"))
+        queries.append(_query(f"r{i}k", namespace, COST_REQUESTS, dims, "SampleCount"))
         for j, (metric, _) in enumerate(COST_METRICS):
             queries.append(_query(f"r{i}m{j}", namespace, metric, dims, "Sum"))
     for k, (route, tier, api) in enumerate(apis):
@@ -93,7 +99,11 @@ def _read(
         if not requests:
             continue  # reported once, but not in this range
         values = {name: sums.get(f"r{i}m{j}", 0.0) for j, name in enumerate(FIELDS)}
-        found.append(means(route, tier, requests, values, third.get((route, tier), {})))
+        # Each request measured 1 in N stands for N; any measured before sampling, for one.
+        sampled = round(sums.get(f"r{i}k", 0.0))
+        served = requests - sampled + round(sums.get(f"r{i}s", 0.0))
+        third_party = third.get((route, tier), {})
+        found.append(means(route, tier, requests, values, third_party, served=served))
     return found
 
 

@@ -61,6 +61,7 @@ async def profile(
         table=None,
         stripe_secret_key=None,
         measure=True,
+        measure_sample=1,  # every one of its few requests (production samples by default)
         record_costs=False,
         log_json=False,
     )
