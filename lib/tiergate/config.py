@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import AliasChoices
 from pydantic_settings import SettingsConfigDict
 
 from .alerts.settings import AlertSettings
@@ -75,6 +76,20 @@ _SHARED = {"model_config", "_abc_impl"}  # every class has its own; none is a se
 FIELDS: dict[str, str] = owners(SECTIONS)  # field name -> the name of the section that owns it
 
 
+def _keywords() -> frozenset[str]:
+    """Every name Settings takes as a keyword: each field's, and its aliases (env_name's)."""
+    names = set(FIELDS)
+    for section in SECTIONS.values():
+        for field in section.model_fields.values():
+            alias = field.validation_alias
+            choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+            names.update(choice for choice in choices if isinstance(choice, str))
+    return frozenset(names)
+
+
+_KEYWORDS = _keywords()
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class Settings:
     """Every section, from the environment and keyword arguments (`Settings(table=...)`)."""
@@ -87,6 +102,17 @@ class Settings:
     schedule: ScheduleSettings
 
     def __init__(self, **values: Any) -> None:
+        # A keyword no section knows is a typo (`Settings(prefx=...)`): refused, where the
+        # environment's unknown TIERGATE_ names are left alone. pydantic-settings' own
+        # options (`_env_file`) start with an underscore.
+        unknown = sorted(k for k in values if k not in _KEYWORDS and not k.startswith("_"))
+        if "prices" in unknown:
+            raise TypeError(
+                "TIERGATE_PRICES is the cost report's, not the deployment's: `tiergate costs`"
+                " reads it (tiergate_tools.costs.settings), Settings() does not"
+            )
+        if unknown:
+            raise TypeError(f"Settings() has no setting named {', '.join(unknown)}")
         everything = _Everything(**values)
         given = everything.model_fields_set
         if everything.env == "production" and "measure_sample" not in given:

@@ -209,7 +209,6 @@ def test_keywords_go_by_field_name_or_variable_name_to_their_sections() -> None:
         log_level="trace",  # Lambda's name, in any case
         service="svc2",
         vercel=True,
-        prices="{}",  # the cost report's: not the deployment's, ignored as any unknown name
     )
     changed = {
         "cron_secret": "k" * 16,
@@ -366,3 +365,12 @@ def test_production_measures_1_in_10_unless_told_otherwise(monkeypatch: pytest.M
     assert Settings(env="production").observe.measure_sample == 3
     monkeypatch.delenv("TIERGATE_MEASURE_SAMPLE")
     assert Settings().observe.measure_sample == 1  # development: every request
+
+
+def test_a_keyword_no_section_knows_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="no setting named prefx, tablee"):
+        Settings(prefx="/api", tablee="t")
+    with pytest.raises(TypeError, match="TIERGATE_PRICES is the cost report's"):
+        Settings(prices="{}")  # a field of the one class before the sections
+    # Each field's own name and its aliases are known: a production variable's own name too.
+    assert Settings(AWS_REGION="eu-west-1").gate.aws_region == "eu-west-1"
