@@ -300,3 +300,19 @@ async def test_refusals_on_the_header_alone_are_counted_but_not_logged_by_defaul
     out = read_stdout(capsys)
     assert out.access() == []
     assert sorted(doc["reason"] for doc in out.emf) == ["invalid-key", "missing-key"]
+
+
+async def test_a_denial_is_one_line_not_two(capsys: pytest.CaptureFixture[str]) -> None:
+    """A key's 429 flood is a line per request already (its access line names the key, the
+    account and why); a second line from the gate would double what CloudWatch bills."""
+    api, client = await make_api(access_log="problems")
+    async with client:
+        key = await spent(api, "solo", 1)
+        capsys.readouterr()
+        assert (await api.get("/v1/hello", key)).status_code == 429
+    out = read_stdout(capsys)
+    [line] = out.logs
+    assert line["status"] == 429
+    assert line["outcome"] in ("burst-exceeded", "quota-exhausted")  # solo's: both spent
+    assert line["key_id"]
+    assert line["account"]
