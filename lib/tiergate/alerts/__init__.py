@@ -21,8 +21,9 @@ a name's module imports neither httpx nor boto3.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy_exports
 
 if TYPE_CHECKING:
     from .channels import Channel, DeliveryFailed, EmailSender, WebhookSender
@@ -62,15 +63,4 @@ _HOME = {
     **dict.fromkeys(("InvalidContact", "check_email", "check_url", "new_secret"), ".policy"),
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'tiergate.alerts' has no attribute {name!r}")
-    value = getattr(import_module(home, __name__), name)
-    globals()[name] = value  # once found, a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, __all__)

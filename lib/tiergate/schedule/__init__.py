@@ -8,8 +8,9 @@ The names load on first use: a request loads the schedule's section of the setti
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy_exports
 
 if TYPE_CHECKING:
     from .jobs import JOBS, JobRow, Report, ScheduledJob, scheduled_jobs
@@ -32,15 +33,4 @@ _HOME = {
     **dict.fromkeys(("JobOutcome", "JobRunner", "RunReport", "job_runner"), ".runner"),
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'tiergate.schedule' has no attribute {name!r}")
-    value = getattr(import_module(home, __name__), name)
-    globals()[name] = value  # once found, a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, __all__)
