@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from .meter.settings import MeterSettings
     from .registry import Registry
     from .store import HotStore
+    from .store.bounded import BoundedRedis
+    from .store.memory import MemoryStore
 
 __all__ = ["Parts", "Rooms", "build", "build_stripe", "dynamodb_client", "hot_store"]
 
@@ -234,44 +236,55 @@ def _given(part: T | None) -> Lazy[T] | None:
 def _alert_queue(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | None) -> AlertQueue:
     """The alert room's queue over the same Redis (or the in-process store's own list) that
     the gate queues crossings in; `redis`: the cold paths' client, when wiring made it."""
-    # A store is in-process only if its module was loaded: one that never was is not asked.
-    memory = sys.modules.get("tiergate.store.memory")
-    if memory is not None and isinstance(store, memory.MemoryStore):
+    memory = _in_process(store)
+    if memory is not None:
         from .alerts.queue_memory import MemoryAlertQueue
 
-        return MemoryAlertQueue(store.fired)
-    if not settings.upstash_redis_rest_url:  # a store of the caller's own (a test's)
+        return MemoryAlertQueue(memory.fired)
+    rooms_redis = _rooms_redis(settings, redis)
+    if rooms_redis is None:  # a store of the caller's own (a test's)
         from .alerts.queue import NoAlertQueue
 
         return NoAlertQueue()
     from .alerts.queue_upstash import UpstashAlertQueue
 
-    return UpstashAlertQueue(
-        (redis or _upstash_client(settings)).get,
-        namespace=settings.redis_namespace,
-        timeout_s=max(settings.redis_timeout, settings.redis_retry_budget),
-    )
+    return UpstashAlertQueue(rooms_redis, namespace=settings.redis_namespace)
 
 
 def _meter_index(settings: GateSettings, store: HotStore, redis: Lazy[Redis] | None) -> MeterIndex:
     """The meter room's index over what the gate counts: the same Redis, or the in-process
     store's own counts; `redis`: the cold paths' client, when wiring made it."""
-    memory = sys.modules.get("tiergate.store.memory")  # as `_alert_queue` tells them apart
-    if memory is not None and isinstance(store, memory.MemoryStore):
+    memory = _in_process(store)
+    if memory is not None:
         from .meter.index_memory import MemoryMeterIndex
 
-        return MemoryMeterIndex(store.metered)
-    if not settings.upstash_redis_rest_url:  # a store of the caller's own (a test's)
+        return MemoryMeterIndex(memory.metered)
+    rooms_redis = _rooms_redis(settings, redis)
+    if rooms_redis is None:  # a store of the caller's own (a test's)
         from .meter.index import NoMeterIndex
 
         return NoMeterIndex()
     from .meter.index_upstash import UpstashMeterIndex
 
-    return UpstashMeterIndex(
-        (redis or _upstash_client(settings)).get,
-        namespace=settings.redis_namespace,
-        timeout_s=max(settings.redis_timeout, settings.redis_retry_budget),
-    )
+    return UpstashMeterIndex(rooms_redis, namespace=settings.redis_namespace)
+
+
+def _in_process(store: HotStore) -> MemoryStore | None:
+    """`store` when it is the in-process one. Its module is asked only if it was loaded: a
+    store whose module never was cannot be one (and a cold start does not load it)."""
+    memory = sys.modules.get("tiergate.store.memory")
+    return store if memory is not None and isinstance(store, memory.MemoryStore) else None
+
+
+def _rooms_redis(settings: GateSettings, redis: Lazy[Redis] | None) -> BoundedRedis | None:
+    """The rooms' Redis (the configured Upstash, over the cold paths' client), or None
+    without Upstash. A scheduled run waits for it as long as the store's retries may take."""
+    if not settings.upstash_redis_rest_url:
+        return None
+    from .store.bounded import BoundedRedis
+
+    timeout_s = max(settings.redis_timeout, settings.redis_retry_budget)
+    return BoundedRedis((redis or _upstash_client(settings)).get, timeout_s=timeout_s)
 
 
 def _upstash_client(settings: GateSettings) -> Lazy[Redis]:

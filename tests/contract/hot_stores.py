@@ -23,6 +23,7 @@ from tiergate.meter.index import MeterIndex
 from tiergate.meter.index_memory import MemoryMeterIndex
 from tiergate.meter.index_upstash import UpstashMeterIndex
 from tiergate.store import HotStore
+from tiergate.store.bounded import BoundedRedis
 from tiergate.store.memory import MemoryStore
 from tiergate.store.upstash import UpstashStore, connect
 from tiergate_tools.localredis.background import UpstashEndpoint
@@ -69,8 +70,8 @@ async def on_upstash(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncI
     try:
         yield Opened(
             store,
-            UpstashAlertQueue(redis, namespace=namespace, timeout_s=5),
-            UpstashMeterIndex(redis, namespace=namespace, timeout_s=5),
+            UpstashAlertQueue(BoundedRedis(redis, timeout_s=5), namespace=namespace),
+            UpstashMeterIndex(BoundedRedis(redis, timeout_s=5), namespace=namespace),
         )
     finally:
         await store.aclose()

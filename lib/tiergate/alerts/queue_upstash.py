@@ -10,59 +10,44 @@ get an answer is StoreUnavailable (the crossings stay pending for the next run).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from ..lazy import Lazy
-from ..store.bounded import bounded
+from ..store.bounded import BoundedRedis
 from ..usage import AlertCrossing
-
-if TYPE_CHECKING:
-    from upstash_redis.asyncio import Redis
 
 __all__ = ["UpstashAlertQueue", "alert_entry", "alert_text"]
 
 
 class UpstashAlertQueue:
-    def __init__(
-        self,
-        redis: Redis | Callable[[], Redis],
-        *,
-        namespace: str = "tg",
-        timeout_s: float = 5.0,
-    ) -> None:
-        """`redis`: the client, or a function that makes it on first use (wiring shares the
-        hot store's, which a cold start does not build)."""
-        self._client = Lazy.of(redis)
+    def __init__(self, redis: BoundedRedis, *, namespace: str = "tg") -> None:
+        self._redis = redis
         self._list = f"{namespace}:al"
-        self._timeout_s = timeout_s
 
     async def alerts(self, limit: int = 100) -> list[AlertCrossing]:
         if limit <= 0:  # LRANGE 0 -1 would be all of them
             return []
-        entries = await bounded(
-            lambda: self._client.get().lrange(self._list, 0, limit - 1), self._timeout_s
-        )
+        redis = self._redis.client()
+        entries = await self._redis.call(lambda: redis.lrange(self._list, 0, limit - 1))
         return [alert_entry(str(entry)) for entry in entries or []]
 
     async def alerts_delivered(self, crossings: Sequence[AlertCrossing]) -> None:
         if not crossings:
             return
-        pipe = self._client.get().pipeline()
+        pipe = self._redis.client().pipeline()
         for crossing in crossings:
             pipe.execute(["LREM", self._list, "1", alert_text(crossing)])
-        await bounded(pipe.exec, self._timeout_s)
+        await self._redis.call(pipe.exec)
 
     async def alerts_requeue(self, crossings: Sequence[AlertCrossing]) -> None:
         if not crossings:
             return
         # All or none: an entry is never lost between LREM and RPUSH.
-        tx = self._client.get().multi()
+        tx = self._redis.client().multi()
         for crossing in crossings:
             entry = alert_text(crossing)
             tx.execute(["LREM", self._list, "1", entry])
             tx.execute(["RPUSH", self._list, entry])
-        await bounded(tx.exec, self._timeout_s)
+        await self._redis.call(tx.exec)
 
 
 def alert_text(c: AlertCrossing) -> str:

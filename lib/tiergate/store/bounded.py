@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import StoreUnavailable
+from ..lazy import Lazy
 
-__all__ = ["bounded"]
+if TYPE_CHECKING:
+    from upstash_redis.asyncio import Redis
+
+__all__ = ["BoundedRedis", "bounded"]
 
 T = TypeVar("T")
 
@@ -25,3 +29,20 @@ async def bounded(call: Callable[[], Awaitable[T]], timeout_s: float) -> T:
         raise StoreUnavailable(f"Redis did not answer within {timeout_s}s") from None
     except Exception as exc:  # an error reply, refused, dropped, bad gateway, ...
         raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+
+
+class BoundedRedis:
+    """The rooms' Redis: the admin client, made on first use (wiring shares the hot store's,
+    which a cold start does not build), every call through it `bounded`."""
+
+    __slots__ = ("_client", "timeout_s")
+
+    def __init__(self, redis: Redis | Callable[[], Redis], *, timeout_s: float = 5.0) -> None:
+        self._client = Lazy.of(redis)
+        self.timeout_s = timeout_s
+
+    def client(self) -> Redis:
+        return self._client.get()
+
+    async def call(self, call: Callable[[], Awaitable[T]]) -> T:
+        return await bounded(call, self.timeout_s)
