@@ -178,3 +178,22 @@ async def test_serve_s_terminal_settings_print_text_lines_and_no_emf(
     assert "GET /v1/hi 401" in printed, printed
     assert "invalid-key" in printed
     assert "{" not in printed  # no JSON line, no EMF document (a denial is counted as one)
+
+
+async def test_a_text_line_cannot_be_forged_nor_drive_the_terminal(
+    pristine: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The path is percent-decoded before it is logged: %0A would start a line of its own (a
+    forged 200 under the real 404) and %1B an escape sequence. On the terminal both are
+    written out as \\x0a and \\x1b."""
+    settings = Settings(log_format="text", emf=False, access_log="all")
+    app = FastAPI()
+    install(app, settings, parts=build(settings))
+    forged = "/nothing%0A04:28:38.901%20%20GET%20/v1/hello%20200%1B[2J"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get(forged)).status_code == 404
+    printed = capsys.readouterr().out
+    assert printed.count("\n") == 1, printed  # one request, one line
+    assert "\x1b" not in printed
+    assert "/nothing\\x0a04:28:38.901  GET /v1/hello 200\\x1b[2J 404" in printed

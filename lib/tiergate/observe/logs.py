@@ -102,10 +102,23 @@ class TextFormatter(logging.Formatter):
             extra = [f"{k}={v}" for k, v in fields.items() if k not in _STANDARD]
             if extra:
                 parts.append(" ".join(extra))
-        text = "  ".join(parts)
-        if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+        text = _printable("  ".join(parts))
+        if record.exc_info:  # a traceback's lines stay lines; what is in them, escaped
+            trace = self.formatException(record.exc_info).split("\n")
+            text += "\n" + "\n".join(_printable(line) for line in trace)
         return scrub_keys(text)
+
+
+# Control characters a caller can put in a line (a path is percent-decoded: %0A, %1B):
+# written to a terminal as they are, a newline would forge a line of its own and an escape
+# sequence would drive the terminal. A JSON line escapes them already.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class _StdoutHandler(logging.StreamHandler[TextIO]):
